@@ -1,0 +1,115 @@
+/** The data the export domain works on: the parsed request, the job record and progress documents. */
+
+export type ExportLevel = 'system' | 'patient' | 'group';
+
+/** A validated kick-off request. Everything a job needs to run is here; nothing is re-read from HTTP. */
+export interface ExportRequest {
+  level: ExportLevel;
+  /** The kick-off URL as the client sent it (goes into the manifest's `request`). */
+  requestUrl: string;
+  /** Output format, normalised to `application/fhir+ndjson`. */
+  outputFormat: 'application/fhir+ndjson';
+  /** Resource types to export; empty means every type the source has. */
+  types: string[];
+  /** ISO instant: only resources updated at or after it. */
+  since?: string;
+  /** ISO instant: only resources updated at or before it (never later than the transaction time). */
+  until?: string;
+  /** Per type, FHIR search query strings (without `Type?`) that are OR-ed. */
+  typeFilters: Record<string, string[]>;
+  /** Root elements to keep (`_elements`), empty for all. */
+  elements: string[];
+  /** Group id for a Group export. */
+  groupId?: string;
+  /** Patient references (`Patient/123`) that restrict a Patient or Group export (POST `patient`). */
+  patients: string[];
+  /** Blob container override (`_container`), already validated. */
+  container?: string;
+  /** `includeAssociatedData` values accepted. */
+  includeAssociatedData: string[];
+}
+
+export type JobStatus = 'Queued' | 'Running' | 'Completed' | 'Failed' | 'Cancelled';
+
+export interface FailureDetails {
+  reason: string;
+  statusCode: number;
+}
+
+/** Where a job writes, fixed at kick-off so that a resumed job never writes anywhere else. */
+export interface DestinationRef {
+  /** Blob service URL of the storage account, e.g. `https://acct.blob.core.windows.net`. */
+  accountUrl: string;
+  container: string;
+}
+
+export interface ManifestOutputEntry {
+  type: string;
+  /** Blob name within the job's container, e.g. `{jobId}/Patient-1.ndjson`. */
+  blobName: string;
+  count: number;
+  bytes: number;
+}
+
+/** The job record, one Cosmos document per job (partition key `/jobId`, `id = jobId`). */
+export interface ExportJobRecord {
+  id: string;
+  jobId: string;
+  docType: 'job';
+  status: JobStatus;
+  /** ISO instant when the job was created. */
+  createdAt: string;
+  /** ISO instant; the upper bound of `_lastUpdated` for every search of this job. */
+  transactionTime: string;
+  request: ExportRequest;
+  /** Hash of the normalised request and the client, for request reuse. */
+  requestHash: string;
+  destination: DestinationRef;
+  /** Who created the job (token subject / client id), `anonymous` when auth is off. */
+  clientId: string;
+  /** Resource types planned when the job started, one progress unit each. */
+  plannedTypes?: string[];
+  startedAt?: string;
+  completedAt?: string;
+  /** ISO instant after which the output files may be deleted. */
+  expiresAt?: string;
+  output?: ManifestOutputEntry[];
+  failureDetails?: FailureDetails;
+  /** Cosmos etag, present on records read from the store. */
+  _etag?: string;
+}
+
+/** One output file of a progress unit. */
+export interface ProgressFile {
+  /** 1-based part number within the type. */
+  part: number;
+  blobName: string;
+  /** Committed block ids, in order; the blob's content is exactly these blocks. */
+  blockIds: string[];
+  count: number;
+  bytes: number;
+}
+
+/**
+ * Progress of one unit of parallel work (one resource type), a document of its own in the job's
+ * partition (`id = {jobId}:progress:{unitId}`), so parallel units never contend for one etag.
+ */
+export interface ProgressDocument {
+  id: string;
+  jobId: string;
+  docType: 'progress';
+  unitId: string;
+  resourceType: string;
+  /** Next page to fetch (0 before the first). */
+  page: number;
+  /** The source's cursor for the next page; undefined before the first page. */
+  continuationToken?: string;
+  done: boolean;
+  resourceCount: number;
+  bytes: number;
+  files: ProgressFile[];
+  /** Total resources the source reports for this unit, when known (for X-Progress). */
+  total?: number;
+  updatedAt: string;
+  _etag?: string;
+}

@@ -1,0 +1,31 @@
+import type { ExportJobRecord, ProgressDocument } from '../export/model';
+
+/**
+ * Persistence of job records and their progress documents. Every write that replaces an existing
+ * document takes the etag it was read with; a mismatch throws `JobConflictError`.
+ */
+export interface JobStore {
+  /** Creates a job record; it must not exist yet. Returns it with its etag. */
+  createJob(job: ExportJobRecord): Promise<ExportJobRecord>;
+  /** Reads a job record with its etag, or undefined. */
+  getJob(jobId: string): Promise<ExportJobRecord | undefined>;
+  /** Replaces a job record if its etag still matches (`job._etag`). Returns the new version. */
+  replaceJob(job: ExportJobRecord): Promise<ExportJobRecord>;
+  /** Finds a non-final job of this client with the same request hash (request reuse). */
+  findActiveJobByHash(clientId: string, requestHash: string): Promise<ExportJobRecord | undefined>;
+  /** Counts the client's jobs that are Queued or Running. */
+  countActiveJobs(clientId?: string): Promise<number>;
+
+  /** Reads a progress document with its etag, or undefined. */
+  getProgress(jobId: string, unitId: string): Promise<ProgressDocument | undefined>;
+  /** All progress documents of a job. */
+  listProgress(jobId: string): Promise<ProgressDocument[]>;
+  /** Creates a progress document; if one exists already, returns the stored one unchanged. */
+  createProgress(progress: ProgressDocument): Promise<ProgressDocument>;
+  /**
+   * Saves a progress document with If-Match on `progress._etag`, atomically with a check that the
+   * job is still Running (one transactional batch in the job's partition). Throws
+   * `JobConflictError` when either precondition fails; `getJob` tells which.
+   */
+  checkpointProgress(progress: ProgressDocument): Promise<ProgressDocument>;
+}

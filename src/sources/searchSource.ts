@@ -1,0 +1,35 @@
+/** The port every data source implements: one page of one resource type at a time. */
+
+export interface SearchParameters {
+  /** Only resources with `meta.lastUpdated >= since` (ISO instant). */
+  since?: string;
+  /** Only resources with `meta.lastUpdated <= until` (ISO instant); always set (transaction time). */
+  until: string;
+  /** FHIR search query strings for this type (without `Type?`), OR-ed. Empty: no filter. */
+  typeFilters: string[];
+  /** Patient references (`Patient/123`) whose compartment the search is limited to; undefined: all. */
+  patients?: string[];
+  /** Maximum number of resources in the page. */
+  count: number;
+}
+
+export interface SearchPage {
+  /** Each resource as JSON text (one NDJSON line without the newline). */
+  resources: string[];
+  /** Cursor for the next page; undefined when this was the last page. */
+  nextToken?: string;
+  /** Total number of matches when the source knows it cheaply. */
+  total?: number;
+}
+
+export interface SearchSource {
+  /** Resource types that hold data, for a system export without `_type`. */
+  listResourceTypes(): Promise<string[]>;
+  /**
+   * One page of `resourceType` matching `params`, starting at `continuationToken` (undefined for the
+   * first page). Throws `SourceError` for source failures (transient ones marked so).
+   */
+  search(resourceType: string, params: SearchParameters, continuationToken?: string): Promise<SearchPage>;
+  /** Reads one resource (e.g. the Group of a Group export); undefined when it does not exist. */
+  read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined>;
+}

@@ -1,0 +1,2 @@
+// Placeholder: replaced by the emulator shutdown.
+export default async function globalTeardown(): Promise<void> {}
