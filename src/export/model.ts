@@ -69,6 +69,11 @@ export interface ExportJobRecord {
   clientId: string;
   /** Resource types planned when the job started, one progress unit each. */
   plannedTypes?: string[];
+  /**
+   * Patient references whose compartments a Patient or Group export covers, fixed when the job
+   * starts (the `patient` parameter, or the Group's active members). Undefined: no restriction.
+   */
+  patientScope?: string[];
   startedAt?: string;
   completedAt?: string;
   /** ISO instant after which the output files may be deleted. */

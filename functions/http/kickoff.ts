@@ -1,0 +1,67 @@
+/** Kick-off: `[base]/$export`, `[base]/Patient/$export`, `[base]/Group/{groupId}/$export`. */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import * as df from 'durable-functions';
+import { allowedTypes, assertCanExport } from '../../src/auth';
+import { createExportJob } from '../../src/export/kickoff';
+import { parseKickoff } from '../../src/export/kickoffRequest';
+import { failJob } from '../../src/export/jobActions';
+import type { ExportLevel } from '../../src/export/model';
+import { getServices } from '../../src/services';
+import { ORCHESTRATOR_EXPORT_JOB } from '../names';
+import { baseUrl, handled } from './respond';
+
+async function kickoff(
+  level: ExportLevel,
+  request: HttpRequest,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
+  return handled(context, async () => {
+    const services = await getServices();
+    const principal = await services.authenticator.authenticate(request.headers.get('authorization') ?? undefined);
+    const body = request.method === 'POST' ? await services.readBody(request) : undefined;
+    const parsed = parseKickoff(
+      { method: request.method, level, groupId: request.params.groupId, url: request.url, headers: request.headers, body },
+      { compartmentTypes: services.exportDeps.compartmentTypes },
+    );
+    if (allowedTypes(principal.scopes) !== '*') {
+      assertCanExport(principal.scopes, parsed.request.types, await services.exportDeps.source.listResourceTypes());
+    }
+    const { job, reused } = await createExportJob(services.exportDeps, parsed, principal.clientId);
+    if (!reused) {
+      try {
+        await client.startNew(ORCHESTRATOR_EXPORT_JOB, { instanceId: job.jobId, input: { jobId: job.jobId } });
+      } catch (error) {
+        // Never leave a Queued job that nothing will run.
+        await failJob(services.exportDeps, job.jobId, { reason: 'The export could not be started.', statusCode: 503 });
+        throw error;
+      }
+    }
+    const pollUrl = `${baseUrl(request)}/_operations/export/${job.jobId}`;
+    const management = client.createHttpManagementPayload(job.jobId);
+    // The body carries the durable management URLs (status, terminate, purge) next to the job id.
+    return {
+      status: 202,
+      headers: { 'Content-Location': pollUrl, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ jobId: job.jobId, reused, warnings: parsed.warnings, ...management }),
+    };
+  });
+}
+
+const options = { methods: ['GET', 'POST'] as ('GET' | 'POST')[], authLevel: 'anonymous' as const };
+
+df.app.client.http('exportSystem', {
+  ...options,
+  route: '$export',
+  handler: (request, client, context) => kickoff('system', request, client, context),
+});
+df.app.client.http('exportPatient', {
+  ...options,
+  route: 'Patient/$export',
+  handler: (request, client, context) => kickoff('patient', request, client, context),
+});
+df.app.client.http('exportGroup', {
+  ...options,
+  route: 'Group/{groupId}/$export',
+  handler: (request, client, context) => kickoff('group', request, client, context),
+});

@@ -1,0 +1,45 @@
+/** Maps domain results and errors to HTTP responses. */
+import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import { ExportError, TooManyRequestsError } from '../../src/export/errors';
+import { operationOutcome } from '../../src/export/operationOutcome';
+
+export const FHIR_JSON = 'application/fhir+json';
+
+export function fhirJson(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+  return { status, headers: { 'Content-Type': FHIR_JSON, ...headers }, body: JSON.stringify(body) };
+}
+
+/**
+ * An error as an OperationOutcome with its own status. Errors that are not ours become a 500 that
+ * says nothing about the cause (the details go to the log, never to the client).
+ */
+export function errorResponse(error: unknown, context: InvocationContext): HttpResponseInit {
+  if (error instanceof ExportError) {
+    const headers: Record<string, string> = {};
+    if (error instanceof TooManyRequestsError) headers['Retry-After'] = String(error.retryAfterSeconds);
+    const challenge = (error as { wwwAuthenticate?: unknown }).wwwAuthenticate;
+    if (typeof challenge === 'string') headers['WWW-Authenticate'] = challenge;
+    return fhirJson(error.statusCode, operationOutcome(error.message, error.issueCode), headers);
+  }
+  context.error('Unhandled error', error);
+  return fhirJson(500, operationOutcome('Unknown error', 'exception', 'fatal'));
+}
+
+/** The FHIR base URL of this service as the client reached it (`PUBLIC_BASE_URL` overrides it). */
+export function baseUrl(request: HttpRequest): string {
+  const configured = process.env.PUBLIC_BASE_URL;
+  if (configured) return configured.replace(/\/+$/, '');
+  return `${new URL(request.url).origin}/api`;
+}
+
+/** Runs a handler and turns anything it throws into an OperationOutcome response. */
+export async function handled(
+  context: InvocationContext,
+  work: () => Promise<HttpResponseInit>,
+): Promise<HttpResponseInit> {
+  try {
+    return await work();
+  } catch (error) {
+    return errorResponse(error, context);
+  }
+}

@@ -1,0 +1,12 @@
+/** Names of the durable functions, shared by the registrations and their callers. */
+export const ORCHESTRATOR_EXPORT_JOB = 'exportJob';
+export const ORCHESTRATOR_EXPORT_TYPE = 'exportResourceType';
+export const ACTIVITY_START_JOB = 'startExportJob';
+export const ACTIVITY_EXPORT_PAGE = 'exportPage';
+export const ACTIVITY_COMPLETE_JOB = 'completeExportJob';
+export const ACTIVITY_FAIL_JOB = 'failExportJob';
+
+/** Instance id of the sub-orchestration that exports one unit of a job. */
+export function unitInstanceId(jobId: string, unitId: string): string {
+  return `${jobId}:${unitId}`;
+}

@@ -1,0 +1,187 @@
+/**
+ * The service's one configuration, read from the environment once and validated. A bad setting
+ * fails at start with a message naming it. Defaults are the documented ones (README, "Configuration").
+ */
+
+export class ConfigurationError extends Error {
+  constructor(setting: string, problem: string) {
+    super(`Invalid setting ${setting}: ${problem}`);
+    this.name = 'ConfigurationError';
+  }
+}
+
+export interface RetryPolicyConfig {
+  /** Attempts of one page before the job fails with 503. */
+  maxAttempts: number;
+  firstRetryIntervalMs: number;
+  backoffCoefficient: number;
+  maxRetryIntervalMs: number;
+  /** How many times one unit may be throttled (429 + Retry-After) in a row before it fails. */
+  maxThrottleWaits: number;
+  /** Longest Retry-After honoured; longer requests are capped. */
+  maxThrottleWaitSeconds: number;
+}
+
+export interface ExportConfig {
+  /** Resources asked for per search page (`_count` / `maxItemCount`). */
+  resourcesPerPage: number;
+  /** Pages a unit orchestration runs before `continueAsNew`, to keep its history small. */
+  pagesPerContinueAsNew: number;
+  /** An output file rolls over to the next part once it holds this many bytes. */
+  fileRollBytes: number;
+  /** Resource types exported at once (sub-orchestrations in flight). */
+  typeParallelism: number;
+  retry: RetryPolicyConfig;
+  /** How long a completed export's files are kept and its manifest answered. */
+  fileRetentionHours: number;
+  /** Seconds a client is told to wait between status polls (Retry-After). */
+  pollRetryAfterSeconds: number;
+  /** Jobs that may be Queued or Running at once, across all clients. */
+  maxActiveJobs: number;
+  /** Jobs one client may have Queued or Running at once. */
+  maxActiveJobsPerClient: number;
+  /** `download` serves files through the API; `sas` hands out short-lived SAS URLs. */
+  fileAccess: 'download' | 'sas';
+  /** Lifetime of SAS URLs in `sas` mode. */
+  sasLifetimeMinutes: number;
+}
+
+export interface CosmosConfig {
+  endpoint: string;
+  /** Account key for the emulator or key auth; absent means Entra ID (managed identity). */
+  key?: string;
+  database: string;
+  jobsContainer: string;
+  resourcesContainer: string;
+}
+
+export interface StorageConfig {
+  /** Connection string (Azurite, key auth), or absent to use `accountUrl` with managed identity. */
+  connectionString?: string;
+  accountUrl?: string;
+  container: string;
+}
+
+export type SourceKind = 'cosmos' | 'fhir';
+
+export interface AppConfig {
+  export: ExportConfig;
+  cosmos: CosmosConfig;
+  storage: StorageConfig;
+  sourceKind: SourceKind;
+}
+
+type Env = Record<string, string | undefined>;
+
+function intSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!/^-?\d+$/.test(raw.trim())) throw new ConfigurationError(name, `"${raw}" is not a whole number`);
+  const value = Number(raw);
+  if (value < min || value > max) throw new ConfigurationError(name, `${value} is outside ${min}..${max}`);
+  return value;
+}
+
+function numberSetting(env: Env, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value)) throw new ConfigurationError(name, `"${raw}" is not a number`);
+  if (value < min || value > max) throw new ConfigurationError(name, `${value} is outside ${min}..${max}`);
+  return value;
+}
+
+function choiceSetting<T extends string>(env: Env, name: string, fallback: T, choices: readonly T[]): T {
+  const raw = env[name];
+  if (raw === undefined || raw.trim() === '') return fallback;
+  if (!(choices as readonly string[]).includes(raw)) {
+    throw new ConfigurationError(name, `"${raw}" is not one of ${choices.join(', ')}`);
+  }
+  return raw as T;
+}
+
+function cosmosFromEnv(env: Env): CosmosConfig {
+  let endpoint = env.COSMOS_ENDPOINT;
+  let key = env.COSMOS_KEY;
+  const connectionString = env.COSMOS_CONNECTION_STRING;
+  if (connectionString) {
+    const parts = Object.fromEntries(
+      connectionString
+        .split(';')
+        .filter((p) => p.includes('='))
+        .map((p) => [p.slice(0, p.indexOf('=')).trim().toLowerCase(), p.slice(p.indexOf('=') + 1).trim()]),
+    );
+    endpoint = parts.accountendpoint;
+    key = parts.accountkey;
+    if (!endpoint) throw new ConfigurationError('COSMOS_CONNECTION_STRING', 'it has no AccountEndpoint');
+  }
+  if (!endpoint) throw new ConfigurationError('COSMOS_ENDPOINT', 'missing (or set COSMOS_CONNECTION_STRING)');
+  try {
+    new URL(endpoint);
+  } catch {
+    throw new ConfigurationError('COSMOS_ENDPOINT', `"${endpoint}" is not a URL`);
+  }
+  return {
+    endpoint,
+    key: key || undefined,
+    database: env.COSMOS_DATABASE || 'fhir-export',
+    jobsContainer: env.COSMOS_JOBS_CONTAINER || 'jobs',
+    resourcesContainer: env.COSMOS_RESOURCES_CONTAINER || 'resources',
+  };
+}
+
+const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
+
+/** Blob container naming rules: 3–63 chars, lowercase letters, digits and single hyphens. */
+export function isValidContainerName(name: string): boolean {
+  return CONTAINER_NAME.test(name);
+}
+
+function storageFromEnv(env: Env): StorageConfig {
+  const connectionString = env.EXPORT_STORAGE_CONNECTION_STRING || undefined;
+  const accountUrl = env.EXPORT_STORAGE_ACCOUNT_URL || undefined;
+  if (!connectionString && !accountUrl) {
+    throw new ConfigurationError(
+      'EXPORT_STORAGE_ACCOUNT_URL',
+      'missing (or set EXPORT_STORAGE_CONNECTION_STRING for key-based local storage)',
+    );
+  }
+  const container = env.EXPORT_CONTAINER || 'fhir-export';
+  if (!isValidContainerName(container)) {
+    throw new ConfigurationError('EXPORT_CONTAINER', `"${container}" is not a valid blob container name`);
+  }
+  return { connectionString, accountUrl, container };
+}
+
+export function exportConfigFromEnv(env: Env): ExportConfig {
+  return {
+    resourcesPerPage: intSetting(env, 'EXPORT_RESOURCES_PER_PAGE', 1000, 1, 10000),
+    pagesPerContinueAsNew: intSetting(env, 'EXPORT_PAGES_PER_CONTINUE_AS_NEW', 20, 1, 1000),
+    fileRollBytes: intSetting(env, 'EXPORT_FILE_ROLL_BYTES', 64 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
+    typeParallelism: intSetting(env, 'EXPORT_TYPE_PARALLELISM', 4, 1, 64),
+    retry: {
+      maxAttempts: intSetting(env, 'EXPORT_RETRY_MAX_ATTEMPTS', 5, 1, 100),
+      firstRetryIntervalMs: intSetting(env, 'EXPORT_RETRY_FIRST_INTERVAL_MS', 2000, 1, 3_600_000),
+      backoffCoefficient: numberSetting(env, 'EXPORT_RETRY_BACKOFF', 2, 1, 10),
+      maxRetryIntervalMs: intSetting(env, 'EXPORT_RETRY_MAX_INTERVAL_MS', 60_000, 1, 86_400_000),
+      maxThrottleWaits: intSetting(env, 'EXPORT_MAX_THROTTLE_WAITS', 20, 0, 10_000),
+      maxThrottleWaitSeconds: intSetting(env, 'EXPORT_MAX_THROTTLE_WAIT_SECONDS', 300, 1, 86_400),
+    },
+    fileRetentionHours: intSetting(env, 'EXPORT_FILE_RETENTION_HOURS', 24, 1, 24 * 365),
+    pollRetryAfterSeconds: intSetting(env, 'EXPORT_POLL_RETRY_AFTER_SECONDS', 5, 1, 3600),
+    maxActiveJobs: intSetting(env, 'EXPORT_MAX_ACTIVE_JOBS', 20, 1, 10_000),
+    maxActiveJobsPerClient: intSetting(env, 'EXPORT_MAX_ACTIVE_JOBS_PER_CLIENT', 5, 1, 10_000),
+    fileAccess: choiceSetting(env, 'EXPORT_FILE_ACCESS', 'download', ['download', 'sas'] as const),
+    sasLifetimeMinutes: intSetting(env, 'EXPORT_SAS_LIFETIME_MINUTES', 60, 1, 7 * 24 * 60),
+  };
+}
+
+/** Reads and validates the whole configuration. Throws `ConfigurationError` naming the bad setting. */
+export function loadConfig(env: Env = process.env): AppConfig {
+  return {
+    export: exportConfigFromEnv(env),
+    cosmos: cosmosFromEnv(env),
+    storage: storageFromEnv(env),
+    sourceKind: choiceSetting(env, 'SOURCE_KIND', 'cosmos', ['cosmos', 'fhir'] as const),
+  };
+}

@@ -1,0 +1,28 @@
+import type { ExportConfig } from '../config';
+import { assertSameDestination } from '../destination/destinationIdentity';
+import type { ExportDestination } from '../destination/exportDestination';
+import type { JobStore } from '../jobs/jobStore';
+import type { SearchSource } from '../sources/searchSource';
+import type { DestinationRef } from './model';
+
+/** What the export domain needs from the outside world; built once per process (src/services.ts). */
+export interface ExportDeps {
+  jobs: JobStore;
+  source: SearchSource;
+  config: ExportConfig;
+  /** The storage account and default container this deployment writes to. */
+  destinationRef: DestinationRef;
+  /** A writer for one container of the configured account (cached per container). */
+  destinationFor(ref: DestinationRef): ExportDestination;
+  /** Types in the Patient compartment, plus Patient. */
+  compartmentTypes: ReadonlySet<string>;
+  now(): Date;
+}
+
+/**
+ * A resumed job writes only to the storage account it started with. The container is the job's own
+ * choice (`_container`), so only the account is compared with the configuration.
+ */
+export function assertJobDestination(deps: ExportDeps, recorded: DestinationRef): void {
+  assertSameDestination(recorded, { accountUrl: deps.destinationRef.accountUrl, container: recorded.container });
+}

@@ -1,0 +1,171 @@
+/**
+ * One page of one unit: the exactly-once step of an export.
+ *
+ * load job + progress (etag) → search one page from the saved cursor → stage a block whose id derives
+ * from (job, type, part, page) → commit the file's block list → checkpoint with If-Match.
+ * A retry after a crash anywhere repeats the same search from the same cursor and stages the same
+ * block id, so the file holds each resource once. Only small summaries go back to the orchestrator.
+ */
+import { blockId as blockIdFor } from '../destination/blockIds';
+import { applyElements, elementsForType } from './elementsFilter';
+import { JobConflictError } from './errors';
+import { classifyError } from './failureMapping';
+import type { ExportJobRecord, FailureDetails, ProgressDocument, ProgressFile } from './model';
+
+import { assertJobDestination, type ExportDeps } from './exportDeps';
+
+export interface UnitTotals {
+  resourceType: string;
+  pages: number;
+  resources: number;
+}
+
+export type PageStepResult =
+  | ({ outcome: 'written'; done: boolean; pageResources: number } & UnitTotals)
+  | { outcome: 'stopped' }
+  | { outcome: 'throttled'; retryAfterSeconds: number }
+  | { outcome: 'failed'; failure: FailureDetails };
+
+/** Azure allows 50,000 committed blocks per blob; roll over well before. */
+const MAX_BLOCKS_PER_FILE = 49_000;
+
+/** Thrown for faults worth retrying; the orchestrator's retry policy takes it from here. */
+export class TransientPageError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'TransientPageError';
+  }
+}
+
+export function progressId(jobId: string, unitId: string): string {
+  return `${jobId}:progress:${unitId}`;
+}
+
+export function fileName(resourceType: string, part: number): string {
+  return `${resourceType}-${part}.ndjson`;
+}
+
+export function blobNameFor(jobId: string, resourceType: string, part: number): string {
+  return `${jobId}/${fileName(resourceType, part)}`;
+}
+
+export async function runPageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
+  try {
+    return await pageStep(deps, jobId, unitId);
+  } catch (error) {
+    const verdict = classifyError(error);
+    if (verdict.kind === 'transient') throw new TransientPageError(verdict.message);
+    if (verdict.kind === 'throttled') return { outcome: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds };
+    return { outcome: 'failed', failure: verdict.failure };
+  }
+}
+
+async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
+  const job = await deps.jobs.getJob(jobId);
+  if (!job || job.status !== 'Running') return { outcome: 'stopped' };
+  // A resumed job writes only where it started writing, or fails.
+  assertJobDestination(deps, job.destination);
+  const destination = deps.destinationFor(job.destination);
+  const progress = await deps.jobs.getProgress(jobId, unitId);
+  if (!progress) throw new Error(`Progress ${unitId} of job ${jobId} is missing`);
+  if (progress.done) return written(progress, 0);
+  // A Group without active members (or an empty patient list) has nothing to export.
+  if (job.patientScope && job.patientScope.length === 0) {
+    return checkpoint(deps, { ...progress, page: progress.page + 1, done: true, updatedAt: deps.now().toISOString() }, 0);
+  }
+
+  const page = await deps.source.search(
+    progress.resourceType,
+    {
+      since: job.request.since,
+      until: searchUntil(job),
+      typeFilters: job.request.typeFilters[progress.resourceType] ?? [],
+      patients: job.patientScope,
+      count: deps.config.resourcesPerPage,
+    },
+    progress.continuationToken,
+  );
+
+  const keep = elementsForType(job.request.elements, progress.resourceType);
+  const lines = keep.length > 0 ? page.resources.map((r) => applyElements(r, keep)) : page.resources;
+  const next: ProgressDocument = {
+    ...progress,
+    page: progress.page + 1,
+    continuationToken: page.nextToken,
+    done: page.nextToken === undefined,
+    total: progress.total ?? page.total,
+    updatedAt: deps.now().toISOString(),
+    files: progress.files,
+  };
+
+  if (lines.length > 0) {
+    const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
+    const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
+    const blockId = blockIdFor(jobId, progress.resourceType, file.part, progress.page);
+    await destination.appendBlock(file.blobName, file.blockIds, blockId, data);
+    const updated: ProgressFile = {
+      ...file,
+      blockIds: [...file.blockIds, blockId],
+      count: file.count + lines.length,
+      bytes: file.bytes + data.length,
+    };
+    next.files = [...progress.files.filter((f) => f.part !== file.part), updated];
+    next.resourceCount = progress.resourceCount + lines.length;
+    next.bytes = progress.bytes + data.length;
+  }
+
+  return checkpoint(deps, next, lines.length);
+}
+
+async function checkpoint(deps: ExportDeps, next: ProgressDocument, pageResources: number): Promise<PageStepResult> {
+  try {
+    const saved = await deps.jobs.checkpointProgress(next);
+    return written(saved, pageResources);
+  } catch (error) {
+    if (!(error instanceof JobConflictError)) throw error;
+    return afterConflict(deps, next.jobId, next.unitId);
+  }
+}
+
+/**
+ * The checkpoint was refused: either the job left Running (a cancel wins: remove what this late page
+ * may have re-created after the cancel deleted the files) or another execution of this same page got
+ * there first (a duplicate delivery: its result stands, nothing failed).
+ */
+async function afterConflict(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
+  const job = await deps.jobs.getJob(jobId);
+  if (!job || job.status !== 'Running') {
+    if (job?.status === 'Cancelled') await deps.destinationFor(job.destination).deletePrefix(`${jobId}/`);
+    return { outcome: 'stopped' };
+  }
+  const stored = await deps.jobs.getProgress(jobId, unitId);
+  if (!stored) throw new Error(`Progress ${unitId} of job ${jobId} is missing`);
+  return written(stored, 0);
+}
+
+function written(progress: ProgressDocument, pageResources: number): PageStepResult {
+  return {
+    outcome: 'written',
+    done: progress.done,
+    pageResources,
+    resourceType: progress.resourceType,
+    pages: progress.page,
+    resources: progress.resourceCount,
+  };
+}
+
+/** The file this page goes to: the last one, or a new part when the page would push it past the roll size. */
+function currentFile(progress: ProgressDocument, jobId: string, pageBytes: number, rollBytes: number): ProgressFile {
+  const last = progress.files.reduce<ProgressFile | undefined>((a, f) => (!a || f.part > a.part ? f : a), undefined);
+  if (last && (last.bytes === 0 || last.bytes + pageBytes <= rollBytes) && last.blockIds.length < MAX_BLOCKS_PER_FILE) {
+    return last;
+  }
+  const part = (last?.part ?? 0) + 1;
+  return { part, blobName: blobNameFor(jobId, progress.resourceType, part), blockIds: [], count: 0, bytes: 0 };
+}
+
+/** `_until` never reaches past the transaction time: later changes belong to the next export. */
+export function searchUntil(job: ExportJobRecord): string {
+  const until = job.request.until;
+  return until && Date.parse(until) < Date.parse(job.transactionTime) ? until : job.transactionTime;
+}

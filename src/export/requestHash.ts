@@ -1,0 +1,24 @@
+import { createHash } from 'node:crypto';
+import type { ExportRequest } from './model';
+
+/**
+ * A stable hash of what a request asks for and who asks, so that an identical kick-off can reuse a
+ * running job. The request URL is left out: two spellings of one request are the same request.
+ */
+export function requestHash(request: ExportRequest, clientId: string): string {
+  const canonical = {
+    clientId,
+    level: request.level,
+    groupId: request.groupId ?? null,
+    types: [...request.types].sort(),
+    since: request.since ?? null,
+    until: request.until ?? null,
+    typeFilters: Object.keys(request.typeFilters)
+      .sort()
+      .map((type) => [type, [...request.typeFilters[type]].sort()]),
+    elements: [...request.elements].sort(),
+    patients: [...request.patients].sort(),
+    container: request.container ?? null,
+  };
+  return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
+}

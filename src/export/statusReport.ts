@@ -1,0 +1,81 @@
+/** What the Bulk Data status endpoint answers for a job: progress, the manifest, or the failure. */
+import type { ExportDeps } from './exportDeps';
+import { NotFoundError } from './errors';
+import type { ExportJobRecord, ProgressDocument } from './model';
+import { operationOutcome, type OperationOutcome } from './operationOutcome';
+
+export interface BulkManifest {
+  transactionTime: string;
+  request: string;
+  requiresAccessToken: boolean;
+  output: Array<{ type: string; url: string; count: number }>;
+  error: Array<{ type: string; url: string; count?: number }>;
+}
+
+export type StatusReport =
+  | { state: 'in-progress'; progress: string; retryAfterSeconds: number }
+  | { state: 'completed'; manifest: BulkManifest; expires?: string }
+  | { state: 'failed'; statusCode: number; outcome: OperationOutcome };
+
+/** Reads a job the client may see: another client's, a cancelled or an expired job is "not found". */
+export async function readOwnJob(deps: ExportDeps, jobId: string, clientId: string): Promise<ExportJobRecord> {
+  const job = await deps.jobs.getJob(jobId);
+  const expired = job?.status === 'Completed' && job.expiresAt && Date.parse(job.expiresAt) < deps.now().getTime();
+  if (!job || job.clientId !== clientId || job.status === 'Cancelled' || expired) {
+    throw new NotFoundError(`Export job ${jobId} was not found.`);
+  }
+  return job;
+}
+
+export async function statusReport(
+  deps: ExportDeps,
+  job: ExportJobRecord,
+  fileUrl: (job: ExportJobRecord, blobName: string) => Promise<string>,
+): Promise<StatusReport> {
+  switch (job.status) {
+    case 'Queued':
+      return { state: 'in-progress', progress: 'Queued', retryAfterSeconds: deps.config.pollRetryAfterSeconds };
+    case 'Running':
+      return {
+        state: 'in-progress',
+        progress: progressText(job, await deps.jobs.listProgress(job.jobId)),
+        retryAfterSeconds: deps.config.pollRetryAfterSeconds,
+      };
+    case 'Completed': {
+      const output = await Promise.all(
+        (job.output ?? []).map(async (o) => ({ type: o.type, url: await fileUrl(job, o.blobName), count: o.count })),
+      );
+      return {
+        state: 'completed',
+        manifest: {
+          transactionTime: job.transactionTime,
+          request: job.request.requestUrl,
+          requiresAccessToken: deps.config.fileAccess === 'download',
+          output,
+          error: [],
+        },
+        expires: job.expiresAt,
+      };
+    }
+    case 'Failed': {
+      const failure = job.failureDetails ?? { reason: 'Unknown error', statusCode: 500 };
+      return { state: 'failed', statusCode: failure.statusCode, outcome: operationOutcome(failure.reason, 'exception') };
+    }
+    default:
+      throw new NotFoundError(`Export job ${job.jobId} was not found.`);
+  }
+}
+
+/** A short `X-Progress` line (the spec asks for under 100 characters). */
+export function progressText(job: ExportJobRecord, progress: ProgressDocument[]): string {
+  const resources = progress.reduce((sum, p) => sum + p.resourceCount, 0);
+  const typesDone = progress.filter((p) => p.done).length;
+  const planned = job.plannedTypes?.length ?? progress.length;
+  const totals = progress.map((p) => (p.done ? p.resourceCount : p.total));
+  if (progress.length > 0 && totals.every((t): t is number => t !== undefined)) {
+    const total = totals.reduce((a, b) => a + b, 0);
+    const percent = total === 0 ? 100 : Math.min(99, Math.floor((resources / total) * 100));
+    return `${percent}% (${resources} of ${total} resources, ${typesDone}/${planned} types)`;
+  }
+  return `Exporting: ${resources} resources, ${typesDone}/${planned} types done`;
+}

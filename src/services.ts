@@ -1,0 +1,95 @@
+/**
+ * The composition root: builds every adapter once per process from the configuration. The
+ * Functions registrations in `functions/` get their collaborators from here and nowhere else.
+ */
+import { createAuthenticator, readAuthConfig, type Authenticator } from './auth';
+import { loadConfig, type AppConfig } from './config';
+import { BlobExportDestination, getBlobServiceClient } from './destination/blobExportDestination';
+import type { ExportDestination } from './destination/exportDestination';
+import type { ExportDeps } from './export/exportDeps';
+import type { DestinationRef } from './export/model';
+import { IntervalLimiter } from './http/rateLimiter';
+import { readBodyText } from './http/readBody';
+import { getCosmosClient } from './jobs/cosmosClient';
+import { createCosmosJobStore } from './jobs/cosmosJobStore';
+import { createCosmosSource } from './sources/cosmosSource';
+import { createFhirRestSource } from './sources/fhirRestSource';
+import { readFhirSourceConfig } from './sources/fhirSourceConfig';
+import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
+import type { SearchSource } from './sources/searchSource';
+
+export interface Services {
+  config: AppConfig;
+  exportDeps: ExportDeps;
+  authenticator: Authenticator;
+  /** Minimum interval between status polls of one job by one client. */
+  pollLimiter: IntervalLimiter;
+  /** Reads a request body within the configured size limit. */
+  readBody(request: { headers: { get(name: string): string | null }; body: ReadableStream<Uint8Array> | null }): Promise<string>;
+}
+
+let services: Promise<Services> | undefined;
+
+/** The process's services, built on first use. A failed build is retried on the next call. */
+export function getServices(): Promise<Services> {
+  if (!services) {
+    services = buildServices(process.env);
+    services.catch(() => (services = undefined));
+  }
+  return services;
+}
+
+/** Drops the cached services (tests that change the environment). */
+export function resetServices(): void {
+  services = undefined;
+}
+
+async function buildServices(env: Record<string, string | undefined>): Promise<Services> {
+  const config = loadConfig(env);
+  const cosmos = getCosmosClient({ endpoint: config.cosmos.endpoint, key: config.cosmos.key });
+  const jobs = await createCosmosJobStore({
+    client: cosmos,
+    databaseId: config.cosmos.database,
+    containerId: config.cosmos.jobsContainer,
+  });
+  const source: SearchSource =
+    config.sourceKind === 'fhir'
+      ? createFhirRestSource(readFhirSourceConfig(env))
+      : await createCosmosSource({
+          client: cosmos,
+          databaseId: config.cosmos.database,
+          containerId: config.cosmos.resourcesContainer,
+        });
+
+  const blobService = getBlobServiceClient({
+    connectionString: config.storage.connectionString,
+    accountUrl: config.storage.accountUrl,
+  });
+  const destinationRef: DestinationRef = { accountUrl: blobService.url, container: config.storage.container };
+  const destinations = new Map<string, ExportDestination>();
+  const destinationFor = (ref: DestinationRef): ExportDestination => {
+    let destination = destinations.get(ref.container);
+    if (!destination) {
+      destination = new BlobExportDestination(blobService, ref.container);
+      destinations.set(ref.container, destination);
+    }
+    return destination;
+  };
+
+  const maxBodyBytes = Number(env.MAX_REQUEST_BODY_BYTES ?? 1024 * 1024);
+  return {
+    config,
+    exportDeps: {
+      jobs,
+      source,
+      config: config.export,
+      destinationRef,
+      destinationFor,
+      compartmentTypes: new Set([...PATIENT_COMPARTMENT_TYPES, 'Patient']),
+      now: () => new Date(),
+    },
+    authenticator: createAuthenticator(readAuthConfig(env)),
+    pollLimiter: new IntervalLimiter(Number(env.EXPORT_POLL_MIN_INTERVAL_MS ?? 1000), 'Status polled'),
+    readBody: (request) => readBodyText(request, maxBodyBytes),
+  };
+}
