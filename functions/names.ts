@@ -1,5 +1,6 @@
 /** Names of the durable functions, shared by the registrations and their callers. */
 export const ORCHESTRATOR_EXPORT_JOB = 'exportJob';
+export const ORCHESTRATOR_EXPORT_LANE = 'exportLane';
 export const ORCHESTRATOR_EXPORT_TYPE = 'exportResourceType';
 export const ACTIVITY_START_JOB = 'startExportJob';
 export const ACTIVITY_EXPORT_PAGE = 'exportPage';

@@ -12,7 +12,7 @@ import { IntervalLimiter } from './http/rateLimiter';
 import { readBodyText } from './http/readBody';
 import { getCosmosClient } from './jobs/cosmosClient';
 import { createCosmosJobStore } from './jobs/cosmosJobStore';
-import { createCosmosSource } from './sources/cosmosSource';
+import { createCosmosSearchSource } from './sources/cosmosSource';
 import { createFhirRestSource } from './sources/fhirRestSource';
 import { readFhirSourceConfig } from './sources/fhirSourceConfig';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
@@ -55,11 +55,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
   const source: SearchSource =
     config.sourceKind === 'fhir'
       ? createFhirRestSource(readFhirSourceConfig(env))
-      : await createCosmosSource({
-          client: cosmos,
-          databaseId: config.cosmos.database,
-          containerId: config.cosmos.resourcesContainer,
-        });
+      : await createCosmosSearchSource(cosmos, config.cosmos.database, config.cosmos.resourcesContainer);
 
   const blobService = getBlobServiceClient({
     connectionString: config.storage.connectionString,

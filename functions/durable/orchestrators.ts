@@ -2,13 +2,14 @@
  * The durable orchestrations. Deterministic by construction: they only call activities, timers and
  * sub-orchestrations, read time from `currentUtcDateTime`, and carry ids and counters, never data.
  *
- * exportJob          start the job → one `exportResourceType` per type, at most `typeParallelism` at
- *                    once → complete (manifest) or fail the job with the first failure's details.
+ * exportJob          start the job → `typeParallelism` lanes (`exportLane`), each running one
+ *                    `exportResourceType` after another → complete (manifest), or leave the job
+ *                    failed with the first failure's details.
  * exportResourceType loop `exportPage` with a retry policy, wait out throttling with durable timers,
  *                    `continueAsNew` every `pagesPerContinueAsNew` pages.
  */
 import * as df from 'durable-functions';
-import type { OrchestrationContext, OrchestrationHandler, Task } from 'durable-functions';
+import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { exportConfigFromEnv } from '../../src/config';
 import { retriesExhausted, UNKNOWN_ERROR } from '../../src/export/failureMapping';
 import type { PlannedUnit, StartResult } from '../../src/export/jobActions';
@@ -20,6 +21,7 @@ import {
   ACTIVITY_FAIL_JOB,
   ACTIVITY_START_JOB,
   ORCHESTRATOR_EXPORT_JOB,
+  ORCHESTRATOR_EXPORT_LANE,
   ORCHESTRATOR_EXPORT_TYPE,
   unitInstanceId,
 } from '../names';
@@ -109,8 +111,46 @@ const exportResourceType: OrchestrationHandler = function* (context: Orchestrati
   return undefined;
 };
 
+export interface LaneInput {
+  jobId: string;
+  units: PlannedUnit[];
+}
+
+/**
+ * One lane of the fan-out: exports its types one after another. `typeParallelism` lanes run at once
+ * under `Task.all`, which bounds the parallelism without re-awaiting tasks of an earlier `Task.any`
+ * (the durable SDK would schedule those again). A failing unit fails the job at once, so the other
+ * lanes stop at their next page.
+ */
+const exportLane: OrchestrationHandler = function* (context: OrchestrationContext) {
+  const { jobId, units } = context.df.getInput<LaneInput>();
+  const results: UnitResult[] = [];
+  for (const unit of units) {
+    const input: UnitInput = { jobId, unitId: unit.unitId, resourceType: unit.resourceType, pages: 0, resources: 0, throttleWaits: 0 };
+    let result: UnitResult;
+    try {
+      result = yield context.df.callSubOrchestrator(ORCHESTRATOR_EXPORT_TYPE, input, unitInstanceId(jobId, unit.unitId));
+    } catch {
+      result = { ...input, outcome: 'failed', failure: UNKNOWN_ERROR };
+    }
+    results.push(result);
+    if (result.outcome === 'failed') {
+      yield context.df.callActivity(ACTIVITY_FAIL_JOB, { jobId, failure: result.failure ?? UNKNOWN_ERROR });
+    }
+    if (result.outcome !== 'done') break;
+  }
+  return results;
+};
+
 export interface JobInput {
   jobId: string;
+}
+
+/** Deals the units round-robin into at most `lanes` lanes. */
+export function dealIntoLanes(units: PlannedUnit[], lanes: number): PlannedUnit[][] {
+  const dealt: PlannedUnit[][] = Array.from({ length: Math.min(lanes, units.length) }, () => []);
+  units.forEach((unit, i) => dealt[i % dealt.length].push(unit));
+  return dealt;
 }
 
 const exportJob: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -129,50 +169,31 @@ const exportJob: OrchestrationHandler = function* (context: OrchestrationContext
     yield fail(start.failure);
     return { jobId, outcome: 'failed', failure: start.failure };
   }
+  context.df.setCustomStatus({ jobId, types: start.units.map((u) => u.resourceType), state: 'running' });
 
-  const status: Record<string, { state: string; pages: number; resources: number }> = {};
-  for (const unit of start.units) status[unit.resourceType] = { state: 'queued', pages: 0, resources: 0 };
-  context.df.setCustomStatus({ jobId, types: status });
-
-  const waiting: PlannedUnit[] = [...start.units];
-  const running = new Map<Task, PlannedUnit>();
-  let failure: FailureDetails | undefined;
-  let stopped = false;
-  while (running.size > 0 || (waiting.length > 0 && !failure && !stopped)) {
-    while (running.size < config.typeParallelism && waiting.length > 0 && !failure && !stopped) {
-      const unit = waiting.shift() as PlannedUnit;
-      const input: UnitInput = { jobId, unitId: unit.unitId, resourceType: unit.resourceType, pages: 0, resources: 0, throttleWaits: 0 };
-      running.set(
-        context.df.callSubOrchestrator(ORCHESTRATOR_EXPORT_TYPE, input, unitInstanceId(jobId, unit.unitId)),
-        unit,
-      );
-      status[unit.resourceType].state = 'running';
-    }
-    context.df.setCustomStatus({ jobId, types: status });
-    const finished: Task = yield context.df.Task.any([...running.keys()]);
-    const unit = running.get(finished) as PlannedUnit;
-    running.delete(finished);
-    let result: UnitResult;
-    if (finished.isFaulted) {
-      result = { unitId: unit.unitId, resourceType: unit.resourceType, outcome: 'failed', failure: UNKNOWN_ERROR, pages: 0, resources: 0 };
-    } else {
-      result = finished.result as UnitResult;
-    }
-    status[unit.resourceType] = { state: result.outcome, pages: result.pages, resources: result.resources };
-    if (result.outcome === 'stopped') stopped = true;
-    if (result.outcome === 'failed' && !failure) {
-      // Fail the job now: the units still running see it at their next page and stop.
-      failure = result.failure ?? UNKNOWN_ERROR;
-      yield fail(failure);
-    }
+  let results: UnitResult[] = [];
+  if (start.units.length > 0) {
+    const lanes = dealIntoLanes(start.units, config.typeParallelism).map((units, i) =>
+      context.df.callSubOrchestrator(ORCHESTRATOR_EXPORT_LANE, { jobId, units }, `${jobId}:lane-${i}`),
+    );
+    const laneResults: UnitResult[][] = yield context.df.Task.all(lanes);
+    results = laneResults.flat();
   }
-  context.df.setCustomStatus({ jobId, types: status });
-
-  if (failure) return { jobId, outcome: 'failed', failure };
-  if (stopped) return { jobId, outcome: 'stopped' };
+  const summary = Object.fromEntries(results.map((r) => [r.resourceType, { state: r.outcome, pages: r.pages, resources: r.resources }]));
+  const failed = results.find((r) => r.outcome === 'failed');
+  if (failed) {
+    context.df.setCustomStatus({ jobId, types: summary, state: 'failed' });
+    return { jobId, outcome: 'failed', failure: failed.failure };
+  }
+  if (results.some((r) => r.outcome === 'stopped')) {
+    context.df.setCustomStatus({ jobId, types: summary, state: 'stopped' });
+    return { jobId, outcome: 'stopped' };
+  }
   const completed: { outcome: string } = yield context.df.callActivityWithRetry(ACTIVITY_COMPLETE_JOB, retryOptions(), jobId);
+  context.df.setCustomStatus({ jobId, types: summary, state: completed.outcome });
   return { jobId, outcome: completed.outcome };
 };
 
 df.app.orchestration(ORCHESTRATOR_EXPORT_TYPE, exportResourceType);
+df.app.orchestration(ORCHESTRATOR_EXPORT_LANE, exportLane);
 df.app.orchestration(ORCHESTRATOR_EXPORT_JOB, exportJob);

@@ -1,6 +1,6 @@
 /** Maps domain results and errors to HTTP responses. */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
-import { ExportError, TooManyRequestsError } from '../../src/export/errors';
+import { ExportError } from '../../src/export/errors';
 import { operationOutcome } from '../../src/export/operationOutcome';
 
 export const FHIR_JSON = 'application/fhir+json';
@@ -16,7 +16,8 @@ export function fhirJson(status: number, body: unknown, headers: Record<string, 
 export function errorResponse(error: unknown, context: InvocationContext): HttpResponseInit {
   if (error instanceof ExportError) {
     const headers: Record<string, string> = {};
-    if (error instanceof TooManyRequestsError) headers['Retry-After'] = String(error.retryAfterSeconds);
+    const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (typeof retryAfter === 'number') headers['Retry-After'] = String(Math.ceil(retryAfter));
     const challenge = (error as { wwwAuthenticate?: unknown }).wwwAuthenticate;
     if (typeof challenge === 'string') headers['WWW-Authenticate'] = challenge;
     return fhirJson(error.statusCode, operationOutcome(error.message, error.issueCode), headers);

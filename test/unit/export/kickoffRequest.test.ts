@@ -4,16 +4,18 @@ import { parseKickoff, type KickoffInput } from '../../../src/export/kickoffRequ
 const compartmentTypes = new Set(['Patient', 'Observation', 'Encounter', 'Condition']);
 const BASE = 'http://127.0.0.1:7071/api';
 
-function input(query: string, overrides: Partial<KickoffInput> & { headers?: Record<string, string> } = {}): KickoffInput {
+type Overrides = Partial<Omit<KickoffInput, 'headers'>> & { headers?: Record<string, string> };
+
+function input(query: string, overrides: Overrides = {}): KickoffInput {
   const headers = new Headers({ accept: 'application/fhir+json', prefer: 'respond-async', ...(overrides.headers ?? {}) });
   return { method: 'GET', level: 'system', url: `${BASE}/$export${query}`, ...overrides, headers };
 }
 
-function parse(query: string, overrides: Partial<KickoffInput> & { headers?: Record<string, string> } = {}) {
+function parse(query: string, overrides: Overrides = {}) {
   return parseKickoff(input(query, overrides), { compartmentTypes });
 }
 
-function rejection(query: string, overrides: Partial<KickoffInput> & { headers?: Record<string, string> } = {}): string {
+function rejection(query: string, overrides: Overrides = {}): string {
   try {
     parse(query, overrides);
   } catch (error) {

@@ -1,0 +1,4 @@
+export * from './errors';
+export * from './jwtVerifier';
+export * from './smartScopes';
+export * from './authenticator';

@@ -1,0 +1,236 @@
+/**
+ * `ExportDestination` on Azure Blob Storage: NDJSON files as block blobs, one staged block per page.
+ *
+ * Authentication: a connection string (account key; Azurite locally) or an account URL with a token
+ * credential (managed identity in Azure). SAS URLs are signed with the account key when there is
+ * one, otherwise with a user delegation key (requires `Storage Blob Delegator` or a data role).
+ * The service client is shared per account and credential; one destination object per container.
+ */
+import {
+  BlobSASPermissions,
+  BlobServiceClient,
+  ContainerClient,
+  StoragePipelineOptions,
+  StorageSharedKeyCredential,
+  UserDelegationKey,
+} from '@azure/storage-blob';
+import type { TokenCredential } from '@azure/identity';
+import { DestinationConnectionError } from '../export/errors';
+import type { DestinationRef } from '../export/model';
+import type { ExportDestination } from './exportDestination';
+import { normaliseAccountUrl } from './destinationIdentity';
+
+export const NDJSON_CONTENT_TYPE = 'application/fhir+ndjson';
+
+export interface BlobDestinationSettings {
+  /** Blob container that receives the files. */
+  container: string;
+  /** Storage connection string with an account key (local development, Azurite). */
+  connectionString?: string;
+  /** Blob service URL, e.g. `https://acct.blob.core.windows.net`, used with `credential`. */
+  accountUrl?: string;
+  /** Token credential for `accountUrl`; `DefaultAzureCredential` when omitted. */
+  credential?: TokenCredential;
+  /** Attempts per storage call including the first (SDK retry policy); default 4. */
+  maxTries?: number;
+  /** Base delay between retries in ms; default 1000. */
+  retryDelayInMs?: number;
+}
+
+const serviceClients = new Map<string, BlobServiceClient>();
+
+/** The shared service client for these settings. */
+export function getBlobServiceClient(settings: Omit<BlobDestinationSettings, 'container'>): BlobServiceClient {
+  const maxTries = settings.maxTries ?? 4;
+  const retryDelayInMs = settings.retryDelayInMs ?? 1000;
+  const pipeline: StoragePipelineOptions = {
+    retryOptions: { maxTries, retryDelayInMs, maxRetryDelayInMs: Math.max(retryDelayInMs, 30000) },
+  };
+  let key: string;
+  let create: () => BlobServiceClient;
+  if (settings.connectionString) {
+    key = `cs|${settings.connectionString}|${maxTries}|${retryDelayInMs}`;
+    create = () => BlobServiceClient.fromConnectionString(settings.connectionString!, pipeline);
+  } else if (settings.accountUrl) {
+    key = `aad|${settings.accountUrl}|${maxTries}|${retryDelayInMs}`;
+    create = () => {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      const credential = settings.credential ?? new (require('@azure/identity') as typeof import('@azure/identity')).DefaultAzureCredential();
+      return new BlobServiceClient(settings.accountUrl!, credential, pipeline);
+    };
+    if (settings.credential) {
+      // A caller-supplied credential object is not cacheable by value.
+      return create();
+    }
+  } else {
+    throw new Error('Blob destination needs a connection string or an account URL');
+  }
+  let client = serviceClients.get(key);
+  if (!client) {
+    client = create();
+    serviceClients.set(key, client);
+  }
+  return client;
+}
+
+const NETWORK_ERROR_CODES = new Set([
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'REQUEST_SEND_ERROR',
+]);
+
+interface StorageErrorShape {
+  statusCode?: number;
+  code?: string;
+  message?: string;
+  cause?: unknown;
+}
+
+function networkCode(err: unknown): string | undefined {
+  for (let e: unknown = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as StorageErrorShape).code;
+    if (typeof code === 'string' && NETWORK_ERROR_CODES.has(code)) return code;
+    e = (e as StorageErrorShape).cause;
+  }
+  return undefined;
+}
+
+/**
+ * Maps an error from the storage SDK to `DestinationConnectionError` when it means that the
+ * destination cannot be used (forbidden, unknown account, unreachable); returns undefined otherwise.
+ */
+export function toDestinationError(err: unknown, what: string): DestinationConnectionError | undefined {
+  if (err instanceof DestinationConnectionError) return err;
+  const e = (err ?? {}) as StorageErrorShape;
+  const status = e.statusCode;
+  if (status === 401 || status === 403) {
+    return new DestinationConnectionError(`${what}: the storage account refused access (${status} ${e.code ?? ''})`.trim(), 403);
+  }
+  if (status === 404 && e.code !== 'BlobNotFound' && e.code !== 'ContainerNotFound') {
+    return new DestinationConnectionError(`${what}: the storage account was not found (${e.code ?? '404'})`, 400);
+  }
+  const code = networkCode(err);
+  if (code) return new DestinationConnectionError(`${what}: the storage account cannot be reached (${code})`, 400);
+  return undefined;
+}
+
+function rethrow(err: unknown, what: string): never {
+  throw toDestinationError(err, what) ?? err;
+}
+
+export class BlobExportDestination implements ExportDestination {
+  readonly containerClient: ContainerClient;
+  private delegationKey?: { key: UserDelegationKey; expiresOn: Date };
+
+  constructor(
+    readonly serviceClient: BlobServiceClient,
+    readonly containerName: string,
+  ) {
+    this.containerClient = serviceClient.getContainerClient(containerName);
+  }
+
+  /** Creates a destination from settings, reusing the shared service client. */
+  static fromSettings(settings: BlobDestinationSettings): BlobExportDestination {
+    return new BlobExportDestination(getBlobServiceClient(settings), settings.container);
+  }
+
+  /** What a job records at kick-off to pin its destination. */
+  get ref(): DestinationRef {
+    return { accountUrl: normaliseAccountUrl(this.serviceClient.url), container: this.containerName };
+  }
+
+  async ensureReady(): Promise<void> {
+    try {
+      await this.containerClient.createIfNotExists();
+    } catch (err) {
+      rethrow(err, `Export container '${this.containerName}'`);
+    }
+  }
+
+  async appendBlock(blobName: string, committedBlockIds: string[], blockId: string, data: Buffer): Promise<void> {
+    const blob = this.containerClient.getBlockBlobClient(blobName);
+    // A block already in the committed list must not be listed twice (its content would repeat).
+    const blockList = committedBlockIds.includes(blockId) ? committedBlockIds : [...committedBlockIds, blockId];
+    try {
+      await blob.stageBlock(blockId, data, data.length);
+      await blob.commitBlockList(blockList, { blobHTTPHeaders: { blobContentType: NDJSON_CONTENT_TYPE } });
+    } catch (err) {
+      rethrow(err, `Writing ${blobName}`);
+    }
+  }
+
+  async openRead(blobName: string): Promise<NodeJS.ReadableStream | undefined> {
+    try {
+      const response = await this.containerClient.getBlobClient(blobName).download();
+      return response.readableStreamBody;
+    } catch (err) {
+      if ((err as StorageErrorShape).statusCode === 404) return undefined;
+      rethrow(err, `Reading ${blobName}`);
+    }
+  }
+
+  async deletePrefix(prefix: string): Promise<number> {
+    let deleted = 0;
+    try {
+      const names: string[] = [];
+      for await (const item of this.containerClient.listBlobsFlat({ prefix })) names.push(item.name);
+      const concurrency = 8;
+      for (let i = 0; i < names.length; i += concurrency) {
+        const results = await Promise.all(
+          names.slice(i, i + concurrency).map((name) =>
+            this.containerClient
+              .deleteBlob(name, { deleteSnapshots: 'include' })
+              .then(() => 1)
+              .catch((err: StorageErrorShape) => {
+                if (err.statusCode === 404) return 0;
+                throw err;
+              }),
+          ),
+        );
+        deleted += results.reduce((a, b) => a + b, 0);
+      }
+    } catch (err) {
+      if ((err as StorageErrorShape).statusCode === 404 && (err as StorageErrorShape).code === 'ContainerNotFound') {
+        return deleted;
+      }
+      rethrow(err, `Deleting ${prefix}*`);
+    }
+    return deleted;
+  }
+
+  async sasUrl(blobName: string, expiresOn: Date): Promise<string> {
+    const blob = this.containerClient.getBlobClient(blobName);
+    // Clock skew allowance on the start time.
+    const startsOn = new Date(Date.now() - 5 * 60 * 1000);
+    const options = { permissions: BlobSASPermissions.parse('r'), startsOn, expiresOn, contentType: NDJSON_CONTENT_TYPE };
+    try {
+      if (this.serviceClient.credential instanceof StorageSharedKeyCredential) {
+        return await blob.generateSasUrl(options);
+      }
+      const key = await this.userDelegationKey(startsOn, expiresOn);
+      return await blob.generateUserDelegationSasUrl(options, key);
+    } catch (err) {
+      rethrow(err, `Signing a URL for ${blobName}`);
+    }
+  }
+
+  /** A user delegation key valid until at least `expiresOn` (cached; the service allows 7 days). */
+  private async userDelegationKey(startsOn: Date, expiresOn: Date): Promise<UserDelegationKey> {
+    if (this.delegationKey && this.delegationKey.expiresOn.getTime() >= expiresOn.getTime()) {
+      return this.delegationKey.key;
+    }
+    const maxEnd = startsOn.getTime() + 7 * 24 * 3600 * 1000 - 60 * 1000;
+    const keyExpiresOn = new Date(Math.min(maxEnd, Math.max(expiresOn.getTime(), Date.now() + 24 * 3600 * 1000)));
+    if (keyExpiresOn.getTime() < expiresOn.getTime()) {
+      throw new RangeError('A user delegation SAS cannot be valid for more than 7 days');
+    }
+    const key = await this.serviceClient.getUserDelegationKey(startsOn, keyExpiresOn);
+    this.delegationKey = { key, expiresOn: keyExpiresOn };
+    return key;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Deterministic block ids. Azure requires every block id of one blob to have the same length and to
+ * be at most 64 bytes before base64 encoding. An id here is the base64 of a fixed-width ASCII string
+ *
+ *   {24 hex chars of sha256(jobId, type)}-{part, 6 digits}-{page, 10 digits}   (42 bytes)
+ *
+ * so the same (job, type, part, page) always gives the same id, a retried page re-stages the same
+ * block, and ids stay readable when decoded.
+ */
+import { createHash } from 'node:crypto';
+
+export const MAX_PART = 999_999;
+export const MAX_PAGE = 9_999_999_999;
+
+export interface BlockIdParts {
+  /** First 24 hex chars of sha256 over jobId and type; identifies the unit, not reversible. */
+  unitHash: string;
+  part: number;
+  page: number;
+}
+
+function unitHash(jobId: string, resourceType: string): string {
+  return createHash('sha256').update(jobId).update('\u0000').update(resourceType).digest('hex').slice(0, 24);
+}
+
+function checkNumber(name: string, value: number, max: number): void {
+  if (!Number.isSafeInteger(value) || value < 0 || value > max) {
+    throw new RangeError(`${name} must be an integer from 0 to ${max}, got ${value}`);
+  }
+}
+
+/** The block id of page `page` in part `part` of `resourceType` in job `jobId`. */
+export function blockId(jobId: string, resourceType: string, part: number, page: number): string {
+  checkNumber('part', part, MAX_PART);
+  checkNumber('page', page, MAX_PAGE);
+  const raw = `${unitHash(jobId, resourceType)}-${String(part).padStart(6, '0')}-${String(page).padStart(10, '0')}`;
+  return Buffer.from(raw, 'ascii').toString('base64');
+}
+
+/** Decodes an id made by `blockId` (for logs and tests); undefined for any other id. */
+export function parseBlockId(id: string): BlockIdParts | undefined {
+  const raw = Buffer.from(id, 'base64').toString('ascii');
+  const m = /^([0-9a-f]{24})-(\d{6})-(\d{10})$/.exec(raw);
+  if (!m) return undefined;
+  return { unitHash: m[1], part: Number(m[2]), page: Number(m[3]) };
+}

@@ -1,0 +1,338 @@
+/**
+ * `JobStore` on Azure Cosmos DB.
+ *
+ * Layout: one container partitioned on `/jobId`. The job record is `{ id: jobId, docType: 'job' }`;
+ * each progress unit is `{ id: '{jobId}:progress:{unitId}', docType: 'progress' }` in the same
+ * partition. Replacements carry `If-Match` with the etag the document was read with; a mismatch
+ * (412) becomes `JobConflictError`.
+ *
+ * `checkpointProgress` writes the progress document and, in the same transactional batch, applies a
+ * conditional patch to the job record (`FROM c WHERE c.status = 'Running'`, setting
+ * `/lastCheckpointAt`). If the job is no longer Running, or the progress etag is stale, the batch
+ * fails as a whole and nothing is written. The patch carries no etag, so parallel units checkpointing
+ * into the same job never contend with each other.
+ *
+ * The local emulator (`@vercel/cosmosdb-server`) rejects Patch inside a batch (400) and does not roll
+ * back a batch whose later operation fails. Against it the store falls back to a sequence: the
+ * conditional patch of the job first, then the progress replace with If-Match. The sequence can
+ * still record one last checkpoint for a job that gets cancelled between the two calls (the patch
+ * already saw it Running); it can never checkpoint a job that was cancelled before the call, which is
+ * the guarantee callers rely on. See `checkpointMode`.
+ */
+import {
+  Container,
+  CosmosClient,
+  ErrorResponse,
+  OperationInput,
+  PatchRequestBody,
+  SqlQuerySpec,
+} from '@azure/cosmos';
+import { JobConflictError } from '../export/errors';
+import { ACTIVE_JOB_STATUSES } from '../export/jobLifecycle';
+import type { ExportJobRecord, ProgressDocument } from '../export/model';
+import type { JobStore } from './jobStore';
+import { ensureContainer } from './cosmosClient';
+
+/** The partition key path of the jobs container. */
+export const JOBS_PARTITION_KEY_PATH = '/jobId';
+
+/**
+ * How `checkpointProgress` makes the progress write conditional on the job being Running:
+ * - `batch`: one transactional batch (production Cosmos DB);
+ * - `sequential`: conditional patch, then conditional replace (the local emulator);
+ * - `auto` (default): `batch`, switching to `sequential` for good if the service answers that it
+ *   does not support Patch in a batch.
+ */
+export type CheckpointMode = 'batch' | 'sequential' | 'auto';
+
+export interface CosmosJobStoreOptions {
+  checkpointMode?: CheckpointMode;
+  /** Clock for `lastCheckpointAt`; injectable for tests. */
+  now?: () => Date;
+}
+
+/**
+ * The condition under which a checkpoint may be written: the job is Running. Written with `LOWER`
+ * because the local emulator lower-cases the whole filter predicate, string literals included, before
+ * evaluating it; on Cosmos DB both spellings select the same documents.
+ */
+export const RUNNING_JOB_CONDITION = "FROM c WHERE LOWER(c.status) = 'running'";
+
+const SYSTEM_PROPERTIES = ['_rid', '_self', '_ts', '_attachments', '_lsn', '_etag'] as const;
+
+/** Removes Cosmos system properties; keeps `_etag` when `keepEtag`. */
+function withoutSystemProperties<T extends object>(doc: T, keepEtag: boolean): T {
+  const copy: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
+  for (const p of SYSTEM_PROPERTIES) {
+    if (p === '_etag' && keepEtag) continue;
+    delete copy[p];
+  }
+  return copy as T;
+}
+
+function statusOf(err: unknown): number | undefined {
+  if (err && typeof err === 'object') {
+    const e = err as ErrorResponse & { statusCode?: number };
+    const code = typeof e.code === 'number' ? e.code : e.statusCode;
+    return typeof code === 'number' ? code : undefined;
+  }
+  return undefined;
+}
+
+function messageOf(err: unknown): string {
+  if (err && typeof err === 'object') {
+    const e = err as { message?: unknown; body?: { message?: unknown } };
+    return String(e.body?.message ?? e.message ?? '');
+  }
+  return String(err);
+}
+
+export function progressDocumentId(jobId: string, unitId: string): string {
+  return `${jobId}:progress:${unitId}`;
+}
+
+export class CosmosJobStore implements JobStore {
+  private mode: CheckpointMode;
+  private readonly now: () => Date;
+
+  constructor(
+    private readonly container: Container,
+    options: CosmosJobStoreOptions = {},
+  ) {
+    this.mode = options.checkpointMode ?? 'auto';
+    this.now = options.now ?? (() => new Date());
+  }
+
+  /** The checkpoint mode in effect (`auto` resolves after the first checkpoint). */
+  get checkpointMode(): CheckpointMode {
+    return this.mode;
+  }
+
+  async createJob(job: ExportJobRecord): Promise<ExportJobRecord> {
+    const body = withoutSystemProperties({ ...job, id: job.jobId, docType: 'job' as const }, false);
+    try {
+      const { resource } = await this.container.items.create(body);
+      return withoutSystemProperties(resource as ExportJobRecord, true);
+    } catch (err) {
+      if (statusOf(err) === 409) throw new JobConflictError(`Job ${job.jobId} already exists`);
+      throw err;
+    }
+  }
+
+  async getJob(jobId: string): Promise<ExportJobRecord | undefined> {
+    return this.readDoc<ExportJobRecord>(jobId, jobId);
+  }
+
+  async replaceJob(job: ExportJobRecord): Promise<ExportJobRecord> {
+    if (!job._etag) throw new Error('replaceJob needs the etag the job was read with');
+    const body = withoutSystemProperties({ ...job, id: job.jobId, docType: 'job' as const }, false);
+    try {
+      const { resource } = await this.container
+        .item(job.jobId, job.jobId)
+        .replace(body, { accessCondition: { type: 'IfMatch', condition: job._etag } });
+      return withoutSystemProperties(resource as ExportJobRecord, true);
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412) throw new JobConflictError(`Job ${job.jobId} was changed by someone else`);
+      if (status === 404) throw new JobConflictError(`Job ${job.jobId} no longer exists`);
+      throw err;
+    }
+  }
+
+  async findActiveJobByHash(clientId: string, requestHash: string): Promise<ExportJobRecord | undefined> {
+    const jobs = await this.queryAll<ExportJobRecord>({
+      query:
+        'SELECT * FROM c WHERE c.docType = @docType AND c.clientId = @clientId AND c.requestHash = @requestHash AND ARRAY_CONTAINS(@active, c.status)',
+      parameters: [
+        { name: '@docType', value: 'job' },
+        { name: '@clientId', value: clientId },
+        { name: '@requestHash', value: requestHash },
+        { name: '@active', value: [...ACTIVE_JOB_STATUSES] },
+      ],
+    });
+    // The newest one wins if, against the odds, two exist.
+    jobs.sort((a, b) => (a.createdAt < b.createdAt ? 1 : a.createdAt > b.createdAt ? -1 : 0));
+    return jobs[0] && withoutSystemProperties(jobs[0], true);
+  }
+
+  async countActiveJobs(clientId?: string): Promise<number> {
+    const parameters = [
+      { name: '@docType', value: 'job' },
+      { name: '@active', value: [...ACTIVE_JOB_STATUSES] },
+    ];
+    let query = 'SELECT VALUE COUNT(1) FROM c WHERE c.docType = @docType AND ARRAY_CONTAINS(@active, c.status)';
+    if (clientId !== undefined) {
+      query += ' AND c.clientId = @clientId';
+      parameters.push({ name: '@clientId', value: clientId });
+    }
+    const counts = await this.queryAll<number>({ query, parameters });
+    // A cross-partition aggregate may come back as one partial count per partition range.
+    return counts.reduce((sum, n) => sum + n, 0);
+  }
+
+  async getProgress(jobId: string, unitId: string): Promise<ProgressDocument | undefined> {
+    return this.readDoc<ProgressDocument>(progressDocumentId(jobId, unitId), jobId);
+  }
+
+  async listProgress(jobId: string): Promise<ProgressDocument[]> {
+    const docs = await this.queryAll<ProgressDocument>(
+      {
+        query: 'SELECT * FROM c WHERE c.jobId = @jobId AND c.docType = @docType',
+        parameters: [
+          { name: '@jobId', value: jobId },
+          { name: '@docType', value: 'progress' },
+        ],
+      },
+      jobId,
+    );
+    return docs
+      .map((d) => withoutSystemProperties(d, true))
+      .sort((a, b) => (a.unitId < b.unitId ? -1 : a.unitId > b.unitId ? 1 : 0));
+  }
+
+  async createProgress(progress: ProgressDocument): Promise<ProgressDocument> {
+    const body = withoutSystemProperties(
+      { ...progress, id: progressDocumentId(progress.jobId, progress.unitId), docType: 'progress' as const },
+      false,
+    );
+    try {
+      const { resource } = await this.container.items.create(body);
+      return withoutSystemProperties(resource as ProgressDocument, true);
+    } catch (err) {
+      if (statusOf(err) !== 409) throw err;
+      const existing = await this.getProgress(progress.jobId, progress.unitId);
+      if (!existing) throw err;
+      return existing;
+    }
+  }
+
+  async checkpointProgress(progress: ProgressDocument): Promise<ProgressDocument> {
+    if (!progress._etag) throw new Error('checkpointProgress needs the etag the progress was read with');
+    if (this.mode !== 'sequential') {
+      try {
+        return await this.checkpointInBatch(progress);
+      } catch (err) {
+        if (this.mode !== 'batch' && isBatchPatchUnsupported(err)) {
+          this.mode = 'sequential';
+        } else {
+          throw err;
+        }
+      }
+    }
+    return this.checkpointInSequence(progress);
+  }
+
+  private progressBody(progress: ProgressDocument): ProgressDocument {
+    return withoutSystemProperties(
+      { ...progress, id: progressDocumentId(progress.jobId, progress.unitId), docType: 'progress' as const },
+      false,
+    );
+  }
+
+  private jobPatch(): PatchRequestBody {
+    return {
+      condition: RUNNING_JOB_CONDITION,
+      operations: [{ op: 'set', path: '/lastCheckpointAt', value: this.now().toISOString() }],
+    };
+  }
+
+  private conflict(progress: ProgressDocument, what: string): JobConflictError {
+    return new JobConflictError(
+      `Checkpoint of ${progress.jobId}/${progress.unitId} refused: ${what} (job not Running, or progress changed)`,
+    );
+  }
+
+  private async checkpointInBatch(progress: ProgressDocument): Promise<ProgressDocument> {
+    const { jobId } = progress;
+    const body = this.progressBody(progress);
+    const operations: OperationInput[] = [
+      { operationType: 'Patch', id: jobId, partitionKey: jobId, resourceBody: this.jobPatch() },
+      { operationType: 'Replace', id: body.id, partitionKey: jobId, ifMatch: progress._etag, resourceBody: body as never },
+    ];
+    let response;
+    try {
+      response = await this.container.items.batch(operations, jobId);
+    } catch (err) {
+      if (isBatchPatchUnsupported(err)) throw err;
+      const status = statusOf(err);
+      // The SDK rethrows batch transport errors as plain errors with the service's message only.
+      if (status === 412 || status === 404 || status === 409 || /precondition|not satisfied/i.test(messageOf(err))) {
+        throw this.conflict(progress, `status ${status ?? 412}`);
+      }
+      throw err;
+    }
+    const results = response.result ?? [];
+    const failed = results.find((r) => r.statusCode >= 400 && r.statusCode !== 424);
+    if (failed || response.code === 412 || results.length !== operations.length) {
+      const status = failed?.statusCode ?? response.code;
+      if (status === 412 || status === 404 || status === 409) throw this.conflict(progress, `status ${status}`);
+      throw new Error(`Checkpoint batch failed with status ${status}`);
+    }
+    const saved = results[1].resourceBody as unknown as ProgressDocument | undefined;
+    if (saved) return withoutSystemProperties(saved, true);
+    const reread = await this.getProgress(jobId, progress.unitId);
+    if (!reread) throw this.conflict(progress, 'progress vanished');
+    return reread;
+  }
+
+  private async checkpointInSequence(progress: ProgressDocument): Promise<ProgressDocument> {
+    const { jobId } = progress;
+    try {
+      await this.container.item(jobId, jobId).patch(this.jobPatch());
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 || status === 404) throw this.conflict(progress, `job status ${status}`);
+      throw err;
+    }
+    const body = this.progressBody(progress);
+    try {
+      const { resource } = await this.container
+        .item(body.id, jobId)
+        .replace(body, { accessCondition: { type: 'IfMatch', condition: progress._etag! } });
+      return withoutSystemProperties(resource as ProgressDocument, true);
+    } catch (err) {
+      const status = statusOf(err);
+      if (status === 412 || status === 404) throw this.conflict(progress, `progress status ${status}`);
+      throw err;
+    }
+  }
+
+  private async readDoc<T extends object>(id: string, jobId: string): Promise<T | undefined> {
+    try {
+      const { resource } = await this.container.item(id, jobId).read<T>();
+      return resource ? withoutSystemProperties(resource, true) : undefined;
+    } catch (err) {
+      if (statusOf(err) === 404) return undefined;
+      throw err;
+    }
+  }
+
+  private async queryAll<T>(spec: SqlQuerySpec, partitionKey?: string): Promise<T[]> {
+    const { resources } = await this.container.items
+      .query<T>(spec, partitionKey === undefined ? {} : { partitionKey })
+      .fetchAll();
+    return resources;
+  }
+}
+
+/** The emulator's answer to Patch in a batch (the SDK keeps only the message of batch errors). */
+function isBatchPatchUnsupported(err: unknown): boolean {
+  return /operation type 'patch' is not supported in batch/i.test(messageOf(err));
+}
+
+export interface CosmosJobStoreSettings extends CosmosJobStoreOptions {
+  client: CosmosClient;
+  databaseId: string;
+  containerId: string;
+}
+
+/** Creates the database and container if missing and returns a store on them. */
+export async function createCosmosJobStore(settings: CosmosJobStoreSettings): Promise<CosmosJobStore> {
+  const container = await ensureContainer(
+    settings.client,
+    settings.databaseId,
+    settings.containerId,
+    JOBS_PARTITION_KEY_PATH,
+  );
+  return new CosmosJobStore(container, settings);
+}

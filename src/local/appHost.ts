@@ -1,0 +1,45 @@
+/**
+ * The app process: the Functions app of `functions/` on the embedded durable runtime, configured
+ * from the environment. `npm start` runs it as a supervised child (like the Functions host runs a
+ * worker) and tests spawn it directly. Prints `READY {apiBaseUrl}` once it takes requests.
+ */
+import * as path from 'node:path';
+import { loadConfig } from '../config';
+import { startLocalRuntime } from './runtime';
+
+export const APP_READY_PREFIX = 'READY ';
+
+async function main(): Promise<void> {
+  // A bad setting stops the process here, with the setting's name, before anything runs.
+  loadConfig(process.env);
+  const dataDir = process.env.DATA_DIR ?? path.resolve('.local');
+  const runtime = await startLocalRuntime({
+    appEntry: path.join(__dirname, '..', '..', 'functions', 'index.js'),
+    port: Number(process.env.PORT ?? 7071),
+    dataDir,
+    taskHubName: process.env.TASK_HUB_NAME ?? 'FhirExportHub',
+    maxConcurrentActivities: Number(process.env.LOCAL_MAX_CONCURRENT_ACTIVITIES ?? 8),
+    log: (line) => console.log(line),
+  });
+  process.stdout.write(`${APP_READY_PREFIX}${runtime.apiBaseUrl}\n`);
+  const shutdown = (): void => {
+    setTimeout(() => process.exit(1), 10_000).unref();
+    void runtime.stop().then(() => process.exit(0));
+  };
+  process.once('SIGINT', shutdown);
+  process.once('SIGTERM', shutdown);
+  // Spawned with a stdin pipe by a parent (npm start, tests): when that parent dies, however it dies,
+  // the pipe closes and this process ends too instead of living on as an orphan.
+  if (process.env.APP_HOST_EXIT_WITH_STDIN === '1') {
+    process.stdin.on('end', shutdown);
+    process.stdin.on('error', shutdown);
+    process.stdin.resume();
+  }
+}
+
+if (require.main === module) {
+  main().catch((error: unknown) => {
+    console.error(error instanceof Error ? error.message : error);
+    process.exit(1);
+  });
+}

@@ -1,0 +1,191 @@
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { FunctionRegistration, RpcHttpCookie, RpcHttpData } from './functionsCore';
+import { FunctionInvoker, LogLine, triggerOf, typedDataToBuffer } from './invoker';
+import { ApiRequest, ApiResponse, managementPrefix } from './managementApi';
+import { CompiledRoute, compileRoute, matchRoute } from './routes';
+
+/**
+ * Serves HTTP triggers under `/{routePrefix}` and the durable management API on loopback with
+ * node:http. Bodies are buffered: requests reach the function as RpcHttpData (the worker's non-stream
+ * path), so `request.body` is still a stream but responses are sent once the handler has finished.
+ */
+export interface HttpHostOptions {
+  host: string;
+  port: number;
+  routePrefix: string;
+  invoker: FunctionInvoker;
+  management: (request: ApiRequest) => ApiResponse;
+  log: LogLine;
+}
+
+interface HttpResult {
+  status: number;
+  headers: Record<string, string | string[]>;
+  body: Buffer;
+}
+
+const text = (status: number, message: string): HttpResult => ({
+  status,
+  headers: { 'content-type': 'text/plain; charset=utf-8' },
+  body: Buffer.from(message),
+});
+
+export class HttpHost {
+  private readonly server: http.Server;
+  private readonly routes = new Map<string, CompiledRoute>();
+  private readonly inFlight = new Set<Promise<void>>();
+  private url = '';
+
+  constructor(private readonly options: HttpHostOptions) {
+    this.server = http.createServer((req, res) => {
+      const handled = this.handle(req, res).catch((error: unknown) => {
+        this.options.log(`[local] HTTP host error: ${(error as Error).stack ?? String(error)}`);
+        if (!res.headersSent) {
+          res.writeHead(500).end();
+        }
+      });
+      this.inFlight.add(handled);
+      void handled.finally(() => this.inFlight.delete(handled));
+    });
+  }
+
+  get baseUrl(): string {
+    return this.url;
+  }
+
+  async listen(): Promise<string> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.options.port, this.options.host, () => resolve());
+    });
+    const address = this.server.address() as AddressInfo;
+    const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+    this.url = `http://${host}:${address.port}`;
+    return this.url;
+  }
+
+  /** Stops accepting connections, lets running requests finish for up to `timeoutMs`, then closes. */
+  async close(timeoutMs = 2000): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.server.closeIdleConnections();
+    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    this.server.closeAllConnections();
+    await closed;
+  }
+
+  private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+    const body = await readBody(req);
+    const origin = `http://${req.headers.host ?? new URL(this.url).host}`;
+    const url = new URL(req.url ?? '/', origin);
+    const segments = url.pathname
+      .split('/')
+      .filter((s) => s.length > 0)
+      .map((s) => decodeURIComponent(s));
+    const method = (req.method ?? 'GET').toUpperCase();
+
+    let result: HttpResult;
+    const managementSegments = managementPrefix.split('/').filter(Boolean);
+    if (managementSegments.every((s, i) => segments[i] === s)) {
+      const answer = this.options.management({
+        method,
+        segments: segments.slice(managementSegments.length),
+        query: url.searchParams,
+        body,
+        origin,
+      });
+      result = {
+        status: answer.status,
+        headers: { ...(answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }), ...answer.headers },
+        body: answer.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(answer.body)),
+      };
+    } else if (segments[0]?.toLowerCase() === this.options.routePrefix.toLowerCase()) {
+      result = await this.invokeHttpFunction(req, method, url, segments.slice(1), body);
+    } else {
+      result = text(404, 'Not Found');
+    }
+    res.writeHead(result.status, result.headers);
+    res.end(method === 'HEAD' ? undefined : result.body);
+  }
+
+  private findFunction(method: string, segments: string[]): { registration: FunctionRegistration; params: Record<string, string> } | undefined {
+    const candidates: Array<{ registration: FunctionRegistration; route: CompiledRoute; params: Record<string, string> }> = [];
+    for (const registration of this.options.invoker.byTrigger('httpTrigger')) {
+      const binding = triggerOf(registration)?.binding;
+      const methods = Array.isArray(binding?.methods) ? (binding.methods as string[]).map((m) => m.toUpperCase()) : undefined;
+      if (methods && methods.length > 0 && !methods.includes(method)) {
+        continue;
+      }
+      const template = typeof binding?.route === 'string' ? binding.route : registration.metadata.name;
+      let route = this.routes.get(template);
+      if (!route) {
+        route = compileRoute(template);
+        this.routes.set(template, route);
+      }
+      const params = matchRoute(route, segments);
+      if (params) {
+        candidates.push({ registration, route, params });
+      }
+    }
+    candidates.sort((a, b) => b.route.specificity - a.route.specificity);
+    return candidates[0];
+  }
+
+  private async invokeHttpFunction(
+    req: http.IncomingMessage,
+    method: string,
+    url: URL,
+    segments: string[],
+    body: Buffer,
+  ): Promise<HttpResult> {
+    const target = this.findFunction(method, segments);
+    if (!target) {
+      return text(404, 'Not Found');
+    }
+    const headers: Record<string, string> = {};
+    for (const [name, value] of Object.entries(req.headers)) {
+      if (value !== undefined) {
+        headers[name] = Array.isArray(value) ? value.join(', ') : value;
+      }
+    }
+    // No `query` map: @azure/functions then reads the URL's search params, keeping repeated parameters.
+    const request: RpcHttpData = { method, url: url.href, headers, params: target.params };
+    if (body.length > 0) {
+      request.body = { bytes: body };
+    }
+    try {
+      const response = await this.options.invoker.invoke(target.registration, { http: request });
+      const httpOut = response.returnValue?.http ?? response.outputData?.find((o) => o.data?.http)?.data?.http;
+      if (!httpOut) {
+        return { status: 204, headers: {}, body: Buffer.alloc(0) };
+      }
+      const outHeaders: Record<string, string | string[]> = { ...(httpOut.headers ?? {}) };
+      const cookies = (httpOut.cookies ?? []).map(serializeCookie);
+      if (cookies.length > 0) {
+        outHeaders['set-cookie'] = cookies;
+      }
+      return { status: Number(httpOut.statusCode ?? 200) || 200, headers: outHeaders, body: typedDataToBuffer(httpOut.body) };
+    } catch (error) {
+      this.options.log(`[local] ${target.registration.metadata.name} failed: ${(error as Error).stack ?? String(error)}`);
+      return text(500, 'Internal Server Error');
+    }
+  }
+}
+
+async function readBody(req: http.IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) {
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function serializeCookie(cookie: RpcHttpCookie): string {
+  const parts = [`${cookie.name ?? ''}=${encodeURIComponent(cookie.value ?? '')}`];
+  if (cookie.path?.value) parts.push(`Path=${cookie.path.value}`);
+  if (cookie.domain?.value) parts.push(`Domain=${cookie.domain.value}`);
+  if (typeof cookie.maxAge?.value === 'number') parts.push(`Max-Age=${cookie.maxAge.value}`);
+  if (cookie.secure?.value) parts.push('Secure');
+  if (cookie.httpOnly?.value) parts.push('HttpOnly');
+  return parts.join('; ');
+}

@@ -1,0 +1,132 @@
+import { randomUUID } from 'node:crypto';
+import {
+  FunctionRegistration,
+  RpcBindingInfo,
+  RpcInvocationResponse,
+  RpcParameterBinding,
+  RpcTypedData,
+  getProgrammingModel,
+  getRegistrations,
+} from './functionsCore';
+
+/**
+ * Invokes captured functions the way the worker does: core context → programming model's invocation
+ * model → getArguments → invokeFunction → getResponse. Trigger data and results travel as RpcTypedData,
+ * so `@azure/functions` and `durable-functions` run their real conversion code.
+ */
+export interface DurableClientData {
+  taskHubName: string;
+  creationUrls: Record<string, string>;
+  managementUrls: Record<string, string>;
+  rpcBaseUrl: string;
+  baseUrl: string;
+  requiredQueryStringParameters: string;
+}
+
+export type LogLine = (line: string) => void;
+
+export class FunctionInvoker {
+  constructor(
+    private readonly clientData: () => DurableClientData,
+    private readonly log: LogLine,
+  ) {}
+
+  find(name: string): FunctionRegistration | undefined {
+    return getRegistrations().get(name);
+  }
+
+  /** All registrations whose trigger binding has the given type (e.g. `httpTrigger`). */
+  byTrigger(triggerType: string): FunctionRegistration[] {
+    return [...getRegistrations().values()].filter((r) => triggerOf(r)?.binding.type === triggerType);
+  }
+
+  async invoke(registration: FunctionRegistration, triggerData: RpcTypedData | undefined): Promise<RpcInvocationResponse> {
+    const model = getProgrammingModel();
+    if (!model) {
+      throw new Error('No programming model registered: was the app loaded through @azure/functions?');
+    }
+    const trigger = triggerOf(registration);
+    if (!trigger) {
+      throw new Error(`Function '${registration.metadata.name}' has no trigger binding`);
+    }
+    const inputData: RpcParameterBinding[] = [{ name: trigger.name, data: triggerData }];
+    for (const [name, binding] of Object.entries(registration.metadata.bindings)) {
+      if (binding.direction !== 'in' || name === trigger.name) {
+        continue;
+      }
+      if (binding.type === 'durableClient' || binding.type === 'orchestrationClient') {
+        inputData.push({ name, data: { string: JSON.stringify(this.clientData()) } });
+      } else {
+        this.log(`[local] input binding '${name}' of type '${binding.type}' is not supported locally`);
+      }
+    }
+    const invocationId = randomUUID();
+    const functionName = registration.metadata.name;
+    const invocationModel = model.getInvocationModel({
+      invocationId,
+      metadata: registration.metadata,
+      request: { invocationId, inputData, triggerMetadata: {} },
+      log: (level, category, message) => {
+        if (category !== 'system' || level === 'warning' || level === 'error') {
+          this.log(`[${functionName}] ${message}`);
+        }
+      },
+    });
+    const { context, inputs } = await invocationModel.getArguments();
+    const result = await invocationModel.invokeFunction(context, inputs, registration.callback);
+    return invocationModel.getResponse(context, result);
+  }
+}
+
+export function triggerOf(registration: FunctionRegistration): { name: string; binding: RpcBindingInfo } | undefined {
+  for (const [name, binding] of Object.entries(registration.metadata.bindings)) {
+    if (binding.direction === 'in' && typeof binding.type === 'string' && binding.type.toLowerCase().endsWith('trigger')) {
+      return { name, binding };
+    }
+  }
+  return undefined;
+}
+
+/** Decodes a returned RpcTypedData into the JSON text the extension stores in history (`null` when empty). */
+export function typedDataToJsonText(data: RpcTypedData | null | undefined): string {
+  if (!data) {
+    return 'null';
+  }
+  if (typeof data.json === 'string') {
+    return data.json;
+  }
+  if (typeof data.string === 'string') {
+    return JSON.stringify(data.string);
+  }
+  if (typeof data.int === 'number') {
+    return String(data.int);
+  }
+  if (typeof data.double === 'number') {
+    return String(data.double);
+  }
+  const bytes = data.bytes ?? data.stream;
+  if (bytes) {
+    return JSON.stringify(Buffer.from(bytes).toString('base64'));
+  }
+  return 'null';
+}
+
+export function typedDataToBuffer(data: RpcTypedData | null | undefined): Buffer {
+  if (!data) {
+    return Buffer.alloc(0);
+  }
+  const bytes = data.bytes ?? data.stream;
+  if (bytes) {
+    return Buffer.from(bytes);
+  }
+  if (typeof data.string === 'string') {
+    return Buffer.from(data.string);
+  }
+  if (typeof data.json === 'string') {
+    return Buffer.from(data.json);
+  }
+  if (typeof data.int === 'number' || typeof data.double === 'number') {
+    return Buffer.from(String(data.int ?? data.double));
+  }
+  return Buffer.alloc(0);
+}

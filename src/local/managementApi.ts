@@ -1,0 +1,150 @@
+import type { DurableClientData } from './invoker';
+import { InstanceConflictError, OrchestrationEngine, UnknownOrchestratorError } from './orchestrationEngine';
+
+/**
+ * The durable extension's HTTP management API (`/runtime/webhooks/durabletask/...`): what
+ * `DurableClient` calls through `rpcBaseUrl`, and what the `statusQueryGetUri`-style links point at.
+ */
+export const managementPrefix = '/runtime/webhooks/durabletask';
+
+const instanceIdPlaceholder = 'INSTANCEID';
+
+export interface ApiRequest {
+  method: string;
+  /** Path below the management prefix, split and URL-decoded. */
+  segments: string[];
+  query: URLSearchParams;
+  body: Buffer;
+  /** Origin the caller used (links in answers point back at it). */
+  origin: string;
+}
+
+export interface ApiResponse {
+  status: number;
+  headers?: Record<string, string>;
+  body?: unknown;
+}
+
+/** The JSON the host hands to functions with a `durableClient` input. */
+export function buildClientData(origin: string, taskHubName: string): DurableClientData {
+  const base = `${origin}${managementPrefix}`;
+  const hub = `taskHub=${encodeURIComponent(taskHubName)}&connection=Storage`;
+  const instance = `${base}/instances/${instanceIdPlaceholder}`;
+  return {
+    taskHubName,
+    creationUrls: {
+      createNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?${hub}`,
+      createAndWaitOnNewInstancePostUri: `${base}/orchestrators/{functionName}[/{instanceId}]?timeout={timeoutInSeconds}&pollingInterval={intervalInSeconds}&${hub}`,
+    },
+    managementUrls: {
+      id: instanceIdPlaceholder,
+      statusQueryGetUri: `${instance}?${hub}`,
+      sendEventPostUri: `${instance}/raiseEvent/{eventName}?${hub}`,
+      terminatePostUri: `${instance}/terminate?reason={text}&${hub}`,
+      rewindPostUri: `${instance}/rewind?reason={text}&${hub}`,
+      purgeHistoryDeleteUri: `${instance}?${hub}`,
+      restartPostUri: `${instance}/restart?${hub}`,
+      suspendPostUri: `${instance}/suspend?reason={text}&${hub}`,
+      resumePostUri: `${instance}/resume?reason={text}&${hub}`,
+    },
+    rpcBaseUrl: `${base}/`,
+    baseUrl: base,
+    requiredQueryStringParameters: hub,
+  };
+}
+
+/** The check-status payload (`id`, `statusQueryGetUri`, …) for one instance. */
+export function managementPayload(origin: string, taskHubName: string, instanceId: string): Record<string, string> {
+  const payload: Record<string, string> = {};
+  for (const [key, url] of Object.entries(buildClientData(origin, taskHubName).managementUrls)) {
+    payload[key] = url.replace(instanceIdPlaceholder, encodeURIComponent(instanceId));
+  }
+  payload.id = instanceId;
+  return payload;
+}
+
+function flag(query: URLSearchParams, name: string, fallback: boolean): boolean {
+  const value = query.get(name);
+  return value === null ? fallback : value.toLowerCase() === 'true';
+}
+
+export function handleManagementRequest(engine: OrchestrationEngine, taskHubName: string, request: ApiRequest): ApiResponse {
+  const { method, segments, query } = request;
+  const [resource, id, action] = segments;
+
+  if (resource === 'orchestrators' && method === 'POST' && id && segments.length <= 3) {
+    let input: unknown;
+    try {
+      const text = request.body.toString('utf8');
+      input = text.trim().length > 0 ? (JSON.parse(text) as unknown) : undefined;
+    } catch {
+      return { status: 400, body: { message: 'The request body is not valid JSON.' } };
+    }
+    try {
+      const instanceId = engine.start(id, input, segments[2]);
+      const payload = managementPayload(request.origin, taskHubName, instanceId);
+      return { status: 202, headers: { Location: payload.statusQueryGetUri }, body: payload };
+    } catch (error) {
+      if (error instanceof InstanceConflictError) {
+        return { status: 409, body: { message: error.message } };
+      }
+      if (error instanceof UnknownOrchestratorError) {
+        return { status: 400, body: { message: error.message } };
+      }
+      throw error;
+    }
+  }
+
+  if (resource !== 'instances') {
+    return { status: 404, body: { message: 'Not found' } };
+  }
+
+  if (!id) {
+    const wanted = query.get('runtimeStatus')?.split(',').filter(Boolean);
+    const from = query.get('createdTimeFrom');
+    const to = query.get('createdTimeTo');
+    const matches = engine
+      .list()
+      .filter((s) => !wanted || wanted.includes(s.runtimeStatus))
+      .filter((s) => (!from || s.createdTime >= new Date(from).toISOString()) && (!to || s.createdTime <= new Date(to).toISOString()));
+    if (method === 'GET') {
+      return { status: 200, body: matches };
+    }
+    if (method === 'DELETE') {
+      const finished = matches.filter((s) => ['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus));
+      finished.forEach((s) => engine.purge(s.instanceId));
+      return finished.length > 0 ? { status: 200, body: { instancesDeleted: finished.length } } : { status: 404 };
+    }
+    return { status: 405 };
+  }
+
+  if (!action && method === 'GET') {
+    const status = engine.getStatus(id, { showHistory: flag(query, 'showHistory', false), showInput: flag(query, 'showInput', true) });
+    if (!status) {
+      return { status: 404, body: { message: `No instance with ID '${id}' found.` } };
+    }
+    if (status.runtimeStatus === 'Pending' || status.runtimeStatus === 'Running' || status.runtimeStatus === 'ContinuedAsNew') {
+      const location = managementPayload(request.origin, taskHubName, id).statusQueryGetUri;
+      return { status: 202, headers: { Location: location, 'Retry-After': '10' }, body: status };
+    }
+    const failedAs500 = status.runtimeStatus === 'Failed' && flag(query, 'returnInternalServerErrorOnFailure', false);
+    return { status: failedAs500 ? 500 : 200, body: status };
+  }
+
+  if (!action && method === 'DELETE') {
+    return engine.purge(id) ? { status: 200, body: { instancesDeleted: 1 } } : { status: 404 };
+  }
+
+  if (action === 'terminate' && method === 'POST') {
+    switch (engine.terminate(id, query.get('reason') ?? '')) {
+      case 'terminated':
+        return { status: 202 };
+      case 'notRunning':
+        return { status: 410 };
+      case 'notFound':
+        return { status: 404, body: { message: `No instance with ID '${id}' found.` } };
+    }
+  }
+
+  return { status: 501, body: { message: `'${method} instances/{id}/${action ?? ''}' is not supported by the local runtime.` } };
+}

@@ -1,0 +1,130 @@
+import * as path from 'node:path';
+import { Clock, realClock } from './clock';
+import { getProgrammingModel, setLogSink } from './functionsCore';
+import { HttpHost } from './httpHost';
+import { InstanceStore } from './instanceStore';
+import { DurableClientData, FunctionInvoker } from './invoker';
+import { buildClientData, handleManagementRequest } from './managementApi';
+import { installFunctionsCoreHook } from './moduleHook';
+import { OrchestrationEngine, OrchestrationStatus, StatusOptions, TerminateResult } from './orchestrationEngine';
+
+export type { Clock } from './clock';
+export { ManualClock, realClock } from './clock';
+export type { OrchestrationStatus, StatusOptions, TerminateResult } from './orchestrationEngine';
+export type { RuntimeStatus } from './instanceStore';
+
+/** Embedded stand-in for the Functions host + durable extension, running the app's real registrations. */
+export interface LocalRuntimeOptions {
+  /** Module that registers the functions (e.g. the compiled `functions/index.js`, or a test fixture). */
+  appEntry: string;
+  /** Loopback port; 0 picks a free one. Default 0. */
+  port?: number;
+  /** Default 127.0.0.1. */
+  host?: string;
+  /** Instance state goes to `{dataDir}/durable/`. */
+  dataDir: string;
+  /** Time source for timers and retry back-off (tests pass a `ManualClock`). */
+  clock?: Clock;
+  /** Bound on activities running at once (host.json maxConcurrentActivityFunctions). Default 8. */
+  maxConcurrentActivities?: number;
+  taskHubName?: string;
+  /** HTTP route prefix (host.json extensions.http.routePrefix). Default `api`. */
+  routePrefix?: string;
+  log?: (line: string) => void;
+}
+
+export interface LocalRuntimeClient {
+  start(orchestratorName: string, input?: unknown, instanceId?: string): Promise<string>;
+  getStatus(instanceId: string, options?: StatusOptions): Promise<OrchestrationStatus | undefined>;
+  waitForCompletion(instanceId: string, timeoutMs?: number): Promise<OrchestrationStatus>;
+  terminate(instanceId: string, reason?: string): Promise<TerminateResult>;
+  purge(instanceId: string): Promise<boolean>;
+  listInstances(): Promise<OrchestrationStatus[]>;
+}
+
+export interface LocalRuntime {
+  /** e.g. `http://127.0.0.1:7071` */
+  baseUrl: string;
+  /** `baseUrl` + `/api` */
+  apiBaseUrl: string;
+  client: LocalRuntimeClient;
+  /** Highest number of activities seen running at once. */
+  readonly maxObservedActivityConcurrency: number;
+  /** Stops accepting work, waits briefly for running invocations, closes the server. */
+  stop(): Promise<void>;
+}
+
+export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<LocalRuntime> {
+  const log = options.log ?? (() => undefined);
+  const taskHubName = options.taskHubName ?? 'LocalTaskHub';
+  const routePrefix = options.routePrefix ?? 'api';
+
+  installFunctionsCoreHook();
+  setLogSink((level, _category, message) => {
+    if (level === 'warning' || level === 'error' || level === 'critical') {
+      log(`[functions] ${message}`);
+    }
+  });
+  // Through the caller's module system on purpose: under jest the app's .ts sources and the
+  // `@azure/functions-core` mapping only exist there.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require(path.resolve(options.appEntry));
+  if (!getProgrammingModel()) {
+    throw new Error(
+      `Loading '${options.appEntry}' registered nothing through @azure/functions: '@azure/functions-core' did not resolve to the local stand-in.`,
+    );
+  }
+
+  let clientData: DurableClientData | undefined;
+  const invoker = new FunctionInvoker(() => clientData as DurableClientData, log);
+  const engine = new OrchestrationEngine({
+    store: new InstanceStore(options.dataDir),
+    invoker,
+    clock: options.clock ?? realClock,
+    maxConcurrentActivities: options.maxConcurrentActivities ?? 8,
+    log,
+  });
+  const httpHost = new HttpHost({
+    host: options.host ?? '127.0.0.1',
+    port: options.port ?? 0,
+    routePrefix,
+    invoker,
+    management: (request) => handleManagementRequest(engine, taskHubName, request),
+    log,
+  });
+  const baseUrl = await httpHost.listen();
+  clientData = buildClientData(baseUrl, taskHubName);
+
+  // Without WEBSITE_HOSTNAME, durable-functions rewrites management links to localhost:7071.
+  const hostName = new URL(baseUrl).host;
+  const ownsHostName = process.env.WEBSITE_HOSTNAME === undefined;
+  if (ownsHostName) {
+    process.env.WEBSITE_HOSTNAME = hostName;
+  }
+
+  engine.recover();
+  log(`[local] listening on ${baseUrl} (HTTP functions under /${routePrefix})`);
+
+  return {
+    baseUrl,
+    apiBaseUrl: `${baseUrl}/${routePrefix}`,
+    get maxObservedActivityConcurrency() {
+      return engine.maxObservedActivityConcurrency;
+    },
+    client: {
+      start: async (name, input, instanceId) => engine.start(name, input, instanceId),
+      getStatus: async (instanceId, statusOptions) => engine.getStatus(instanceId, statusOptions),
+      waitForCompletion: (instanceId, timeoutMs) => engine.waitForCompletion(instanceId, timeoutMs),
+      terminate: async (instanceId, reason = '') => engine.terminate(instanceId, reason),
+      purge: async (instanceId) => engine.purge(instanceId),
+      listInstances: async () => engine.list(),
+    },
+    async stop() {
+      await engine.stop();
+      await httpHost.close();
+      if (ownsHostName && process.env.WEBSITE_HOSTNAME === hostName) {
+        delete process.env.WEBSITE_HOSTNAME;
+      }
+    },
+  };
+}

@@ -1,0 +1,140 @@
+/**
+ * `npm start`: the whole service on this machine, on embedded defaults.
+ *
+ * Starts Azurite (data under DATA_DIR) and the Cosmos DB emulator in this process, seeds demo data
+ * when the store is empty, then runs the app (`appHost`) as a child process and restarts it whenever
+ * it dies, the way the Functions host recycles a worker: unfinished exports resume from their
+ * durable history and checkpoints. Prints the FHIR base URL once a kick-off can be taken.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { DEMO_GROUP_ID, seedDemoData } from '../demo/seedDemo';
+import { getCosmosClient } from '../jobs/cosmosClient';
+import { createCosmosResourceWriter } from '../sources/cosmosResourceWriter';
+import { APP_READY_PREFIX } from './appHost';
+import { startEmulators, type RunningEmulators } from './emulators';
+
+const DEFAULT_DEMO_PATIENTS = 25;
+const RESTART_DELAY_MS = 1000;
+
+async function main(): Promise<void> {
+  const port = Number(process.env.PORT ?? 7071);
+  const dataDir = path.resolve(process.env.DATA_DIR ?? '.local');
+  mkdirSync(dataDir, { recursive: true });
+
+  console.log(`Starting the emulators (data in ${path.relative(process.cwd(), dataDir) || '.'}) ...`);
+  const emulators = await startEmulators({ azurite: { location: path.join(dataDir, 'azurite') } });
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    COSMOS_ENDPOINT: emulators.cosmosEndpoint,
+    COSMOS_KEY: emulators.cosmosKey,
+    EXPORT_STORAGE_CONNECTION_STRING: emulators.storageConnectionString,
+    AUTH_MODE: process.env.AUTH_MODE ?? 'none',
+    APP_HOST_EXIT_WITH_STDIN: '1',
+    SOURCE_KIND: process.env.SOURCE_KIND ?? 'cosmos',
+  };
+  if (env.SOURCE_KIND === 'cosmos') await seedIfEmpty(emulators, env);
+  if (env.AUTH_MODE === 'none') {
+    console.warn('WARNING: AUTH_MODE=none - anyone who can reach this port can export every resource.');
+  }
+
+  const supervisor = new AppSupervisor(env, path.join(dataDir, 'runtime.pid'));
+  const shutdown = async () => {
+    await supervisor.stop();
+    await emulators.stop();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => void shutdown());
+  process.once('SIGTERM', () => void shutdown());
+
+  const apiBaseUrl = await supervisor.start();
+  console.log('');
+  console.log(`FHIR base URL: ${apiBaseUrl}`);
+  console.log('Kick off a system export:');
+  console.log(`  curl -i -H 'Accept: application/fhir+json' -H 'Prefer: respond-async' '${apiBaseUrl}/$export'`);
+  console.log(`Or a Group export: ${apiBaseUrl}/Group/${DEMO_GROUP_ID}/$export`);
+  console.log(`Or with the client: npm run export -- --base ${apiBaseUrl} --out exported`);
+}
+
+async function seedIfEmpty(emulators: RunningEmulators, env: Record<string, string>): Promise<void> {
+  const client = getCosmosClient({ endpoint: emulators.cosmosEndpoint, key: emulators.cosmosKey });
+  const writer = await createCosmosResourceWriter(
+    client,
+    env.COSMOS_DATABASE ?? 'fhir-export',
+    env.COSMOS_RESOURCES_CONTAINER ?? 'resources',
+  );
+  const { resources } = await writer.container.items.query('SELECT VALUE COUNT(1) FROM c').fetchAll();
+  if (Number(resources[0] ?? 0) > 0) return;
+  const patients = Number(env.DEMO_PATIENTS ?? DEFAULT_DEMO_PATIENTS);
+  const seeded = await seedDemoData(writer, { patients });
+  console.log(`Seeded ${seeded.resources} demo resources for ${patients} patients.`);
+}
+
+/** Runs the app child and starts it again whenever it exits without being asked to. */
+class AppSupervisor {
+  private child?: ChildProcess;
+  private stopping = false;
+
+  constructor(
+    private readonly env: Record<string, string>,
+    private readonly pidFile: string,
+  ) {}
+
+  /** Starts the child; resolves with its API base URL once it is ready. */
+  start(): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [path.join(__dirname, 'appHost.js')], {
+        env: this.env,
+        stdio: ['pipe', 'pipe', 'inherit'],
+      });
+      this.child = child;
+      writeFileSync(this.pidFile, `${child.pid}\n`);
+      let ready = false;
+      let buffered = '';
+      child.stdout?.on('data', (chunk: Buffer) => {
+        buffered += chunk.toString();
+        let newline: number;
+        while ((newline = buffered.indexOf('\n')) >= 0) {
+          const line = buffered.slice(0, newline);
+          buffered = buffered.slice(newline + 1);
+          if (!ready && line.startsWith(APP_READY_PREFIX)) {
+            ready = true;
+            resolve(line.slice(APP_READY_PREFIX.length).trim());
+          } else if (line.trim()) {
+            console.log(line);
+          }
+        }
+      });
+      child.on('exit', (code, signal) => {
+        if (this.stopping) return;
+        if (!ready) {
+          reject(new Error(`The app process exited before it was ready (code ${code}, signal ${signal})`));
+          return;
+        }
+        console.warn(`The app process exited (code ${code}, signal ${signal}); restarting it.`);
+        setTimeout(() => {
+          if (!this.stopping) this.start().catch((error: unknown) => console.error(error));
+        }, RESTART_DELAY_MS);
+      });
+    });
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    const child = this.child;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    rmSync(this.pidFile, { force: true });
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : error);
+  process.exit(1);
+});

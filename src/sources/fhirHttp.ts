@@ -1,0 +1,235 @@
+/**
+ * The HTTP layer of the FHIR REST source: one request at a time through the global fetch (Node's
+ * keep-alive pool), with a timeout covering headers and body, a byte budget on the body, one
+ * credential refresh on 401, and every failure mapped to a `SourceError` (transient or not).
+ * It never sleeps for `Retry-After`: it reports the wait and the caller schedules it.
+ */
+import { SourceError } from '../export/errors';
+import type { SourceAuth } from './sourceAuth';
+
+/** Longest source message we pass on (the source's OperationOutcome text, trimmed). */
+const MAX_MESSAGE_CHARS = 300;
+/** How much of an error response we read to find its OperationOutcome. */
+const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+/** The body of a successful response was larger than the byte budget; nothing of it is kept. */
+export class ResponseTooLargeError extends Error {
+  constructor(readonly maxBytes: number) {
+    super(`response body exceeds ${maxBytes} bytes`);
+    this.name = 'ResponseTooLargeError';
+  }
+}
+
+export interface FhirHttpOptions {
+  /** Milliseconds for the whole exchange (connect, headers and body). */
+  timeoutMs: number;
+  auth: SourceAuth;
+  /** Replaceable for tests; defaults to the global fetch. */
+  fetch?: typeof fetch;
+}
+
+export interface FhirRequestOptions {
+  /** Abort the body read (ResponseTooLargeError) once it passes this many bytes. */
+  maxBytes: number;
+  /** `GET` by default; `POST` sends `form` as application/x-www-form-urlencoded. */
+  method?: 'GET' | 'POST';
+  form?: URLSearchParams;
+  /** Statuses that are returned as `{ status }` instead of thrown (e.g. 404 and 410 for a read). */
+  passStatuses?: number[];
+}
+
+export interface FhirJsonResponse {
+  status: number;
+  /** Parsed JSON body; undefined for a passed-through status. */
+  body: unknown;
+}
+
+/**
+ * Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date (relative to `nowMs`).
+ * Undefined when absent or unparseable; never negative.
+ */
+export function parseRetryAfter(
+  value: string | null | undefined,
+  nowMs: number = Date.now(),
+): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number.parseInt(text, 10);
+  // HTTP dates always name a weekday and a month; a bare number with a sign or fraction is invalid.
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
+}
+
+/**
+ * Hides what looks like a credential (`Bearer <16+ chars>`, `token=…`, `client_secret=…`), collapses
+ * white space and trims to `max` characters.
+ */
+export function sanitizeMessage(text: string, max: number = MAX_MESSAGE_CHARS): string {
+  const cleaned = text
+    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}/gi, '$1 [redacted]')
+    .replace(/\b(access_token|refresh_token|client_secret|token)=([^&\s]+)/gi, '$1=[redacted]')
+    .replace(/\s+/g, ' ')
+    .trim();
+  return cleaned.length > max ? `${cleaned.slice(0, max - 1)}…` : cleaned;
+}
+
+/** The human-readable text of an OperationOutcome (diagnostics, else details.text), if any. */
+export function outcomeText(body: unknown): string | undefined {
+  if (!isRecord(body) || body.resourceType !== 'OperationOutcome' || !Array.isArray(body.issue))
+    return undefined;
+  const parts: string[] = [];
+  for (const issue of body.issue) {
+    if (!isRecord(issue)) continue;
+    const details = isRecord(issue.details) ? issue.details.text : undefined;
+    const text = typeof issue.diagnostics === 'string' ? issue.diagnostics : details;
+    if (typeof text === 'string' && text.trim() !== '') parts.push(text.trim());
+  }
+  return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+export function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Thin client over fetch; one instance per source, shared by all calls. */
+export class FhirHttpClient {
+  private readonly fetchFn: typeof fetch;
+
+  constructor(private readonly options: FhirHttpOptions) {
+    this.fetchFn = options.fetch ?? fetch;
+  }
+
+  /** Sends the request and returns the parsed JSON body of a 2xx answer; throws `SourceError` otherwise. */
+  async requestJson(url: string, request: FhirRequestOptions): Promise<FhirJsonResponse> {
+    let refreshed = false;
+    for (;;) {
+      const authorization = await this.options.auth.authorization();
+      const outcome = await this.exchange(url, request, authorization);
+      if (outcome.kind === 'unauthorized' && !refreshed && this.options.auth.invalidate(authorization)) {
+        refreshed = true;
+        continue;
+      }
+      if (outcome.kind === 'unauthorized') throw outcome.error;
+      return outcome.response;
+    }
+  }
+
+  private async exchange(
+    url: string,
+    request: FhirRequestOptions,
+    authorization: string | undefined,
+  ): Promise<{ kind: 'ok'; response: FhirJsonResponse } | { kind: 'unauthorized'; error: SourceError }> {
+    const headers: Record<string, string> = { accept: 'application/fhir+json, application/json;q=0.9' };
+    if (authorization) headers.authorization = authorization;
+    let body: string | undefined;
+    if (request.method === 'POST') {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = (request.form ?? new URLSearchParams()).toString();
+    }
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
+    try {
+      const response = await this.fetchFn(url, {
+        method: request.method ?? 'GET',
+        headers,
+        body,
+        redirect: 'manual',
+        signal: controller.signal,
+      });
+      if (request.passStatuses?.includes(response.status)) {
+        await response.body?.cancel().catch(() => undefined);
+        return { kind: 'ok', response: { status: response.status, body: undefined } };
+      }
+      if (response.status < 200 || response.status >= 300) {
+        const error = await this.errorFor(response);
+        if (response.status === 401) return { kind: 'unauthorized', error };
+        throw error;
+      }
+      const bytes = await readLimited(response, request.maxBytes, true);
+      let parsed: unknown;
+      try {
+        parsed = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        // A truncated or garbled body is usually a proxy or connection hiccup: worth one more try.
+        throw new SourceError('source returned a malformed response (invalid JSON)', 502, true);
+      }
+      return { kind: 'ok', response: { status: response.status, body: parsed } };
+    } catch (error) {
+      if (error instanceof SourceError || error instanceof ResponseTooLargeError) throw error;
+      if (controller.signal.aborted) {
+        throw new SourceError(`source did not answer within ${this.options.timeoutMs} ms`, 503, true);
+      }
+      throw new SourceError(`source connection failed (${networkReason(error)})`, 503, true);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  private async errorFor(response: Response): Promise<SourceError> {
+    const status = response.status;
+    let detail: string | undefined;
+    try {
+      const raw = await readLimited(response, MAX_ERROR_BODY_BYTES, false);
+      detail = outcomeText(JSON.parse(raw.toString('utf8')));
+    } catch {
+      detail = undefined;
+    }
+    const reason = sanitizeMessage(detail ?? (response.statusText || 'no details'));
+    if (status >= 300 && status < 400) {
+      return new SourceError(`source answered with an unexpected redirect (${status})`, 502, false);
+    }
+    if (status === 429 || status === 503) {
+      const wait = parseRetryAfter(response.headers.get('retry-after'));
+      const what = status === 429 ? 'source is throttling requests' : 'source is unavailable';
+      return new SourceError(`${what} (${status}): ${reason}`, 503, true, wait);
+    }
+    if (status === 408 || (status >= 500 && status !== 501 && status !== 505)) {
+      return new SourceError(`source failed (${status}): ${reason}`, 503, true);
+    }
+    // 4xx, 501 and 505 will not change by repeating the request: fail with the source's status.
+    const statusCode = status >= 500 ? 502 : status;
+    return new SourceError(`source rejected the request (${status}): ${reason}`, statusCode, false);
+  }
+}
+
+/**
+ * Reads a response body into memory, counting bytes. Over `maxBytes` the stream is cancelled and,
+ * when `strict`, ResponseTooLargeError is thrown; otherwise the first `maxBytes` are returned.
+ */
+async function readLimited(response: Response, maxBytes: number, strict: boolean): Promise<Buffer> {
+  const declared = Number(response.headers.get('content-length'));
+  if (strict && Number.isFinite(declared) && declared > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw new ResponseTooLargeError(maxBytes);
+  }
+  if (!response.body) return Buffer.alloc(0);
+  const reader = response.body.getReader();
+  const chunks: Buffer[] = [];
+  let total = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > maxBytes) {
+      await reader.cancel().catch(() => undefined);
+      if (strict) throw new ResponseTooLargeError(maxBytes);
+      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength - (total - maxBytes)));
+      break;
+    }
+    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
+  }
+  return Buffer.concat(chunks);
+}
+
+/** A short, credential-free reason for a network failure (the error code when there is one). */
+function networkReason(error: unknown): string {
+  const cause = isRecord(error) && 'cause' in error ? (error as { cause?: unknown }).cause : undefined;
+  for (const candidate of [cause, error]) {
+    if (isRecord(candidate) && typeof candidate.code === 'string') return candidate.code;
+  }
+  if (error instanceof Error) return sanitizeMessage(error.message, 120);
+  return 'unknown network error';
+}

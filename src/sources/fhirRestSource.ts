@@ -1,0 +1,309 @@
+/**
+ * `SearchSource` adapter for any FHIR R4 server over REST.
+ *
+ * A unit's export is a sequence of FHIR searches (see fhirSearchPlan.ts); the continuation token
+ * names the search and that search's `next` link. Pages are read with a byte budget: a page over it
+ * is fetched again with half the `_count`. Failures surface as `SourceError`s that say whether a
+ * retry may help and how long the source asked us to wait; the adapter itself never waits.
+ */
+import type { TokenCredential } from '@azure/identity';
+import { SourceError } from '../export/errors';
+import { FhirHttpClient, ResponseTooLargeError, isRecord } from './fhirHttp';
+import {
+  QueryParam,
+  SearchPlan,
+  assertLinkWithinBase,
+  assertResourceId,
+  assertResourceType,
+  countOf,
+  decodeCursor,
+  earlierQueryGroups,
+  encodeCursor,
+  encodeQuery,
+  planSearch,
+  withCount,
+} from './fhirSearchPlan';
+import { FhirSourceConfig, fhirSourceConfig } from './fhirSourceConfig';
+import { PATIENT_COMPARTMENT_TYPES } from './patientCompartment';
+import type { SearchPage, SearchParameters, SearchSource } from './searchSource';
+import { createSourceAuth } from './sourceAuth';
+
+export interface FhirRestSourceDeps {
+  /** Azure credential for the `managed-identity` mode (tests inject a fake); default DefaultAzureCredential. */
+  credential?: TokenCredential;
+  /** Replaces the global fetch (tests). */
+  fetch?: typeof fetch;
+}
+
+/** Longest URL sent as GET for a duplicate check; longer checks go as POST `_search`. */
+const MAX_GET_URL = 4096;
+
+interface FetchedBundle {
+  bundle: Record<string, unknown>;
+  /** The URL that produced it (with the `_count` finally used). */
+  url: string;
+}
+
+export class FhirRestSource implements SearchSource {
+  readonly config: FhirSourceConfig;
+  private readonly http: FhirHttpClient;
+
+  constructor(config: Partial<FhirSourceConfig> & { baseUrl: string }, deps: FhirRestSourceDeps = {}) {
+    this.config = fhirSourceConfig(config);
+    const auth = createSourceAuth(this.config.auth, this.config.baseUrl, {
+      credential: deps.credential,
+      fetch: deps.fetch,
+      timeoutMs: this.config.timeoutMs,
+    });
+    this.http = new FhirHttpClient({ timeoutMs: this.config.timeoutMs, auth, fetch: deps.fetch });
+  }
+
+  async listResourceTypes(): Promise<string[]> {
+    try {
+      const { body } = await this.http.requestJson(`${this.config.baseUrl}/metadata`, {
+        maxBytes: this.config.maxPageBytes,
+      });
+      const types = searchableTypes(body);
+      if (types.length > 0) return types;
+    } catch {
+      // No usable CapabilityStatement: fall back to the configured list.
+    }
+    return this.config.defaultTypes.length > 0
+      ? [...this.config.defaultTypes]
+      : [...PATIENT_COMPARTMENT_TYPES];
+  }
+
+  async read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined> {
+    assertResourceType(resourceType);
+    assertResourceId(id);
+    const { status, body } = await this.http.requestJson(`${this.config.baseUrl}/${resourceType}/${id}`, {
+      maxBytes: this.config.maxPageBytes,
+      passStatuses: [404, 410],
+    });
+    if (status === 404 || status === 410) return undefined;
+    if (!isRecord(body) || body.resourceType !== resourceType) {
+      throw new SourceError(
+        `source returned something other than a ${resourceType} for ${resourceType}/${id}`,
+        502,
+        false,
+      );
+    }
+    return body;
+  }
+
+  async search(
+    resourceType: string,
+    params: SearchParameters,
+    continuationToken?: string,
+  ): Promise<SearchPage> {
+    const plan = planSearch(resourceType, params, this.config.compartmentBatchSize);
+    const cursor = continuationToken === undefined ? { q: 0 } : decodeCursor(continuationToken);
+    if (cursor.q >= plan.queries.length) {
+      if (plan.queries.length === 0 && cursor.q === 0) return { resources: [], total: 0 };
+      throw new Error('continuation token does not belong to this search');
+    }
+    const count = Math.max(1, Math.floor(params.count));
+    const startUrl =
+      cursor.next !== undefined
+        ? assertLinkWithinBase(cursor.next, this.config.baseUrl).toString()
+        : this.firstPageUrl(resourceType, plan.queries[cursor.q].conditions, params, count);
+    const { bundle, url } = await this.fetchPage(
+      resourceType,
+      startUrl,
+      cursor.next === undefined ? count : undefined,
+    );
+
+    let resources = matchedResources(bundle, resourceType);
+    if (plan.overlapping && cursor.q > 0 && resources.length > 0) {
+      const seen = await this.matchingEarlierQueries(plan, cursor.q, resources);
+      resources = resources.filter((r) => !seen.has(r.id as string));
+    }
+
+    const next = nextLink(bundle);
+    let nextToken: string | undefined;
+    if (next !== undefined) {
+      nextToken = encodeCursor({
+        q: cursor.q,
+        next: assertLinkWithinBase(next, this.config.baseUrl).toString(),
+      });
+    } else if (cursor.q + 1 < plan.queries.length) {
+      nextToken = encodeCursor({ q: cursor.q + 1 });
+    }
+
+    const page: SearchPage = { resources: resources.map((r) => JSON.stringify(r)) };
+    if (nextToken !== undefined) page.nextToken = nextToken;
+    if (continuationToken === undefined && plan.queries.length === 1) {
+      const total = typeof bundle.total === 'number' ? bundle.total : await this.countOnly(url);
+      if (total !== undefined) page.total = total;
+    }
+    return page;
+  }
+
+  private firstPageUrl(
+    type: string,
+    conditions: readonly QueryParam[],
+    params: SearchParameters,
+    count: number,
+  ): string {
+    const query: QueryParam[] = [...conditions];
+    if (params.since !== undefined) query.push(['_lastUpdated', `ge${params.since}`]);
+    query.push(['_lastUpdated', `le${params.until}`]);
+    query.push(['_count', String(count)]);
+    return `${this.config.baseUrl}/${type}?${encodeQuery(query)}`;
+  }
+
+  /**
+   * Fetches a searchset page; when its body passes the byte budget, fetches the same page again
+   * with half the `_count`, down to one resource.
+   */
+  private async fetchPage(
+    type: string,
+    startUrl: string,
+    requested: number | undefined,
+  ): Promise<FetchedBundle> {
+    let url = startUrl;
+    let count = countOf(url) ?? requested;
+    for (;;) {
+      try {
+        const { body } = await this.http.requestJson(url, { maxBytes: this.config.maxPageBytes });
+        return { bundle: asSearchBundle(body), url };
+      } catch (error) {
+        if (!(error instanceof ResponseTooLargeError)) throw error;
+        if (count === 1) {
+          throw new SourceError(
+            `a single ${type} resource is larger than the page byte budget (${this.config.maxPageBytes} bytes); raise FHIR_SOURCE_MAX_PAGE_BYTES`,
+            502,
+            false,
+          );
+        }
+        // Unknown count (an opaque link without _count): start halving from a conservative guess.
+        count = count === undefined ? 50 : Math.max(1, Math.floor(count / 2));
+        url = withCount(url, count);
+      }
+    }
+  }
+
+  /** Ids among `resources` that also match a query before `index` (already exported there). */
+  private async matchingEarlierQueries(
+    plan: SearchPlan,
+    index: number,
+    resources: Record<string, unknown>[],
+  ): Promise<Set<string>> {
+    const ids = resources.map((r) => r.id).filter((id): id is string => typeof id === 'string');
+    const found = new Set<string>();
+    for (const group of earlierQueryGroups(plan, index)) {
+      const pending = ids.filter((id) => !found.has(id));
+      if (pending.length === 0) break;
+      const query: QueryParam[] = [
+        ...group,
+        ['_id', pending.join(',')],
+        ['_count', String(pending.length)],
+        ['_elements', 'id'],
+      ];
+      const encoded = encodeQuery(query);
+      const getUrl = `${this.config.baseUrl}/${plan.resourceType}?${encoded}`;
+      let body: unknown;
+      try {
+        body =
+          getUrl.length <= MAX_GET_URL
+            ? (await this.http.requestJson(getUrl, { maxBytes: this.config.maxPageBytes })).body
+            : (
+                await this.http.requestJson(`${this.config.baseUrl}/${plan.resourceType}/_search`, {
+                  maxBytes: this.config.maxPageBytes,
+                  method: 'POST',
+                  form: new URLSearchParams(query as QueryParam[] as [string, string][]),
+                })
+              ).body;
+      } catch (error) {
+        if (error instanceof ResponseTooLargeError) {
+          throw new SourceError(
+            'duplicate check against the source exceeded the page byte budget',
+            502,
+            false,
+          );
+        }
+        throw error;
+      }
+      for (const resource of matchedResources(asSearchBundle(body), plan.resourceType)) {
+        if (typeof resource.id === 'string') found.add(resource.id);
+      }
+    }
+    return found;
+  }
+
+  /** `_summary=count` for the unit's first page; undefined when the source cannot say. */
+  private async countOnly(pageUrl: string): Promise<number | undefined> {
+    try {
+      const url = new URL(pageUrl);
+      const kept = [...url.searchParams].filter(([name]) => name !== '_count' && name !== '_summary');
+      kept.push(['_summary', 'count']);
+      url.search = encodeQuery(kept);
+      const { body } = await this.http.requestJson(url.toString(), { maxBytes: 1024 * 1024 });
+      return isRecord(body) && typeof body.total === 'number' ? body.total : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+/** Factory with the production defaults (DefaultAzureCredential for managed identity). */
+export function createFhirRestSource(
+  config: Partial<FhirSourceConfig> & { baseUrl: string },
+  deps: FhirRestSourceDeps = {},
+): FhirRestSource {
+  return new FhirRestSource(config, deps);
+}
+
+/** Checks that a body is a Bundle; a valid JSON answer of the wrong shape will not improve on retry. */
+function asSearchBundle(body: unknown): Record<string, unknown> {
+  if (!isRecord(body) || body.resourceType !== 'Bundle') {
+    const what = isRecord(body) && typeof body.resourceType === 'string' ? body.resourceType : typeof body;
+    throw new SourceError(`source returned a malformed Bundle (got ${what})`, 502, false);
+  }
+  if (body.entry !== undefined && !Array.isArray(body.entry)) {
+    throw new SourceError('source returned a malformed Bundle (entry is not an array)', 502, false);
+  }
+  return body;
+}
+
+/** Resources of `type` from entries in `match` mode (or without a search mode). */
+function matchedResources(bundle: Record<string, unknown>, type: string): Record<string, unknown>[] {
+  const result: Record<string, unknown>[] = [];
+  for (const entry of (bundle.entry as unknown[] | undefined) ?? []) {
+    if (!isRecord(entry) || !isRecord(entry.resource)) continue;
+    const mode = isRecord(entry.search) ? entry.search.mode : undefined;
+    if (mode !== undefined && mode !== 'match') continue;
+    if (entry.resource.resourceType !== type) continue;
+    result.push(entry.resource);
+  }
+  return result;
+}
+
+function nextLink(bundle: Record<string, unknown>): string | undefined {
+  if (!Array.isArray(bundle.link)) return undefined;
+  for (const link of bundle.link) {
+    if (isRecord(link) && link.relation === 'next' && typeof link.url === 'string' && link.url !== '')
+      return link.url;
+  }
+  return undefined;
+}
+
+/** Types of a CapabilityStatement's server REST entry that allow type-level search. */
+function searchableTypes(body: unknown): string[] {
+  if (!isRecord(body) || body.resourceType !== 'CapabilityStatement' || !Array.isArray(body.rest)) return [];
+  const types = new Set<string>();
+  for (const rest of body.rest) {
+    if (
+      !isRecord(rest) ||
+      (rest.mode !== undefined && rest.mode !== 'server') ||
+      !Array.isArray(rest.resource)
+    )
+      continue;
+    for (const resource of rest.resource) {
+      if (!isRecord(resource) || typeof resource.type !== 'string') continue;
+      const interactions = Array.isArray(resource.interaction) ? resource.interaction : [];
+      if (interactions.some((i) => isRecord(i) && i.code === 'search-type')) types.add(resource.type);
+    }
+  }
+  return [...types].sort();
+}
