@@ -29,6 +29,13 @@ export interface Services {
 }
 
 let services: Promise<Services> | undefined;
+let overrides: Partial<Pick<ExportDeps, 'probe'>> = {};
+
+/** Hooks the local runtime sets before the first use (never set on Azure). */
+export function setServiceOverrides(next: Partial<Pick<ExportDeps, 'probe'>>): void {
+  overrides = next;
+  services = undefined;
+}
 
 /** The process's services, built on first use. A failed build is retried on the next call. */
 export function getServices(): Promise<Services> {
@@ -83,6 +90,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
       destinationFor,
       compartmentTypes: new Set([...PATIENT_COMPARTMENT_TYPES, 'Patient']),
       now: () => new Date(),
+      ...overrides,
     },
     authenticator: createAuthenticator(readAuthConfig(env)),
     pollLimiter: new IntervalLimiter(Number(env.EXPORT_POLL_MIN_INTERVAL_MS ?? 1000), 'Status polled'),

@@ -40,7 +40,9 @@ export interface BlobDestinationSettings {
 const serviceClients = new Map<string, BlobServiceClient>();
 
 /** The shared service client for these settings. */
-export function getBlobServiceClient(settings: Omit<BlobDestinationSettings, 'container'>): BlobServiceClient {
+export function getBlobServiceClient(
+  settings: Omit<BlobDestinationSettings, 'container'>,
+): BlobServiceClient {
   const maxTries = settings.maxTries ?? 4;
   const retryDelayInMs = settings.retryDelayInMs ?? 1000;
   const pipeline: StoragePipelineOptions = {
@@ -55,7 +57,9 @@ export function getBlobServiceClient(settings: Omit<BlobDestinationSettings, 'co
     key = `aad|${settings.accountUrl}|${maxTries}|${retryDelayInMs}`;
     create = () => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const credential = settings.credential ?? new (require('@azure/identity') as typeof import('@azure/identity')).DefaultAzureCredential();
+      const credential =
+        settings.credential ??
+        new (require('@azure/identity') as typeof import('@azure/identity')).DefaultAzureCredential();
       return new BlobServiceClient(settings.accountUrl!, credential, pipeline);
     };
     if (settings.credential) {
@@ -109,13 +113,20 @@ export function toDestinationError(err: unknown, what: string): DestinationConne
   const e = (err ?? {}) as StorageErrorShape;
   const status = e.statusCode;
   if (status === 401 || status === 403) {
-    return new DestinationConnectionError(`${what}: the storage account refused access (${status} ${e.code ?? ''})`.trim(), 403);
+    return new DestinationConnectionError(
+      `${what}: the storage account refused access (${status} ${e.code ?? ''})`.trim(),
+      403,
+    );
   }
   if (status === 404 && e.code !== 'BlobNotFound' && e.code !== 'ContainerNotFound') {
-    return new DestinationConnectionError(`${what}: the storage account was not found (${e.code ?? '404'})`, 400);
+    return new DestinationConnectionError(
+      `${what}: the storage account was not found (${e.code ?? '404'})`,
+      400,
+    );
   }
   const code = networkCode(err);
-  if (code) return new DestinationConnectionError(`${what}: the storage account cannot be reached (${code})`, 400);
+  if (code)
+    return new DestinationConnectionError(`${what}: the storage account cannot be reached (${code})`, 400);
   return undefined;
 }
 
@@ -152,10 +163,17 @@ export class BlobExportDestination implements ExportDestination {
     }
   }
 
-  async appendBlock(blobName: string, committedBlockIds: string[], blockId: string, data: Buffer): Promise<void> {
+  async appendBlock(
+    blobName: string,
+    committedBlockIds: string[],
+    blockId: string,
+    data: Buffer,
+  ): Promise<void> {
     const blob = this.containerClient.getBlockBlobClient(blobName);
     // A block already in the committed list must not be listed twice (its content would repeat).
-    const blockList = committedBlockIds.includes(blockId) ? committedBlockIds : [...committedBlockIds, blockId];
+    const blockList = committedBlockIds.includes(blockId)
+      ? committedBlockIds
+      : [...committedBlockIds, blockId];
     try {
       await blob.stageBlock(blockId, data, data.length);
       await blob.commitBlockList(blockList, { blobHTTPHeaders: { blobContentType: NDJSON_CONTENT_TYPE } });
@@ -195,7 +213,10 @@ export class BlobExportDestination implements ExportDestination {
         deleted += results.reduce((a, b) => a + b, 0);
       }
     } catch (err) {
-      if ((err as StorageErrorShape).statusCode === 404 && (err as StorageErrorShape).code === 'ContainerNotFound') {
+      if (
+        (err as StorageErrorShape).statusCode === 404 &&
+        (err as StorageErrorShape).code === 'ContainerNotFound'
+      ) {
         return deleted;
       }
       rethrow(err, `Deleting ${prefix}*`);
@@ -207,7 +228,12 @@ export class BlobExportDestination implements ExportDestination {
     const blob = this.containerClient.getBlobClient(blobName);
     // Clock skew allowance on the start time.
     const startsOn = new Date(Date.now() - 5 * 60 * 1000);
-    const options = { permissions: BlobSASPermissions.parse('r'), startsOn, expiresOn, contentType: NDJSON_CONTENT_TYPE };
+    const options = {
+      permissions: BlobSASPermissions.parse('r'),
+      startsOn,
+      expiresOn,
+      contentType: NDJSON_CONTENT_TYPE,
+    };
     try {
       if (this.serviceClient.credential instanceof StorageSharedKeyCredential) {
         return await blob.generateSasUrl(options);
@@ -225,7 +251,9 @@ export class BlobExportDestination implements ExportDestination {
       return this.delegationKey.key;
     }
     const maxEnd = startsOn.getTime() + 7 * 24 * 3600 * 1000 - 60 * 1000;
-    const keyExpiresOn = new Date(Math.min(maxEnd, Math.max(expiresOn.getTime(), Date.now() + 24 * 3600 * 1000)));
+    const keyExpiresOn = new Date(
+      Math.min(maxEnd, Math.max(expiresOn.getTime(), Date.now() + 24 * 3600 * 1000)),
+    );
     if (keyExpiresOn.getTime() < expiresOn.getTime()) {
       throw new RangeError('A user delegation SAS cannot be valid for more than 7 days');
     }

@@ -15,7 +15,9 @@ export function normaliseAccountUrl(accountUrl: string): string {
 }
 
 export function sameDestination(a: DestinationRef, b: DestinationRef): boolean {
-  return normaliseAccountUrl(a.accountUrl) === normaliseAccountUrl(b.accountUrl) && a.container === b.container;
+  return (
+    normaliseAccountUrl(a.accountUrl) === normaliseAccountUrl(b.accountUrl) && a.container === b.container
+  );
 }
 
 /** Throws `DestinationConnectionError(400)` when the configured destination is not the recorded one. */

@@ -17,7 +17,14 @@ export interface ExportDeps {
   /** Types in the Patient compartment, plus Patient. */
   compartmentTypes: ReadonlySet<string>;
   now(): Date;
+  /**
+   * Called after each phase of a page step. Production leaves it unset; the local runtime uses it to
+   * crash the process at a chosen phase and prove that a retry ends with each resource exactly once.
+   */
+  probe?: (phase: PageStepPhase, at: { jobId: string; unitId: string; page: number }) => void;
 }
+
+export type PageStepPhase = 'searched' | 'written' | 'checkpointed';
 
 /**
  * A resumed job writes only to the storage account it started with. The container is the job's own

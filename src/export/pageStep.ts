@@ -86,6 +86,8 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     progress.continuationToken,
   );
 
+  deps.probe?.('searched', { jobId, unitId, page: progress.page });
+
   const keep = elementsForType(job.request.elements, progress.resourceType);
   const lines = keep.length > 0 ? page.resources.map((r) => applyElements(r, keep)) : page.resources;
   const next: ProgressDocument = {
@@ -103,6 +105,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
     const blockId = blockIdFor(jobId, progress.resourceType, file.part, progress.page);
     await destination.appendBlock(file.blobName, file.blockIds, blockId, data);
+    deps.probe?.('written', { jobId, unitId, page: progress.page });
     const updated: ProgressFile = {
       ...file,
       blockIds: [...file.blockIds, blockId],
@@ -120,6 +123,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
 async function checkpoint(deps: ExportDeps, next: ProgressDocument, pageResources: number): Promise<PageStepResult> {
   try {
     const saved = await deps.jobs.checkpointProgress(next);
+    deps.probe?.('checkpointed', { jobId: next.jobId, unitId: next.unitId, page: next.page - 1 });
     return written(saved, pageResources);
   } catch (error) {
     if (!(error instanceof JobConflictError)) throw error;

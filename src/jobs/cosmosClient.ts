@@ -79,7 +79,9 @@ export function getCosmosClient(settings: CosmosSettings): CosmosClient {
   if (loopback) loopbackAgent ??= new https.Agent({ rejectUnauthorized: false, keepAlive: true });
   client = new CosmosClient({
     endpoint: resolved.endpoint,
-    ...(resolved.key ? { key: resolved.key } : { aadCredentials: resolved.credential ?? defaultCredential() }),
+    ...(resolved.key
+      ? { key: resolved.key }
+      : { aadCredentials: resolved.credential ?? defaultCredential() }),
     ...(loopback ? { agent: loopbackAgent, connectionPolicy: { enableEndpointDiscovery: false } } : {}),
   });
   clients.set(cacheKey, client);

@@ -160,7 +160,8 @@ export class CosmosJobStore implements JobStore {
       { name: '@docType', value: 'job' },
       { name: '@active', value: [...ACTIVE_JOB_STATUSES] },
     ];
-    let query = 'SELECT VALUE COUNT(1) FROM c WHERE c.docType = @docType AND ARRAY_CONTAINS(@active, c.status)';
+    let query =
+      'SELECT VALUE COUNT(1) FROM c WHERE c.docType = @docType AND ARRAY_CONTAINS(@active, c.status)';
     if (clientId !== undefined) {
       query += ' AND c.clientId = @clientId';
       parameters.push({ name: '@clientId', value: clientId });
@@ -247,7 +248,13 @@ export class CosmosJobStore implements JobStore {
     const body = this.progressBody(progress);
     const operations: OperationInput[] = [
       { operationType: 'Patch', id: jobId, partitionKey: jobId, resourceBody: this.jobPatch() },
-      { operationType: 'Replace', id: body.id, partitionKey: jobId, ifMatch: progress._etag, resourceBody: body as never },
+      {
+        operationType: 'Replace',
+        id: body.id,
+        partitionKey: jobId,
+        ifMatch: progress._etag,
+        resourceBody: body as never,
+      },
     ];
     let response;
     try {
@@ -256,7 +263,12 @@ export class CosmosJobStore implements JobStore {
       if (isBatchPatchUnsupported(err)) throw err;
       const status = statusOf(err);
       // The SDK rethrows batch transport errors as plain errors with the service's message only.
-      if (status === 412 || status === 404 || status === 409 || /precondition|not satisfied/i.test(messageOf(err))) {
+      if (
+        status === 412 ||
+        status === 404 ||
+        status === 409 ||
+        /precondition|not satisfied/i.test(messageOf(err))
+      ) {
         throw this.conflict(progress, `status ${status ?? 412}`);
       }
       throw err;
@@ -265,7 +277,8 @@ export class CosmosJobStore implements JobStore {
     const failed = results.find((r) => r.statusCode >= 400 && r.statusCode !== 424);
     if (failed || response.code === 412 || results.length !== operations.length) {
       const status = failed?.statusCode ?? response.code;
-      if (status === 412 || status === 404 || status === 409) throw this.conflict(progress, `status ${status}`);
+      if (status === 412 || status === 404 || status === 409)
+        throw this.conflict(progress, `status ${status}`);
       throw new Error(`Checkpoint batch failed with status ${status}`);
     }
     const saved = results[1].resourceBody as unknown as ProgressDocument | undefined;

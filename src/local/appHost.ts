@@ -5,6 +5,8 @@
  */
 import * as path from 'node:path';
 import { loadConfig } from '../config';
+import { setServiceOverrides } from '../services';
+import { crashProbeFromEnv } from './crashInjection';
 import { startLocalRuntime } from './runtime';
 
 export const APP_READY_PREFIX = 'READY ';
@@ -13,6 +15,7 @@ async function main(): Promise<void> {
   // A bad setting stops the process here, with the setting's name, before anything runs.
   loadConfig(process.env);
   const dataDir = process.env.DATA_DIR ?? path.resolve('.local');
+  setServiceOverrides({ probe: crashProbeFromEnv(process.env.LOCAL_CRASH_AT, dataDir) });
   const runtime = await startLocalRuntime({
     appEntry: path.join(__dirname, '..', '..', 'functions', 'index.js'),
     port: Number(process.env.PORT ?? 7071),

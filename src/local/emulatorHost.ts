@@ -35,7 +35,6 @@ async function main(): Promise<void> {
   process.stdin.on('end', shutdown);
   process.stdin.on('error', shutdown);
   process.stdin.resume();
-  // eslint-disable-next-line @typescript-eslint/no-unused-vars
   const { stop: _stop, ...info } = emulators;
   process.stdout.write(`${EMULATOR_HOST_READY_PREFIX}${JSON.stringify(info)}\n`);
 }

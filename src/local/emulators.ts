@@ -70,7 +70,11 @@ export interface EmulatorOptions {
 }
 
 /** Builds an Azure Storage connection string for Azurite's account on the given endpoints. */
-export function azuriteConnectionString(blobEndpoint: string, queueEndpoint: string, tableEndpoint: string): string {
+export function azuriteConnectionString(
+  blobEndpoint: string,
+  queueEndpoint: string,
+  tableEndpoint: string,
+): string {
   return [
     'DefaultEndpointsProtocol=http',
     `AccountName=${AZURITE_ACCOUNT_NAME}`,
@@ -225,7 +229,8 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
 export async function startCosmosEmulator(): Promise<RunningCosmosEmulator> {
   // Loaded lazily: the package is a development dependency and absent from production installs.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createHttpsServer } = require('@vercel/cosmosdb-server') as typeof import('@vercel/cosmosdb-server');
+  const { createHttpsServer } =
+    require('@vercel/cosmosdb-server') as typeof import('@vercel/cosmosdb-server');
   const server = createHttpsServer({ keepAlive: true });
   const sockets = new Set<import('node:net').Socket>();
   server.on('secureConnection', (socket) => {
@@ -310,13 +315,14 @@ export const EMULATOR_HOST_READY_PREFIX = 'EMULATORS ';
  * (a test and the app runtime it spawns, or `npm start` and its restartable app child) share them.
  * The host exits when this process goes away (its stdin is our pipe) or when `stop()` is called.
  */
-export async function startEmulatorsProcess(options: EmulatorOptions & { startTimeoutMs?: number } = {}): Promise<
-  RunningEmulators & { pid: number }
-> {
+export async function startEmulatorsProcess(
+  options: EmulatorOptions & { startTimeoutMs?: number } = {},
+): Promise<RunningEmulators & { pid: number }> {
   const host = path.join(__dirname, `emulatorHost${path.extname(__filename)}`);
   const args = [...nodeArgsForScript(host)];
   if (options.azurite?.location) args.push('--location', options.azurite.location);
-  if (options.azurite?.extentMemoryLimitMb) args.push('--extentMemoryLimit', String(options.azurite.extentMemoryLimitMb));
+  if (options.azurite?.extentMemoryLimitMb)
+    args.push('--extentMemoryLimit', String(options.azurite.extentMemoryLimitMb));
   const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'], windowsHide: true });
   child.unref();
   (child.stdin as unknown as { unref?: () => void } | null)?.unref?.();
@@ -328,7 +334,10 @@ export async function startEmulatorsProcess(options: EmulatorOptions & { startTi
   });
   const timeoutMs = options.startTimeoutMs ?? 60000;
   const info = await new Promise<EmulatorConnectionInfo>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`Emulator host did not start within ${timeoutMs} ms. ${stderr}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`Emulator host did not start within ${timeoutMs} ms. ${stderr}`)),
+      timeoutMs,
+    );
     const lines = readline.createInterface({ input: child.stdout! });
     lines.on('line', (line) => {
       if (!line.startsWith(EMULATOR_HOST_READY_PREFIX)) return;

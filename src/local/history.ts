@@ -75,7 +75,9 @@ export function failureFields(failure: TaskFailure): Partial<HistoryEvent> {
   };
 }
 
-const namesByNumber = new Map<number, string>(Object.entries(EventType).map(([name, value]) => [value, name]));
+const namesByNumber = new Map<number, string>(
+  Object.entries(EventType).map(([name, value]) => [value, name]),
+);
 
 /** Status-API view of the history (named event types, like the extension's `historyEvents`). */
 export function describeHistory(events: readonly HistoryEvent[]): Record<string, unknown>[] {

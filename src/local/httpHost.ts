@@ -69,7 +69,10 @@ export class HttpHost {
   async close(timeoutMs = 2000): Promise<void> {
     const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
     this.server.closeIdleConnections();
-    await Promise.race([Promise.allSettled([...this.inFlight]), new Promise((r) => setTimeout(r, timeoutMs).unref())]);
+    await Promise.race([
+      Promise.allSettled([...this.inFlight]),
+      new Promise((r) => setTimeout(r, timeoutMs).unref()),
+    ]);
     this.server.closeAllConnections();
     await closed;
   }
@@ -96,7 +99,10 @@ export class HttpHost {
       });
       result = {
         status: answer.status,
-        headers: { ...(answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }), ...answer.headers },
+        headers: {
+          ...(answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+          ...answer.headers,
+        },
         body: answer.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(answer.body)),
       };
     } else if (segments[0]?.toLowerCase() === this.options.routePrefix.toLowerCase()) {
@@ -108,11 +114,20 @@ export class HttpHost {
     res.end(method === 'HEAD' ? undefined : result.body);
   }
 
-  private findFunction(method: string, segments: string[]): { registration: FunctionRegistration; params: Record<string, string> } | undefined {
-    const candidates: Array<{ registration: FunctionRegistration; route: CompiledRoute; params: Record<string, string> }> = [];
+  private findFunction(
+    method: string,
+    segments: string[],
+  ): { registration: FunctionRegistration; params: Record<string, string> } | undefined {
+    const candidates: Array<{
+      registration: FunctionRegistration;
+      route: CompiledRoute;
+      params: Record<string, string>;
+    }> = [];
     for (const registration of this.options.invoker.byTrigger('httpTrigger')) {
       const binding = triggerOf(registration)?.binding;
-      const methods = Array.isArray(binding?.methods) ? (binding.methods as string[]).map((m) => m.toUpperCase()) : undefined;
+      const methods = Array.isArray(binding?.methods)
+        ? (binding.methods as string[]).map((m) => m.toUpperCase())
+        : undefined;
       if (methods && methods.length > 0 && !methods.includes(method)) {
         continue;
       }
@@ -155,7 +170,8 @@ export class HttpHost {
     }
     try {
       const response = await this.options.invoker.invoke(target.registration, { http: request });
-      const httpOut = response.returnValue?.http ?? response.outputData?.find((o) => o.data?.http)?.data?.http;
+      const httpOut =
+        response.returnValue?.http ?? response.outputData?.find((o) => o.data?.http)?.data?.http;
       if (!httpOut) {
         return { status: 204, headers: {}, body: Buffer.alloc(0) };
       }
@@ -164,9 +180,15 @@ export class HttpHost {
       if (cookies.length > 0) {
         outHeaders['set-cookie'] = cookies;
       }
-      return { status: Number(httpOut.statusCode ?? 200) || 200, headers: outHeaders, body: typedDataToBuffer(httpOut.body) };
+      return {
+        status: Number(httpOut.statusCode ?? 200) || 200,
+        headers: outHeaders,
+        body: typedDataToBuffer(httpOut.body),
+      };
     } catch (error) {
-      this.options.log(`[local] ${target.registration.metadata.name} failed: ${(error as Error).stack ?? String(error)}`);
+      this.options.log(
+        `[local] ${target.registration.metadata.name} failed: ${(error as Error).stack ?? String(error)}`,
+      );
       return text(500, 'Internal Server Error');
     }
   }

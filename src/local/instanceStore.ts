@@ -50,7 +50,9 @@ export type WorkItem = ActivityWork | SubOrchestrationWork | TimerWork;
  */
 export interface PendingEvent {
   event: HistoryEvent;
-  allocates?: { timer: Omit<TimerWork, 'id'> } | { retryAttempt: Omit<ActivityWork, 'id'> | Omit<SubOrchestrationWork, 'id'> };
+  allocates?:
+    | { timer: Omit<TimerWork, 'id'> }
+    | { retryAttempt: Omit<ActivityWork, 'id'> | Omit<SubOrchestrationWork, 'id'> };
 }
 
 export interface ActionSignature {

@@ -40,7 +40,10 @@ export class FunctionInvoker {
     return [...getRegistrations().values()].filter((r) => triggerOf(r)?.binding.type === triggerType);
   }
 
-  async invoke(registration: FunctionRegistration, triggerData: RpcTypedData | undefined): Promise<RpcInvocationResponse> {
+  async invoke(
+    registration: FunctionRegistration,
+    triggerData: RpcTypedData | undefined,
+  ): Promise<RpcInvocationResponse> {
     const model = getProgrammingModel();
     if (!model) {
       throw new Error('No programming model registered: was the app loaded through @azure/functions?');
@@ -78,9 +81,15 @@ export class FunctionInvoker {
   }
 }
 
-export function triggerOf(registration: FunctionRegistration): { name: string; binding: RpcBindingInfo } | undefined {
+export function triggerOf(
+  registration: FunctionRegistration,
+): { name: string; binding: RpcBindingInfo } | undefined {
   for (const [name, binding] of Object.entries(registration.metadata.bindings)) {
-    if (binding.direction === 'in' && typeof binding.type === 'string' && binding.type.toLowerCase().endsWith('trigger')) {
+    if (
+      binding.direction === 'in' &&
+      typeof binding.type === 'string' &&
+      binding.type.toLowerCase().endsWith('trigger')
+    ) {
       return { name, binding };
     }
   }

@@ -54,7 +54,11 @@ export function buildClientData(origin: string, taskHubName: string): DurableCli
 }
 
 /** The check-status payload (`id`, `statusQueryGetUri`, …) for one instance. */
-export function managementPayload(origin: string, taskHubName: string, instanceId: string): Record<string, string> {
+export function managementPayload(
+  origin: string,
+  taskHubName: string,
+  instanceId: string,
+): Record<string, string> {
   const payload: Record<string, string> = {};
   for (const [key, url] of Object.entries(buildClientData(origin, taskHubName).managementUrls)) {
     payload[key] = url.replace(instanceIdPlaceholder, encodeURIComponent(instanceId));
@@ -68,7 +72,11 @@ function flag(query: URLSearchParams, name: string, fallback: boolean): boolean 
   return value === null ? fallback : value.toLowerCase() === 'true';
 }
 
-export function handleManagementRequest(engine: OrchestrationEngine, taskHubName: string, request: ApiRequest): ApiResponse {
+export function handleManagementRequest(
+  engine: OrchestrationEngine,
+  taskHubName: string,
+  request: ApiRequest,
+): ApiResponse {
   const { method, segments, query } = request;
   const [resource, id, action] = segments;
 
@@ -106,28 +114,42 @@ export function handleManagementRequest(engine: OrchestrationEngine, taskHubName
     const matches = engine
       .list()
       .filter((s) => !wanted || wanted.includes(s.runtimeStatus))
-      .filter((s) => (!from || s.createdTime >= new Date(from).toISOString()) && (!to || s.createdTime <= new Date(to).toISOString()));
+      .filter(
+        (s) =>
+          (!from || s.createdTime >= new Date(from).toISOString()) &&
+          (!to || s.createdTime <= new Date(to).toISOString()),
+      );
     if (method === 'GET') {
       return { status: 200, body: matches };
     }
     if (method === 'DELETE') {
       const finished = matches.filter((s) => ['Completed', 'Failed', 'Terminated'].includes(s.runtimeStatus));
       finished.forEach((s) => engine.purge(s.instanceId));
-      return finished.length > 0 ? { status: 200, body: { instancesDeleted: finished.length } } : { status: 404 };
+      return finished.length > 0
+        ? { status: 200, body: { instancesDeleted: finished.length } }
+        : { status: 404 };
     }
     return { status: 405 };
   }
 
   if (!action && method === 'GET') {
-    const status = engine.getStatus(id, { showHistory: flag(query, 'showHistory', false), showInput: flag(query, 'showInput', true) });
+    const status = engine.getStatus(id, {
+      showHistory: flag(query, 'showHistory', false),
+      showInput: flag(query, 'showInput', true),
+    });
     if (!status) {
       return { status: 404, body: { message: `No instance with ID '${id}' found.` } };
     }
-    if (status.runtimeStatus === 'Pending' || status.runtimeStatus === 'Running' || status.runtimeStatus === 'ContinuedAsNew') {
+    if (
+      status.runtimeStatus === 'Pending' ||
+      status.runtimeStatus === 'Running' ||
+      status.runtimeStatus === 'ContinuedAsNew'
+    ) {
       const location = managementPayload(request.origin, taskHubName, id).statusQueryGetUri;
       return { status: 202, headers: { Location: location, 'Retry-After': '10' }, body: status };
     }
-    const failedAs500 = status.runtimeStatus === 'Failed' && flag(query, 'returnInternalServerErrorOnFailure', false);
+    const failedAs500 =
+      status.runtimeStatus === 'Failed' && flag(query, 'returnInternalServerErrorOnFailure', false);
     return { status: failedAs500 ? 500 : 200, body: status };
   }
 
@@ -146,5 +168,8 @@ export function handleManagementRequest(engine: OrchestrationEngine, taskHubName
     }
   }
 
-  return { status: 501, body: { message: `'${method} instances/{id}/${action ?? ''}' is not supported by the local runtime.` } };
+  return {
+    status: 501,
+    body: { message: `'${method} instances/{id}/${action ?? ''}' is not supported by the local runtime.` },
+  };
 }

@@ -1,4 +1,4 @@
-import Module = require('module');
+import Module from 'node:module';
 
 /**
  * Makes `require('@azure/functions-core')` resolve to the local stand-in in a plain node process
@@ -10,7 +10,10 @@ type ResolveFilename = (request: string, parent: unknown, isMain: boolean, optio
 const hookedKey = Symbol.for('durable-fhir-export.local.functionsCoreHook');
 
 export function installFunctionsCoreHook(): void {
-  const moduleInternals = Module as unknown as { _resolveFilename: ResolveFilename } & Record<symbol, boolean>;
+  const moduleInternals = Module as unknown as { _resolveFilename: ResolveFilename } & Record<
+    symbol,
+    boolean
+  >;
   if (moduleInternals[hookedKey]) {
     return;
   }

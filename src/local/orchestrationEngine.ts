@@ -217,10 +217,17 @@ export class OrchestrationEngine {
     }
   }
 
-  start(name: string, input: unknown, instanceId: string = randomUUID().replace(/-/g, ''), parent?: ParentLink): string {
+  start(
+    name: string,
+    input: unknown,
+    instanceId: string = randomUUID().replace(/-/g, ''),
+    parent?: ParentLink,
+  ): string {
     const registration = this.options.invoker.find(name);
     if (!registration || triggerOf(registration)?.binding.type !== 'orchestrationTrigger') {
-      throw new UnknownOrchestratorError(`The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`);
+      throw new UnknownOrchestratorError(
+        `The function '${name}' doesn't exist, is disabled, or is not an orchestrator function.`,
+      );
     }
     const existing = this.instances.get(instanceId);
     if (existing && isActive(existing)) {
@@ -318,7 +325,9 @@ export class OrchestrationEngine {
       }
       const remaining = deadline - Date.now();
       if (remaining <= 0) {
-        throw new Error(`Timed out after ${timeoutMs} ms waiting for '${instanceId}' (status ${status.runtimeStatus}).`);
+        throw new Error(
+          `Timed out after ${timeoutMs} ms waiting for '${instanceId}' (status ${status.runtimeStatus}).`,
+        );
       }
       await new Promise<void>((resolve) => {
         const done = (): void => {
@@ -364,7 +373,9 @@ export class OrchestrationEngine {
           await this.runEpisodes(instanceId);
         } while (this.rerun.has(instanceId) && !this.stopped);
       } catch (error) {
-        this.options.log(`[local] engine error for '${instanceId}': ${(error as Error).stack ?? String(error)}`);
+        this.options.log(
+          `[local] engine error for '${instanceId}': ${(error as Error).stack ?? String(error)}`,
+        );
       } finally {
         this.busy.delete(instanceId);
       }
@@ -404,7 +415,9 @@ export class OrchestrationEngine {
     const batch = this.nextBatch(record);
     const newEvents: HistoryEvent[] = [historyEvent('OrchestratorStarted', now)];
     if (record.history.length === 0) {
-      newEvents.push(historyEvent('ExecutionStarted', now, { Name: record.name, Input: toJsonText(record.input) }));
+      newEvents.push(
+        historyEvent('ExecutionStarted', now, { Name: record.name, Input: toJsonText(record.input) }),
+      );
     }
     newEvents.push(...batch.map((p) => p.event));
     const payload = {
@@ -435,7 +448,12 @@ export class OrchestrationEngine {
     }
 
     // Terminated, purged or restarted while the orchestrator ran: its decisions no longer apply.
-    if (this.stopped || this.instances.get(record.instanceId) !== record || record.executionId !== executionId || !isActive(record)) {
+    if (
+      this.stopped ||
+      this.instances.get(record.instanceId) !== record ||
+      record.executionId !== executionId ||
+      !isActive(record)
+    ) {
       return;
     }
     record.pending.splice(0, batch.length);
@@ -500,7 +518,11 @@ export class OrchestrationEngine {
           break;
         }
         case ActionType.CreateTimer: {
-          const work: TimerWork = { kind: 'timer', id: record.nextSequence++, fireAt: Date.parse(action.fireAt ?? '') || now };
+          const work: TimerWork = {
+            kind: 'timer',
+            id: record.nextSequence++,
+            fireAt: Date.parse(action.fireAt ?? '') || now,
+          };
           newWork.push(work);
           scheduled.push(this.scheduledEvent(work, now));
           break;
@@ -509,10 +531,15 @@ export class OrchestrationEngine {
           continueAsNew = { input: decodeProcessedInput(action.input) };
           break;
         case ActionType.WaitForExternalEvent:
-          this.options.log(`[local] '${record.instanceId}' waits for external event '${action.externalEventName}': raising events is not supported locally`);
+          this.options.log(
+            `[local] '${record.instanceId}' waits for external event '${action.externalEventName}': raising events is not supported locally`,
+          );
           break;
         default:
-          this.failOrchestration(record, `The local runtime does not support ${describeSignature(signatureOf(action))} (actionType ${action.actionType}).`);
+          this.failOrchestration(
+            record,
+            `The local runtime does not support ${describeSignature(signatureOf(action))} (actionType ${action.actionType}).`,
+          );
           return;
       }
     }
@@ -520,7 +547,10 @@ export class OrchestrationEngine {
     const allocating = batch[batch.length - 1]?.allocates;
     if (allocating) {
       const id = record.nextSequence++;
-      const work: WorkItem = 'timer' in allocating ? { ...allocating.timer, kind: 'timer', id } : { ...allocating.retryAttempt, id };
+      const work: WorkItem =
+        'timer' in allocating
+          ? { ...allocating.timer, kind: 'timer', id }
+          : { ...allocating.retryAttempt, id };
       scheduled.push(this.scheduledEvent(work, now));
       newWork.push(work);
     }
@@ -530,7 +560,10 @@ export class OrchestrationEngine {
       return;
     }
     if (state.isDone) {
-      record.history.push(...scheduled, historyEvent('ExecutionCompleted', now, { Result: JSON.stringify(state.output ?? null) }));
+      record.history.push(
+        ...scheduled,
+        historyEvent('ExecutionCompleted', now, { Result: JSON.stringify(state.output ?? null) }),
+      );
       this.finish(record, 'Completed', state.output ?? null);
       return;
     }
@@ -572,7 +605,11 @@ export class OrchestrationEngine {
   private scheduledEvent(work: WorkItem, now: number): HistoryEvent {
     switch (work.kind) {
       case 'activity':
-        return historyEvent('TaskScheduled', now, { EventId: work.id, Name: work.name, Input: toJsonText(work.input) });
+        return historyEvent('TaskScheduled', now, {
+          EventId: work.id,
+          Name: work.name,
+          Input: toJsonText(work.input),
+        });
       case 'subOrchestration':
         return historyEvent('SubOrchestrationInstanceCreated', now, {
           EventId: work.id,
@@ -581,7 +618,10 @@ export class OrchestrationEngine {
           Input: toJsonText(work.input),
         });
       case 'timer':
-        return historyEvent('TimerCreated', now, { EventId: work.id, FireAt: new Date(work.fireAt).toISOString() });
+        return historyEvent('TimerCreated', now, {
+          EventId: work.id,
+          FireAt: new Date(work.fireAt).toISOString(),
+        });
     }
   }
 
@@ -601,7 +641,9 @@ export class OrchestrationEngine {
 
   private failOrchestration(record: InstanceRecord, message: string): void {
     const output = `Orchestrator function '${record.name}' failed: ${message}`;
-    record.history.push(historyEvent('ExecutionCompleted', this.options.clock.now(), { Result: JSON.stringify(output) }));
+    record.history.push(
+      historyEvent('ExecutionCompleted', this.options.clock.now(), { Result: JSON.stringify(output) }),
+    );
     this.finish(record, 'Failed', output);
   }
 
@@ -647,7 +689,9 @@ export class OrchestrationEngine {
     if (this.stopped || !record || !isActive(record) || record.executionId !== executionId) {
       return undefined;
     }
-    const work = record.work.find((w) => w.kind === kind && w.id === id) as Extract<WorkItem, { kind: K }> | undefined;
+    const work = record.work.find((w) => w.kind === kind && w.id === id) as
+      | Extract<WorkItem, { kind: K }>
+      | undefined;
     return work ? { record, work } : undefined;
   }
 
@@ -671,13 +715,18 @@ export class OrchestrationEngine {
       }
       const current = this.currentWork(instanceId, executionId, 'activity', work.id);
       if (!current) {
-        this.options.log(`[local] ignoring the result of '${work.name}' for '${instanceId}': the instance moved on`);
+        this.options.log(
+          `[local] ignoring the result of '${work.name}' for '${instanceId}': the instance moved on`,
+        );
         return;
       }
       this.removeWork(current.record, current.work);
       if ('result' in outcome) {
         current.record.pending.push({
-          event: historyEvent('TaskCompleted', this.options.clock.now(), { TaskScheduledId: work.id, Result: outcome.result }),
+          event: historyEvent('TaskCompleted', this.options.clock.now(), {
+            TaskScheduledId: work.id,
+            Result: outcome.result,
+          }),
         });
       } else {
         this.queueFailure(current.record, current.work, outcome.failure);
@@ -716,7 +765,11 @@ export class OrchestrationEngine {
    * restart), reports its outcome if it has finished meanwhile.
    */
   private ensureChild(record: InstanceRecord, work: SubOrchestrationWork): void {
-    const link: ParentLink = { instanceId: record.instanceId, executionId: record.executionId, taskId: work.id };
+    const link: ParentLink = {
+      instanceId: record.instanceId,
+      executionId: record.executionId,
+      taskId: work.id,
+    };
     const child = this.instances.get(work.instanceId);
     const ours =
       child?.parent?.instanceId === link.instanceId &&
@@ -753,7 +806,10 @@ export class OrchestrationEngine {
         }),
       });
     } else {
-      const reason = typeof child.output === 'string' ? child.output : `Sub-orchestration '${child.instanceId}' ${child.runtimeStatus}`;
+      const reason =
+        typeof child.output === 'string'
+          ? child.output
+          : `Sub-orchestration '${child.instanceId}' ${child.runtimeStatus}`;
       this.queueFailure(current.record, current.work, { reason, details: '' });
     }
     this.persist(current.record);
@@ -764,12 +820,20 @@ export class OrchestrationEngine {
    * Queues the failure event of a task. For a retried task the SDK then expects a timer pair before
    * the next attempt (or before giving up), so the failure carries the allocation of that timer.
    */
-  private queueFailure(record: InstanceRecord, work: ActivityWork | SubOrchestrationWork, failure: TaskFailure): void {
+  private queueFailure(
+    record: InstanceRecord,
+    work: ActivityWork | SubOrchestrationWork,
+    failure: TaskFailure,
+  ): void {
     const now = this.options.clock.now();
-    const event = historyEvent(work.kind === 'activity' ? 'TaskFailed' : 'SubOrchestrationInstanceFailed', now, {
-      TaskScheduledId: work.id,
-      ...failureFields(failure),
-    });
+    const event = historyEvent(
+      work.kind === 'activity' ? 'TaskFailed' : 'SubOrchestrationInstanceFailed',
+      now,
+      {
+        TaskScheduledId: work.id,
+        ...failureFields(failure),
+      },
+    );
     if (!work.retry) {
       record.pending.push({ event });
       return;
@@ -779,11 +843,23 @@ export class OrchestrationEngine {
     const { id: _id, ...template } = work;
     const retryOf = {
       ...template,
-      retry: { policy, attempt: attempt + 1, firstAttemptAt, exhaustedWith: delay === undefined ? failure : undefined },
+      retry: {
+        policy,
+        attempt: attempt + 1,
+        firstAttemptAt,
+        exhaustedWith: delay === undefined ? failure : undefined,
+      },
     };
     record.pending.push({
       event,
-      allocates: { timer: { kind: 'timer', fireAt: now + (delay ?? 0), retryOf, final: attempt >= policy.maxNumberOfAttempts } },
+      allocates: {
+        timer: {
+          kind: 'timer',
+          fireAt: now + (delay ?? 0),
+          retryOf,
+          final: attempt >= policy.maxNumberOfAttempts,
+        },
+      },
     });
   }
 

@@ -37,9 +37,13 @@ export function nextRetryDelay(
   if (failedAttempt >= policy.maxNumberOfAttempts) {
     return undefined;
   }
-  if (policy.retryTimeoutInMilliseconds !== undefined && now - firstAttemptAt >= policy.retryTimeoutInMilliseconds) {
+  if (
+    policy.retryTimeoutInMilliseconds !== undefined &&
+    now - firstAttemptAt >= policy.retryTimeoutInMilliseconds
+  ) {
     return undefined;
   }
-  const raw = policy.firstRetryIntervalInMilliseconds * Math.pow(policy.backoffCoefficient ?? 1, failedAttempt - 1);
+  const raw =
+    policy.firstRetryIntervalInMilliseconds * Math.pow(policy.backoffCoefficient ?? 1, failedAttempt - 1);
   return Math.min(raw, policy.maxRetryIntervalInMilliseconds ?? Number.POSITIVE_INFINITY);
 }

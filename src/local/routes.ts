@@ -41,14 +41,27 @@ export function compileRoute(template: string): CompiledRoute {
       if (!param) {
         return raw.includes('{') ? complexSegment(raw) : { kind: 'literal', text: raw.toLowerCase() };
       }
-      return { kind: 'param', name: param[2], catchAll: param[1] === '*', intOnly: param[3] === 'int', optional: param[4] === '?' };
+      return {
+        kind: 'param',
+        name: param[2],
+        catchAll: param[1] === '*',
+        intOnly: param[3] === 'int',
+        optional: param[4] === '?',
+      };
     });
-  const specificity = segments.reduce((sum, s) => sum + (s.kind === 'literal' ? 3 : s.kind === 'pattern' ? 2 : s.optional || s.catchAll ? 0 : 1), 0);
+  const specificity = segments.reduce(
+    (sum, s) =>
+      sum + (s.kind === 'literal' ? 3 : s.kind === 'pattern' ? 2 : s.optional || s.catchAll ? 0 : 1),
+    0,
+  );
   return { template, segments, specificity };
 }
 
 /** The route's parameters if `pathSegments` (already URL-decoded) match it, else undefined. */
-export function matchRoute(route: CompiledRoute, pathSegments: readonly string[]): Record<string, string> | undefined {
+export function matchRoute(
+  route: CompiledRoute,
+  pathSegments: readonly string[],
+): Record<string, string> | undefined {
   const params: Record<string, string> = {};
   let index = 0;
   for (const segment of route.segments) {

@@ -6,7 +6,12 @@ import { InstanceStore } from './instanceStore';
 import { DurableClientData, FunctionInvoker } from './invoker';
 import { buildClientData, handleManagementRequest } from './managementApi';
 import { installFunctionsCoreHook } from './moduleHook';
-import { OrchestrationEngine, OrchestrationStatus, StatusOptions, TerminateResult } from './orchestrationEngine';
+import {
+  OrchestrationEngine,
+  OrchestrationStatus,
+  StatusOptions,
+  TerminateResult,
+} from './orchestrationEngine';
 
 export type { Clock } from './clock';
 export { ManualClock, realClock } from './clock';
@@ -75,8 +80,9 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     );
   }
 
-  let clientData: DurableClientData | undefined;
-  const invoker = new FunctionInvoker(() => clientData as DurableClientData, log);
+  // Known once the server listens (the port may be ephemeral); functions only run after that.
+  const endpoint: { clientData?: DurableClientData } = {};
+  const invoker = new FunctionInvoker(() => endpoint.clientData as DurableClientData, log);
   const engine = new OrchestrationEngine({
     store: new InstanceStore(options.dataDir),
     invoker,
@@ -93,11 +99,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     log,
   });
   const baseUrl = await httpHost.listen();
-  clientData = buildClientData(baseUrl, taskHubName);
+  endpoint.clientData = buildClientData(baseUrl, taskHubName);
 
   // Without WEBSITE_HOSTNAME, durable-functions rewrites management links to localhost:7071.
   const hostName = new URL(baseUrl).host;
-  const ownsHostName = process.env.WEBSITE_HOSTNAME === undefined;
+  const ownsHostName = !process.env.WEBSITE_HOSTNAME;
   if (ownsHostName) {
     process.env.WEBSITE_HOSTNAME = hostName;
   }

@@ -51,7 +51,8 @@ export function toResourceDocument(resource: FhirResource, now: Date = new Date(
   }
   const raw = resource.meta?.lastUpdated;
   const time = raw === undefined ? now.getTime() : Date.parse(raw);
-  if (Number.isNaN(time)) throw new TypeError(`${resource.resourceType}/${resource.id} has an invalid meta.lastUpdated`);
+  if (Number.isNaN(time))
+    throw new TypeError(`${resource.resourceType}/${resource.id} has an invalid meta.lastUpdated`);
   return { ...resource, meta: { ...(resource.meta ?? {}), lastUpdated: new Date(time).toISOString() } };
 }
 

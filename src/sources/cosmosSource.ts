@@ -20,8 +20,9 @@
  * separated by commas (OR). Names:
  * - `_id=id[,id]`;
  * - `status=code[,code]` for types with a `status` code (see `STATUS_TYPES`);
- * - `code=[system]|code` or `code=code` on the type's main CodeableConcept (see `CODE_FIELDS`);
- *   `system|` matches any code of the system.
+ * - `code=system|code`, `code=code` or `code=system|` on the type's main CodeableConcept (see
+ *   `CODE_FIELDS`; Immunization uses `vaccine-code`); `system|` matches any code of the system. The
+ *   form `|code` (no system) is refused.
  *
  * `listResourceTypes` probes each known type's partition with `SELECT TOP 1` (the emulator has no
  * DISTINCT or GROUP BY; on Cosmos DB each probe is a cheap single-partition read).
@@ -101,13 +102,21 @@ function canonicalInstant(name: string, value: string): string {
 /** Maps errors from the Cosmos SDK to `SourceError` (transient for throttling, 5xx, timeouts). */
 export function toSourceError(err: unknown): unknown {
   if (err instanceof BadRequestError || err instanceof SourceError) return err;
-  const e = (err ?? {}) as { code?: unknown; statusCode?: unknown; message?: string; retryAfterInMs?: number };
-  const status = typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const e = (err ?? {}) as {
+    code?: unknown;
+    statusCode?: unknown;
+    message?: string;
+    retryAfterInMs?: number;
+  };
+  const status =
+    typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const message = `Cosmos DB source: ${e.message ?? 'request failed'}`.slice(0, 500);
   const retryAfter = e.retryAfterInMs ? Math.ceil(e.retryAfterInMs / 1000) : undefined;
   if (status === 429) return new SourceError(message, 429, true, retryAfter);
-  if (status === 408 || (status !== undefined && status >= 500)) return new SourceError(message, status, true, retryAfter);
-  if (status === 400 || status === 401 || status === 403 || status === 404) return new SourceError(message, status, false);
+  if (status === 408 || (status !== undefined && status >= 500))
+    return new SourceError(message, status, true, retryAfter);
+  if (status === 400 || status === 401 || status === 403 || status === 404)
+    return new SourceError(message, status, false);
   if (typeof e.code === 'string' && /^(ECONN|ETIMEDOUT|ENOTFOUND|EAI_AGAIN|EPIPE|ERR_SOCKET)/.test(e.code)) {
     return new SourceError(message, 503, true);
   }
@@ -128,7 +137,8 @@ class QueryBuilder {
 
 function splitValues(name: string, raw: string): string[] {
   const values = raw.split(',').map((v) => v.trim());
-  if (values.some((v) => v === '')) throw new BadRequestError(`_typeFilter parameter ${name} has an empty value`);
+  if (values.some((v) => v === ''))
+    throw new BadRequestError(`_typeFilter parameter ${name} has an empty value`);
   return values;
 }
 
@@ -142,10 +152,14 @@ function codeCondition(q: QueryBuilder, field: string, token: string): string {
     const code = token.slice(bar + 1);
     if (system) coding.system = system;
     if (code) coding.code = code;
-    if (!system && !code) throw new BadRequestError('_typeFilter code value "|" names neither system nor code');
+    if (!system && !code)
+      throw new BadRequestError('_typeFilter code value "|" names neither system nor code');
     if (!system) {
-      // `|code`: a coding with this code and no system.
-      return `EXISTS(SELECT VALUE cd FROM cd IN c.${field}.coding WHERE cd.code = ${q.param(code)} AND NOT IS_DEFINED(cd.system))`;
+      // `|code` (a coding without a system) needs a subquery the local emulator cannot evaluate.
+      throw new BadRequestError(
+        '_typeFilter code values of the form "|code" are not supported',
+        'not-supported',
+      );
     }
   }
   return `ARRAY_CONTAINS(c.${field}.coding, ${q.param(coding)}, true)`;
@@ -158,7 +172,8 @@ function typeFilterCondition(q: QueryBuilder, resourceType: string, filter: stri
   const parts: string[] = [];
   for (const pair of query.split('&')) {
     const eq = pair.indexOf('=');
-    if (eq <= 0) throw new BadRequestError(`_typeFilter for ${resourceType} has a malformed parameter "${pair}"`);
+    if (eq <= 0)
+      throw new BadRequestError(`_typeFilter for ${resourceType} has a malformed parameter "${pair}"`);
     let name: string;
     let value: string;
     try {
@@ -210,7 +225,10 @@ export function buildSearchQuery(resourceType: string, params: SearchParameters)
     } else {
       const field = PATIENT_REFERENCE_FIELDS[resourceType];
       if (!field) {
-        throw new BadRequestError(`${resourceType} is not supported in a patient compartment export`, 'not-supported');
+        throw new BadRequestError(
+          `${resourceType} is not supported in a patient compartment export`,
+          'not-supported',
+        );
       }
       q.where.push(`ARRAY_CONTAINS(${q.param(ids.map((id) => `Patient/${id}`))}, c.${field}.reference)`);
     }
@@ -226,7 +244,8 @@ export function buildSearchQuery(resourceType: string, params: SearchParameters)
 }
 
 function checkType(resourceType: string): void {
-  if (!RESOURCE_TYPE_PATTERN.test(resourceType)) throw new BadRequestError(`Invalid resource type ${resourceType}`);
+  if (!RESOURCE_TYPE_PATTERN.test(resourceType))
+    throw new BadRequestError(`Invalid resource type ${resourceType}`);
 }
 
 export class CosmosSearchSource implements SearchSource {
@@ -249,7 +268,10 @@ export class CosmosSearchSource implements SearchSource {
         const type = this.knownTypes[next++];
         const { resources } = await this.container.items
           .query<string>(
-            { query: 'SELECT TOP 1 VALUE c.id FROM c WHERE c.resourceType = @type', parameters: [{ name: '@type', value: type }] },
+            {
+              query: 'SELECT TOP 1 VALUE c.id FROM c WHERE c.resourceType = @type',
+              parameters: [{ name: '@type', value: type }],
+            },
             { partitionKey: type, maxItemCount: 1 },
           )
           .fetchNext();
@@ -257,18 +279,29 @@ export class CosmosSearchSource implements SearchSource {
       }
     };
     try {
-      await Promise.all(Array.from({ length: Math.min(this.probeConcurrency, this.knownTypes.length) }, worker));
+      await Promise.all(
+        Array.from({ length: Math.min(this.probeConcurrency, this.knownTypes.length) }, worker),
+      );
     } catch (err) {
       throw toSourceError(err);
     }
     return found.sort();
   }
 
-  async search(resourceType: string, params: SearchParameters, continuationToken?: string): Promise<SearchPage> {
+  async search(
+    resourceType: string,
+    params: SearchParameters,
+    continuationToken?: string,
+  ): Promise<SearchPage> {
     checkType(resourceType);
-    if (!Number.isInteger(params.count) || params.count < 1) throw new BadRequestError('count must be a positive integer');
+    if (!Number.isInteger(params.count) || params.count < 1)
+      throw new BadRequestError('count must be a positive integer');
     const spec = buildSearchQuery(resourceType, params);
-    const options: FeedOptions = { partitionKey: resourceType, maxItemCount: params.count, continuationToken };
+    const options: FeedOptions = {
+      partitionKey: resourceType,
+      maxItemCount: params.count,
+      continuationToken,
+    };
     try {
       const iterator = this.container.items.query<Record<string, unknown>>(spec, options);
       // The service may answer a page with no items but a continuation; follow it a few times.
@@ -276,7 +309,8 @@ export class CosmosSearchSource implements SearchSource {
         const response = await iterator.fetchNext();
         const resources = response.resources.map((doc) => JSON.stringify(stripSystemProperties(doc)));
         const nextToken = response.hasMoreResults ? response.continuationToken : undefined;
-        if (resources.length > 0 || !nextToken || attempt >= 10) return { resources, nextToken: nextToken || undefined };
+        if (resources.length > 0 || !nextToken || attempt >= 10)
+          return { resources, nextToken: nextToken || undefined };
       }
     } catch (err) {
       throw toSourceError(err);

@@ -43,7 +43,10 @@ describe('Given a copy of infra/ checked by scripts/infra-check.sh', () => {
   it('When main.bicep has a syntax error, then the check fails', () => {
     const copy = copyInfra('syntax');
     const main = path.join(copy, 'main.bicep');
-    fs.appendFileSync(main, "\nresource broken 'Microsoft.Storage/storageAccounts@2025-06-01' = {\n  name: \n");
+    fs.appendFileSync(
+      main,
+      "\nresource broken 'Microsoft.Storage/storageAccounts@2025-06-01' = {\n  name: \n",
+    );
     const result = runInfraCheck(main);
     expect(result.status).not.toBe(0);
     expect(result.output).toMatch(/ : Error BCP\d+/);

@@ -50,7 +50,13 @@ const REQUIRED_SETTINGS = [
   'EXPORT_TYPE_PARALLELISM',
 ];
 
-const SECRET_PATTERNS = [/listKeys/i, /AccountKey=/i, /primaryMasterKey/i, /connectionStrings\(/i, /listConnectionStrings/i];
+const SECRET_PATTERNS = [
+  /listKeys/i,
+  /AccountKey=/i,
+  /primaryMasterKey/i,
+  /connectionStrings\(/i,
+  /listConnectionStrings/i,
+];
 
 let main: ArmTemplate;
 let buildOutput: string;
@@ -68,7 +74,9 @@ function props(located: Located): Json {
 
 /** The app settings: the function module's platform settings merged with the app's own from main. */
 function appSettings(): Record<string, unknown> {
-  const config = ofType(main, 'Microsoft.Web/sites/config').find((l) => l.resource.name.includes('appsettings'));
+  const config = ofType(main, 'Microsoft.Web/sites/config').find((l) =>
+    l.resource.name.includes('appsettings'),
+  );
   if (!config) throw new Error('no appsettings resource');
   const functionModule = config.template;
   // The settings resource merges the platform settings (an inlined createObject) with the app's own.
@@ -79,7 +87,10 @@ function appSettings(): Record<string, unknown> {
   const functionDeployment = ofType(main, 'Microsoft.Resources/deployments').find(
     (l) => (l.resource.properties?.template as ArmTemplate | undefined) === functionModule,
   );
-  const parameters = (functionDeployment?.resource.properties?.parameters ?? {}) as Record<string, { value?: unknown }>;
+  const parameters = (functionDeployment?.resource.properties?.parameters ?? {}) as Record<
+    string,
+    { value?: unknown }
+  >;
   const own = (parameters.appSettings?.value ?? {}) as Record<string, unknown>;
   // The identity client id handed to the module is the user-assigned identity's.
   expect(String(parameters.identityClientId?.value)).toMatch(/userAssignedIdentities.*clientId/);
@@ -107,11 +118,14 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
         /'ClientId=\{0\};Authorization=AAD', parameters\('identityClientId'\)/,
       );
       expect(settings.AzureWebJobsStorage__clientId).toBe("parameters('identityClientId')");
-      expect(String(settings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toMatch(/Microsoft\.Insights\/components.*ConnectionString$/);
+      expect(String(settings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toMatch(
+        /Microsoft\.Insights\/components.*ConnectionString$/,
+      );
       expect(String(settings.AZURE_CLIENT_ID)).toMatch(/userAssignedIdentities/);
       expect(settings.AUTH_MODE).toBe('jwt');
       for (const [name, value] of Object.entries(settings)) {
-        for (const pattern of SECRET_PATTERNS) expect(`${name}=${JSON.stringify(value)}`).not.toMatch(pattern);
+        for (const pattern of SECRET_PATTERNS)
+          expect(`${name}=${JSON.stringify(value)}`).not.toMatch(pattern);
       }
       const names = Object.keys(settings).filter((n) => /(_KEY|CONNECTION_STRING|SECRET|PASSWORD)$/i.test(n));
       expect(names).toEqual(['APPLICATIONINSIGHTS_CONNECTION_STRING']);
@@ -170,7 +184,9 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
     });
 
     it('then every assignment targets the user-assigned identity with a guid() name', () => {
-      const rbacDeployment = ofType(main, 'Microsoft.Resources/deployments').find((l) => l.resource.name === 'rbac');
+      const rbacDeployment = ofType(main, 'Microsoft.Resources/deployments').find(
+        (l) => l.resource.name === 'rbac',
+      );
       const parameters = rbacDeployment?.resource.properties?.parameters as Record<string, { value: string }>;
       expect(parameters.principalId.value).toMatch(/Microsoft\.ManagedIdentity\/userAssignedIdentities/);
       for (const located of assignments()) {

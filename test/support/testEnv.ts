@@ -23,7 +23,10 @@ export interface TestConnectionInfo {
 export function testConnectionInfo(): TestConnectionInfo {
   const read = (name: string): string => {
     const value = process.env[name];
-    if (!value) throw new Error(`${name} is not set: run the tests through jest so that globalSetup starts the emulators`);
+    if (!value)
+      throw new Error(
+        `${name} is not set: run the tests through jest so that globalSetup starts the emulators`,
+      );
     return value;
   };
   return {
@@ -41,6 +44,10 @@ export function testConnectionInfo(): TestConnectionInfo {
  * 3–63 chars) a blob container name, so that test files never see each other's data.
  */
 export function uniqueName(prefix: string): string {
-  const clean = prefix.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 40) || 't';
+  const clean =
+    prefix
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '')
+      .slice(0, 40) || 't';
   return `${clean}${randomBytes(5).toString('hex')}`;
 }

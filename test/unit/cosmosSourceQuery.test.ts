@@ -23,24 +23,45 @@ describe('buildSearchQuery', () => {
   });
 
   test('rejects an invalid instant and a non-compartment type', () => {
-    expect(() => buildSearchQuery('Patient', { until: 'yesterday', typeFilters: [], count: 1 })).toThrow(BadRequestError);
-    expect(() => buildSearchQuery('Practitioner', { until: '2024-01-01T00:00:00Z', typeFilters: [], patients: ['Patient/1'], count: 1 })).toThrow(
+    expect(() => buildSearchQuery('Patient', { until: 'yesterday', typeFilters: [], count: 1 })).toThrow(
       BadRequestError,
     );
+    expect(() =>
+      buildSearchQuery('Practitioner', {
+        until: '2024-01-01T00:00:00Z',
+        typeFilters: [],
+        patients: ['Patient/1'],
+        count: 1,
+      }),
+    ).toThrow(BadRequestError);
   });
 });
 
 describe('toResourceDocument', () => {
   test('normalises meta.lastUpdated to a UTC instant with milliseconds and keeps the rest', () => {
-    const doc = toResourceDocument({ resourceType: 'Patient', id: 'a', meta: { lastUpdated: '2024-03-01T12:00:00+01:00', versionId: '2' }, active: true });
-    expect(doc).toEqual({ resourceType: 'Patient', id: 'a', meta: { lastUpdated: '2024-03-01T11:00:00.000Z', versionId: '2' }, active: true });
+    const doc = toResourceDocument({
+      resourceType: 'Patient',
+      id: 'a',
+      meta: { lastUpdated: '2024-03-01T12:00:00+01:00', versionId: '2' },
+      active: true,
+    });
+    expect(doc).toEqual({
+      resourceType: 'Patient',
+      id: 'a',
+      meta: { lastUpdated: '2024-03-01T11:00:00.000Z', versionId: '2' },
+      active: true,
+    });
   });
 
   test('sets a missing lastUpdated and rejects resources without a type or valid id', () => {
     const now = new Date('2024-05-05T05:05:05.005Z');
-    expect(toResourceDocument({ resourceType: 'Patient', id: 'a' }, now).meta?.lastUpdated).toBe(now.toISOString());
+    expect(toResourceDocument({ resourceType: 'Patient', id: 'a' }, now).meta?.lastUpdated).toBe(
+      now.toISOString(),
+    );
     expect(() => toResourceDocument({ resourceType: '', id: 'a' })).toThrow(TypeError);
     expect(() => toResourceDocument({ resourceType: 'Patient', id: 'a/b' })).toThrow(TypeError);
-    expect(() => toResourceDocument({ resourceType: 'Patient', id: 'a', meta: { lastUpdated: 'soon' } })).toThrow(TypeError);
+    expect(() =>
+      toResourceDocument({ resourceType: 'Patient', id: 'a', meta: { lastUpdated: 'soon' } }),
+    ).toThrow(TypeError);
   });
 });

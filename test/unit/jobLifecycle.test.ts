@@ -1,5 +1,11 @@
 import { InvalidTransitionError } from '../../src/export/errors';
-import { assertTransition, canTransition, isActiveStatus, isFinalStatus, JOB_TRANSITIONS } from '../../src/export/jobLifecycle';
+import {
+  assertTransition,
+  canTransition,
+  isActiveStatus,
+  isFinalStatus,
+  JOB_TRANSITIONS,
+} from '../../src/export/jobLifecycle';
 import type { JobStatus } from '../../src/export/model';
 
 const ALL: JobStatus[] = ['Queued', 'Running', 'Completed', 'Failed', 'Cancelled'];
@@ -16,12 +22,15 @@ const ALLOWED = new Set([
 ]);
 
 describe('job lifecycle', () => {
-  test.each(ALL.flatMap((from) => ALL.map((to) => [from, to] as const)))('%s → %s follows the table', (from, to) => {
-    const allowed = ALLOWED.has(`${from}>${to}`);
-    expect(canTransition(from, to)).toBe(allowed);
-    if (allowed) expect(() => assertTransition(from, to)).not.toThrow();
-    else expect(() => assertTransition(from, to)).toThrow(InvalidTransitionError);
-  });
+  test.each(ALL.flatMap((from) => ALL.map((to) => [from, to] as const)))(
+    '%s → %s follows the table',
+    (from, to) => {
+      const allowed = ALLOWED.has(`${from}>${to}`);
+      expect(canTransition(from, to)).toBe(allowed);
+      if (allowed) expect(() => assertTransition(from, to)).not.toThrow();
+      else expect(() => assertTransition(from, to)).toThrow(InvalidTransitionError);
+    },
+  );
 
   test('the error says which transition was refused and maps to 409', () => {
     let error: unknown;

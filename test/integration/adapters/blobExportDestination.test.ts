@@ -40,7 +40,10 @@ describe('BlobExportDestination', () => {
 
   test('ensureReady is idempotent and the ref names the account and container', async () => {
     await dest.ensureReady();
-    expect(dest.ref).toEqual({ accountUrl: testConnectionInfo().blobEndpoint.toLowerCase(), container: containerName });
+    expect(dest.ref).toEqual({
+      accountUrl: testConnectionInfo().blobEndpoint.toLowerCase(),
+      container: containerName,
+    });
   });
 
   test('given a page appended twice with the same block id, then the blob holds it once', async () => {
@@ -86,7 +89,12 @@ describe('BlobExportDestination', () => {
   });
 
   test('a SAS URL can be fetched with plain fetch and serves NDJSON', async () => {
-    await dest.appendBlock('sas/Patient-1.ndjson', [], blockId('sas', 'Patient', 1, 0), Buffer.from('{"id":"p"}\n'));
+    await dest.appendBlock(
+      'sas/Patient-1.ndjson',
+      [],
+      blockId('sas', 'Patient', 1, 0),
+      Buffer.from('{"id":"p"}\n'),
+    );
     const url = await dest.sasUrl('sas/Patient-1.ndjson', new Date(Date.now() + 10 * 60 * 1000));
     expect(url).toContain('sig=');
     const response = await fetch(url);
@@ -98,8 +106,15 @@ describe('BlobExportDestination', () => {
   });
 
   test('given a wrong account key, ensureReady fails with DestinationConnectionError 403', async () => {
-    const bad = testConnectionInfo().storageConnectionString.replace(/AccountKey=[^;]+/, `AccountKey=${WRONG_KEY}`);
-    const other = BlobExportDestination.fromSettings({ connectionString: bad, container: uniqueName('bad'), maxTries: 1 });
+    const bad = testConnectionInfo().storageConnectionString.replace(
+      /AccountKey=[^;]+/,
+      `AccountKey=${WRONG_KEY}`,
+    );
+    const other = BlobExportDestination.fromSettings({
+      connectionString: bad,
+      container: uniqueName('bad'),
+      maxTries: 1,
+    });
     const error = await other.ensureReady().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DestinationConnectionError);
     expect((error as DestinationConnectionError).statusCode).toBe(403);
@@ -107,15 +122,25 @@ describe('BlobExportDestination', () => {
 
   test('given a closed port, ensureReady fails with DestinationConnectionError 400', async () => {
     const port = await closedPort();
-    const cs = testConnectionInfo().storageConnectionString.replace(/BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/, `BlobEndpoint=http://127.0.0.1:${port}`);
-    const other = BlobExportDestination.fromSettings({ connectionString: cs, container: 'x-closed', maxTries: 2, retryDelayInMs: 50 });
+    const cs = testConnectionInfo().storageConnectionString.replace(
+      /BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/,
+      `BlobEndpoint=http://127.0.0.1:${port}`,
+    );
+    const other = BlobExportDestination.fromSettings({
+      connectionString: cs,
+      container: 'x-closed',
+      maxTries: 2,
+      retryDelayInMs: 50,
+    });
     const error = await other.ensureReady().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DestinationConnectionError);
     expect((error as DestinationConnectionError).statusCode).toBe(400);
   });
 
   test('given an unknown host name, ensureReady fails with DestinationConnectionError 400', async () => {
-    const service = new BlobServiceClient('http://no-such-host.invalid/devstoreaccount1', undefined, { retryOptions: { maxTries: 1 } });
+    const service = new BlobServiceClient('http://no-such-host.invalid/devstoreaccount1', undefined, {
+      retryOptions: { maxTries: 1 },
+    });
     const other = new BlobExportDestination(service, 'x-unknown');
     const error = await other.ensureReady().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DestinationConnectionError);

@@ -2,7 +2,12 @@ import { Container, CosmosClient } from '@azure/cosmos';
 import { JobConflictError } from '../../../src/export/errors';
 import type { ExportJobRecord, ProgressDocument } from '../../../src/export/model';
 import { disposeCosmosClients, ensureContainer, getCosmosClient } from '../../../src/jobs/cosmosClient';
-import { CheckpointMode, CosmosJobStore, createCosmosJobStore, RUNNING_JOB_CONDITION } from '../../../src/jobs/cosmosJobStore';
+import {
+  CheckpointMode,
+  CosmosJobStore,
+  createCosmosJobStore,
+  RUNNING_JOB_CONDITION,
+} from '../../../src/jobs/cosmosJobStore';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const databaseId = uniqueName('jobstore');
@@ -55,7 +60,10 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  await client.database(databaseId).delete().catch(() => undefined);
+  await client
+    .database(databaseId)
+    .delete()
+    .catch(() => undefined);
   disposeCosmosClients();
 });
 
@@ -87,9 +95,13 @@ describe('CosmosJobStore', () => {
     const created = await store.createJob(job('job-2'));
     const first = await store.replaceJob({ ...created, status: 'Running' });
     expect(first._etag).not.toBe(created._etag);
-    await expect(store.replaceJob({ ...created, status: 'Cancelled' })).rejects.toBeInstanceOf(JobConflictError);
+    await expect(store.replaceJob({ ...created, status: 'Cancelled' })).rejects.toBeInstanceOf(
+      JobConflictError,
+    );
     expect((await store.getJob('job-2'))?.status).toBe('Running');
-    await expect(store.replaceJob({ ...created, jobId: 'ghost', id: 'ghost' })).rejects.toBeInstanceOf(JobConflictError);
+    await expect(store.replaceJob({ ...created, jobId: 'ghost', id: 'ghost' })).rejects.toBeInstanceOf(
+      JobConflictError,
+    );
   });
 
   test('findActiveJobByHash and countActiveJobs see only Queued/Running jobs of the client', async () => {
@@ -110,7 +122,7 @@ describe('CosmosJobStore', () => {
     expect(await store.countActiveJobs()).toBe(3);
   });
 
-  test('createProgress is idempotent and listProgress returns the job\'s units', async () => {
+  test("createProgress is idempotent and listProgress returns the job's units", async () => {
     const store = await newStore();
     await store.createJob(job('p1', { status: 'Running' }));
     const a = await store.createProgress(progress('p1', 'Patient'));
@@ -129,7 +141,12 @@ describe('CosmosJobStore', () => {
       const store = await newStore(mode);
       await store.createJob(job('c1', { status: 'Running' }));
       const p = await store.createProgress(progress('c1', 'Patient'));
-      const saved = await store.checkpointProgress({ ...p, page: 1, continuationToken: 'tok', resourceCount: 10 });
+      const saved = await store.checkpointProgress({
+        ...p,
+        page: 1,
+        continuationToken: 'tok',
+        resourceCount: 10,
+      });
       expect(saved).toMatchObject({ page: 1, continuationToken: 'tok', resourceCount: 10 });
       expect(saved._etag).not.toBe(p._etag);
       expect((await store.getProgress('c1', 'Patient'))?.page).toBe(1);
@@ -165,7 +182,10 @@ describe('CosmosJobStore', () => {
       await store.createJob(job('c4', { status: 'Running' }));
       const a = await store.createProgress(progress('c4', 'Patient'));
       const b = await store.createProgress(progress('c4', 'Observation'));
-      await Promise.all([store.checkpointProgress({ ...a, page: 1 }), store.checkpointProgress({ ...b, page: 1 })]);
+      await Promise.all([
+        store.checkpointProgress({ ...a, page: 1 }),
+        store.checkpointProgress({ ...b, page: 1 }),
+      ]);
       expect((await store.listProgress('c4')).map((p) => p.page)).toEqual([1, 1]);
     });
   });
@@ -185,10 +205,14 @@ describe('Cosmos emulator batch semantics', () => {
   });
 
   test('a conditional patch outside a batch honours its filter predicate (412 when false)', async () => {
-    await container.item('j', 'j').patch({ condition: RUNNING_JOB_CONDITION, operations: [{ op: 'set', path: '/x', value: 1 }] });
+    await container
+      .item('j', 'j')
+      .patch({ condition: RUNNING_JOB_CONDITION, operations: [{ op: 'set', path: '/x', value: 1 }] });
     await container.item('j', 'j').replace({ id: 'j', jobId: 'j', status: 'Cancelled', x: 1 });
     await expect(
-      container.item('j', 'j').patch({ condition: RUNNING_JOB_CONDITION, operations: [{ op: 'set', path: '/x', value: 2 }] }),
+      container
+        .item('j', 'j')
+        .patch({ condition: RUNNING_JOB_CONDITION, operations: [{ op: 'set', path: '/x', value: 2 }] }),
     ).rejects.toMatchObject({ code: 412 });
     const { resource } = await container.item('j', 'j').read();
     expect(resource.x).toBe(1);
@@ -197,14 +221,26 @@ describe('Cosmos emulator batch semantics', () => {
   test('the emulator lower-cases filter predicates, so a mixed-case literal never matches', async () => {
     await container.items.create({ id: 'k', jobId: 'j', status: 'Running' });
     await expect(
-      container.item('k', 'j').patch({ condition: "FROM c WHERE c.status = 'Running'", operations: [{ op: 'set', path: '/x', value: 1 }] }),
+      container
+        .item('k', 'j')
+        .patch({
+          condition: "FROM c WHERE c.status = 'Running'",
+          operations: [{ op: 'set', path: '/x', value: 1 }],
+        }),
     ).rejects.toMatchObject({ code: 412 });
   });
 
   test('Patch inside a batch is rejected', async () => {
     await expect(
       container.items.batch(
-        [{ operationType: 'Patch', id: 'j', partitionKey: 'j', resourceBody: { operations: [{ op: 'set', path: '/y', value: 1 }] } }],
+        [
+          {
+            operationType: 'Patch',
+            id: 'j',
+            partitionKey: 'j',
+            resourceBody: { operations: [{ op: 'set', path: '/y', value: 1 }] },
+          },
+        ],
         'j',
       ),
     ).rejects.toThrow(/not supported in Batch/);
@@ -216,7 +252,13 @@ describe('Cosmos emulator batch semantics', () => {
       .batch(
         [
           { operationType: 'Upsert', partitionKey: 'j', resourceBody: { id: 'u', jobId: 'j', v: 1 } },
-          { operationType: 'Replace', id: 'p', partitionKey: 'j', ifMatch: '"stale"', resourceBody: { ...resource, page: 9 } },
+          {
+            operationType: 'Replace',
+            id: 'p',
+            partitionKey: 'j',
+            ifMatch: '"stale"',
+            resourceBody: { ...resource, page: 9 },
+          },
         ],
         'j',
       )

@@ -23,7 +23,12 @@ function instant(i: number): string {
 function dataset(): FhirResource[] {
   const resources: FhirResource[] = [];
   for (let p = 0; p < PATIENTS; p++) {
-    resources.push({ resourceType: 'Patient', id: `pat-${p}`, meta: { lastUpdated: instant(p) }, active: true });
+    resources.push({
+      resourceType: 'Patient',
+      id: `pat-${p}`,
+      meta: { lastUpdated: instant(p) },
+      active: true,
+    });
     for (let o = 0; o < OBS_PER_PATIENT; o++) {
       const n = p * OBS_PER_PATIENT + o;
       resources.push({
@@ -36,10 +41,43 @@ function dataset(): FhirResource[] {
       });
     }
   }
-  resources.push({ resourceType: 'Immunization', id: 'imm-1', meta: { lastUpdated: instant(1) }, status: 'completed', patient: { reference: 'Patient/pat-1' }, vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140' }] } });
-  resources.push({ resourceType: 'Immunization', id: 'imm-2', meta: { lastUpdated: instant(2) }, status: 'completed', patient: { reference: 'Patient/pat-2' }, vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] } });
+  resources.push({
+    resourceType: 'Immunization',
+    id: 'imm-1',
+    meta: { lastUpdated: instant(1) },
+    status: 'completed',
+    patient: { reference: 'Patient/pat-1' },
+    vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '140' }] },
+  });
+  resources.push({
+    resourceType: 'Immunization',
+    id: 'imm-2',
+    meta: { lastUpdated: instant(2) },
+    status: 'completed',
+    patient: { reference: 'Patient/pat-2' },
+    vaccineCode: { coding: [{ system: 'http://hl7.org/fhir/sid/cvx', code: '208' }] },
+  });
+  resources.push({
+    resourceType: 'Procedure',
+    id: 'proc-1',
+    meta: { lastUpdated: instant(1) },
+    status: 'completed',
+    code: { coding: [{ code: 'abc' }] },
+  });
+  resources.push({
+    resourceType: 'Procedure',
+    id: 'proc-2',
+    meta: { lastUpdated: instant(1) },
+    status: 'completed',
+    code: { coding: [{ system: 'http://snomed.info/sct', code: 'abc' }] },
+  });
   // Written with a non-canonical timestamp; the writer normalises it.
-  resources.push({ resourceType: 'Condition', id: 'cond-1', meta: { lastUpdated: '2024-01-01T01:00:00+01:00' }, subject: { reference: 'Patient/pat-0' } });
+  resources.push({
+    resourceType: 'Condition',
+    id: 'cond-1',
+    meta: { lastUpdated: '2024-01-01T01:00:00+01:00' },
+    subject: { reference: 'Patient/pat-0' },
+  });
   return resources;
 }
 
@@ -47,7 +85,11 @@ function params(overrides: Partial<SearchParameters> = {}): SearchParameters {
   return { until: UNTIL, typeFilters: [], count: 50, ...overrides };
 }
 
-async function searchAll(src: CosmosSearchSource, type: string, p: SearchParameters): Promise<Record<string, unknown>[]> {
+async function searchAll(
+  src: CosmosSearchSource,
+  type: string,
+  p: SearchParameters,
+): Promise<Record<string, unknown>[]> {
   const out: Record<string, unknown>[] = [];
   let token: string | undefined;
   let pages = 0;
@@ -63,7 +105,10 @@ async function searchAll(src: CosmosSearchSource, type: string, p: SearchParamet
 beforeAll(async () => {
   const { cosmosEndpoint, cosmosKey } = testConnectionInfo();
   client = getCosmosClient({ endpoint: cosmosEndpoint, key: cosmosKey });
-  const writer = await createCosmosResourceWriter(client, databaseId, containerId, { batchSize: 100, concurrency: 3 });
+  const writer = await createCosmosResourceWriter(client, databaseId, containerId, {
+    batchSize: 100,
+    concurrency: 3,
+  });
   const result = await writer.upsertAll(dataset());
   expect(result.failed).toEqual([]);
   source = await createCosmosSearchSource(client, databaseId, containerId, {
@@ -72,7 +117,10 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await client.database(databaseId).delete().catch(() => undefined);
+  await client
+    .database(databaseId)
+    .delete()
+    .catch(() => undefined);
   disposeCosmosClients();
 });
 
@@ -86,7 +134,8 @@ describe('CosmosSearchSource', () => {
       expect(page.resources.length).toBeLessThanOrEqual(37);
       for (const line of page.resources) {
         const r = JSON.parse(line) as Record<string, unknown>;
-        for (const sys of ['_rid', '_self', '_etag', '_attachments', '_ts']) expect(r).not.toHaveProperty(sys);
+        for (const sys of ['_rid', '_self', '_etag', '_attachments', '_ts'])
+          expect(r).not.toHaveProperty(sys);
         expect(r.resourceType).toBe('Observation');
         seen.push(r.id as string);
       }
@@ -117,7 +166,12 @@ describe('CosmosSearchSource', () => {
 
   test('the returned JSON is the stored resource', async () => {
     const page = await source.search('Patient', params({ typeFilters: ['_id=pat-3'] }));
-    expect(JSON.parse(page.resources[0])).toEqual({ resourceType: 'Patient', id: 'pat-3', meta: { lastUpdated: instant(3) }, active: true });
+    expect(JSON.parse(page.resources[0])).toEqual({
+      resourceType: 'Patient',
+      id: 'pat-3',
+      meta: { lastUpdated: instant(3) },
+      active: true,
+    });
   });
 
   test('since/until select the _lastUpdated window, both bounds inclusive', async () => {
@@ -131,7 +185,11 @@ describe('CosmosSearchSource', () => {
       expect(lu >= since && lu <= until).toBe(true);
     }
     // Bounds in another offset are normalised before comparing.
-    const cond = await searchAll(source, 'Condition', params({ since: '2024-01-01T00:00:00Z', until: '2024-01-01T00:00:00.000Z' }));
+    const cond = await searchAll(
+      source,
+      'Condition',
+      params({ since: '2024-01-01T00:00:00Z', until: '2024-01-01T00:00:00.000Z' }),
+    );
     expect(cond.map((r) => r.id)).toEqual(['cond-1']);
   });
 
@@ -141,7 +199,9 @@ describe('CosmosSearchSource', () => {
     expect(pats.map((r) => r.id).sort()).toEqual(['pat-1', 'pat-2']);
     const obs = await searchAll(source, 'Observation', params({ patients }));
     expect(obs).toHaveLength(2 * OBS_PER_PATIENT);
-    expect(new Set(obs.map((r) => (r.subject as { reference: string }).reference))).toEqual(new Set(patients));
+    expect(new Set(obs.map((r) => (r.subject as { reference: string }).reference))).toEqual(
+      new Set(patients),
+    );
     const imm = await searchAll(source, 'Immunization', params({ patients: ['Patient/pat-2'] }));
     expect(imm.map((r) => r.id)).toEqual(['imm-2']);
     expect(await searchAll(source, 'Condition', params({ patients: ['Patient/pat-9'] }))).toEqual([]);
@@ -152,22 +212,58 @@ describe('CosmosSearchSource', () => {
     expect(finals).toHaveLength(150);
     expect(finals.every((r) => r.status === 'final')).toBe(true);
 
-    const hr = await searchAll(source, 'Observation', params({ typeFilters: ['code=http://loinc.org|8867-4'] }));
+    const hr = await searchAll(
+      source,
+      'Observation',
+      params({ typeFilters: ['code=http://loinc.org|8867-4'] }),
+    );
     expect(hr).toHaveLength(60);
     expect(await searchAll(source, 'Observation', params({ typeFilters: ['code=8867-4'] }))).toHaveLength(60);
-    expect(await searchAll(source, 'Observation', params({ typeFilters: ['code=http://snomed.info/sct|8867-4'] }))).toHaveLength(0);
-    expect(await searchAll(source, 'Observation', params({ typeFilters: ['code=http%3A%2F%2Floinc.org%7C8867-4'] }))).toHaveLength(60);
+    expect(
+      await searchAll(source, 'Observation', params({ typeFilters: ['code=http://snomed.info/sct|8867-4'] })),
+    ).toHaveLength(0);
+    expect(
+      await searchAll(
+        source,
+        'Observation',
+        params({ typeFilters: ['code=http%3A%2F%2Floinc.org%7C8867-4'] }),
+      ),
+    ).toHaveLength(60);
 
     // n % 5 == 0 and n even → n % 10 == 0: 30 resources.
-    const both = await searchAll(source, 'Observation', params({ typeFilters: ['status=final&code=http://loinc.org|8867-4'] }));
+    const both = await searchAll(
+      source,
+      'Observation',
+      params({ typeFilters: ['status=final&code=http://loinc.org|8867-4'] }),
+    );
     expect(both).toHaveLength(30);
     // OR across filters: 150 final + 30 amended with code 8867-4.
-    const either = await searchAll(source, 'Observation', params({ typeFilters: ['status=final', 'code=8867-4'] }));
+    const either = await searchAll(
+      source,
+      'Observation',
+      params({ typeFilters: ['status=final', 'code=8867-4'] }),
+    );
     expect(either).toHaveLength(180);
-    expect(await searchAll(source, 'Observation', params({ typeFilters: ['status=final,amended'] }))).toHaveLength(300);
+    expect(
+      await searchAll(source, 'Observation', params({ typeFilters: ['status=final,amended'] })),
+    ).toHaveLength(300);
 
-    const vacc = await searchAll(source, 'Immunization', params({ typeFilters: ['vaccine-code=http://hl7.org/fhir/sid/cvx|208'] }));
+    const vacc = await searchAll(
+      source,
+      'Immunization',
+      params({ typeFilters: ['vaccine-code=http://hl7.org/fhir/sid/cvx|208'] }),
+    );
     expect(vacc.map((r) => r.id)).toEqual(['imm-2']);
+
+    // `system|` means any code of the system.
+    expect(
+      (await searchAll(source, 'Procedure', params({ typeFilters: ['code=http://snomed.info/sct|'] }))).map(
+        (r) => r.id,
+      ),
+    ).toEqual(['proc-2']);
+    expect(
+      (await searchAll(source, 'Procedure', params({ typeFilters: ['code=abc'] }))).map((r) => r.id).sort(),
+    ).toEqual(['proc-1', 'proc-2']);
   });
 
   test.each([
@@ -178,20 +274,36 @@ describe('CosmosSearchSource', () => {
     ['Patient', 'status=active'],
     ['Observation', 'status='],
     ['Observation', 'nonsense'],
+    ['Procedure', 'code=|abc'],
   ])('an unsupported %s filter "%s" is a BadRequestError', async (type, filter) => {
-    await expect(source.search(type, params({ typeFilters: [filter] }))).rejects.toBeInstanceOf(BadRequestError);
+    await expect(source.search(type, params({ typeFilters: [filter] }))).rejects.toBeInstanceOf(
+      BadRequestError,
+    );
   });
 
   test('a malformed patient reference is a BadRequestError', async () => {
-    await expect(source.search('Observation', params({ patients: ['pat-1'] }))).rejects.toBeInstanceOf(BadRequestError);
+    await expect(source.search('Observation', params({ patients: ['pat-1'] }))).rejects.toBeInstanceOf(
+      BadRequestError,
+    );
   });
 
   test('listResourceTypes returns the types that hold data', async () => {
-    expect(await source.listResourceTypes()).toEqual(['Condition', 'Immunization', 'Observation', 'Patient']);
+    expect(await source.listResourceTypes()).toEqual([
+      'Condition',
+      'Immunization',
+      'Observation',
+      'Patient',
+      'Procedure',
+    ]);
   });
 
   test('read returns one resource without system fields, undefined when missing', async () => {
-    expect(await source.read('Patient', 'pat-0')).toEqual({ resourceType: 'Patient', id: 'pat-0', meta: { lastUpdated: instant(0) }, active: true });
+    expect(await source.read('Patient', 'pat-0')).toEqual({
+      resourceType: 'Patient',
+      id: 'pat-0',
+      meta: { lastUpdated: instant(0) },
+      active: true,
+    });
     expect(await source.read('Patient', 'nope')).toBeUndefined();
     expect(await source.read('Group', 'pat-0')).toBeUndefined();
     const cond = await source.read('Condition', 'cond-1');

@@ -5,7 +5,12 @@ import * as path from 'node:path';
 import * as readline from 'node:readline';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { disposeCosmosClients, getCosmosClient } from '../../../src/jobs/cosmosClient';
-import { nodeArgsForScript, startAzurite, startCosmosEmulator, startEmulatorsProcess } from '../../../src/local/emulators';
+import {
+  nodeArgsForScript,
+  startAzurite,
+  startCosmosEmulator,
+  startEmulatorsProcess,
+} from '../../../src/local/emulators';
 
 /** True while the process exists and is not a zombie. */
 function isAlive(pid: number): boolean {
@@ -43,9 +48,16 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
   return check();
 }
 
-async function startOwner(mode: 'azurite' | 'host'): Promise<{ owner: ReturnType<typeof spawn>; info: { pid: number; blobEndpoint: string; cosmosEndpoint?: string } }> {
+async function startOwner(
+  mode: 'azurite' | 'host',
+): Promise<{
+  owner: ReturnType<typeof spawn>;
+  info: { pid: number; blobEndpoint: string; cosmosEndpoint?: string };
+}> {
   const script = path.join(__dirname, '..', '..', 'support', 'fixtures', 'emulatorOwner.ts');
-  const owner = spawn(process.execPath, [...nodeArgsForScript(script), mode], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const owner = spawn(process.execPath, [...nodeArgsForScript(script), mode], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   const line = await new Promise<string>((resolve, reject) => {
     readline.createInterface({ input: owner.stdout! }).once('line', resolve);
     owner.once('exit', (code) => reject(new Error(`owner exited with ${code}`)));

@@ -22,7 +22,11 @@ function transpileInto(outDir: string, relativeFiles: string[]): void {
   for (const relative of relativeFiles) {
     const source = fs.readFileSync(path.join(repoRoot, relative), 'utf8');
     const { outputText } = ts.transpileModule(source, {
-      compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      compilerOptions: {
+        module: ts.ModuleKind.CommonJS,
+        target: ts.ScriptTarget.ES2022,
+        esModuleInterop: true,
+      },
       fileName: relative,
     });
     const target = path.join(outDir, relative.replace(/\.ts$/, '.js'));
@@ -31,11 +35,37 @@ function transpileInto(outDir: string, relativeFiles: string[]): void {
   }
 }
 
-function startChild(buildDir: string, dataDir: string, marker: string): Promise<{ child: ChildProcess; baseUrl: string }> {
-  const child = spawn(process.execPath, [path.join(buildDir, 'test/fixtures/localRuntime/childHost.js'), dataDir], {
-    env: { ...process.env, NODE_PATH: path.join(repoRoot, 'node_modules'), SLOW_APP_MARKER: marker, WEBSITE_HOSTNAME: '' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
+/** `entry` and the local modules it imports, transitively (other files of src/local are not the runtime's). */
+function runtimeModules(entry: string): string[] {
+  const found = new Set<string>([entry]);
+  for (const file of found) {
+    const source = fs.readFileSync(path.join(repoRoot, file), 'utf8');
+    for (const [, specifier] of source.matchAll(/from '(\.\/[\w]+)'/g)) {
+      found.add(path.posix.join(path.posix.dirname(file), `${specifier}.ts`));
+    }
+  }
+  return [...found];
+}
+
+function startChild(
+  buildDir: string,
+  dataDir: string,
+  marker: string,
+): Promise<{ child: ChildProcess; baseUrl: string }> {
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    NODE_PATH: path.join(repoRoot, 'node_modules'),
+    SLOW_APP_MARKER: marker,
+  };
+  delete env.WEBSITE_HOSTNAME; // the child's runtime sets its own
+  const child = spawn(
+    process.execPath,
+    [path.join(buildDir, 'test/fixtures/localRuntime/childHost.js'), dataDir],
+    {
+      env,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
   let stderr = '';
   child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   return new Promise((resolve, reject) => {
@@ -56,18 +86,29 @@ describe('local runtime: durability', () => {
     const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'local-runtime-build-'));
     const dataDir = tempDataDir('kill');
     const marker = path.join(dataDir, 'activity.log');
-    const sources = fs
-      .readdirSync(path.join(repoRoot, 'src/local'))
-      .filter((f) => f.endsWith('.ts'))
-      .map((f) => `src/local/${f}`);
-    transpileInto(buildDir, [...sources, 'test/fixtures/localRuntime/slowApp.ts', 'test/fixtures/localRuntime/childHost.ts']);
+    const sources = runtimeModules('src/local/runtime.ts');
+    transpileInto(buildDir, [
+      ...sources,
+      'test/fixtures/localRuntime/slowApp.ts',
+      'test/fixtures/localRuntime/childHost.ts',
+    ]);
     const api = (baseUrl: string): string => `${baseUrl}/runtime/webhooks/durabletask`;
     const log = (): string => (fs.existsSync(marker) ? fs.readFileSync(marker, 'utf8') : '');
 
     const first = await startChild(buildDir, dataDir, marker);
     try {
-      expect((await fetch(`${api(first.baseUrl)}/orchestrators/SlowParent/slow-parent`, { method: 'POST' })).status).toBe(202);
-      expect((await fetch(`${api(first.baseUrl)}/orchestrators/SlowTimer/slow-timer`, { method: 'POST', body: '2500' })).status).toBe(202);
+      expect(
+        (await fetch(`${api(first.baseUrl)}/orchestrators/SlowParent/slow-parent`, { method: 'POST' }))
+          .status,
+      ).toBe(202);
+      expect(
+        (
+          await fetch(`${api(first.baseUrl)}/orchestrators/SlowTimer/slow-timer`, {
+            method: 'POST',
+            body: '2500',
+          })
+        ).status,
+      ).toBe(202);
       await waitFor(() => log().includes('start 2'), 20_000); // step 2 (1.5 s) is running
     } finally {
       first.child.kill('SIGKILL');
@@ -82,14 +123,25 @@ describe('local runtime: durability', () => {
           const response = await fetch(`${api(second.baseUrl)}/instances/${id}`);
           return response.status === 200 ? ((await response.json()) as Record<string, unknown>) : undefined;
         }, 30_000);
-      expect(await completed('slow-parent')).toMatchObject({ runtimeStatus: 'Completed', output: { child: [10, 20, 30] } });
-      expect(await completed('slow-parent-child')).toMatchObject({ runtimeStatus: 'Completed', output: [10, 20, 30] });
-      expect(await completed('slow-timer')).toMatchObject({ runtimeStatus: 'Completed', output: 'timer fired' });
+      expect(await completed('slow-parent')).toMatchObject({
+        runtimeStatus: 'Completed',
+        output: { child: [10, 20, 30] },
+      });
+      expect(await completed('slow-parent-child')).toMatchObject({
+        runtimeStatus: 'Completed',
+        output: [10, 20, 30],
+      });
+      expect(await completed('slow-timer')).toMatchObject({
+        runtimeStatus: 'Completed',
+        output: 'timer fired',
+      });
       const runs = log().trim().split('\n');
       expect(runs.filter((l) => l === 'start 1')).toHaveLength(1); // finished work is not redone
       expect(runs.filter((l) => l === 'start 2')).toHaveLength(2); // the interrupted activity ran again
       expect(runs.filter((l) => l === 'end 3')).toHaveLength(1);
-      expect(fs.readdirSync(path.join(dataDir, 'durable', 'instances')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+      expect(
+        fs.readdirSync(path.join(dataDir, 'durable', 'instances')).filter((f) => f.endsWith('.tmp')),
+      ).toEqual([]);
     } finally {
       second.child.kill('SIGKILL');
       fs.rmSync(buildDir, { recursive: true, force: true });
@@ -100,7 +152,11 @@ describe('local runtime: durability', () => {
   test('a new runtime re-arms timers by fireAt and re-dispatches unfinished activities of sub-orchestrations', async () => {
     const dataDir = tempDataDir('restart');
     const start = Date.UTC(2024, 5, 1);
-    let runtime: LocalRuntime = await startLocalRuntime({ appEntry: fixture('orchestrationApp'), dataDir, clock: new ManualClock(start) });
+    let runtime: LocalRuntime = await startLocalRuntime({
+      appEntry: fixture('orchestrationApp'),
+      dataDir,
+      clock: new ManualClock(start),
+    });
     try {
       await runtime.client.start('TimerOrchestrator', 60_000, 'restart-timer');
       await runtime.client.start('GatedChildParent', 'restart-gate', 'restart-parent');

@@ -7,7 +7,10 @@ export function tempDataDir(label: string): string {
 }
 
 /** Polls `probe` until it returns something other than undefined/false. */
-export async function waitFor<T>(probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 10_000): Promise<T> {
+export async function waitFor<T>(
+  probe: () => T | undefined | false | Promise<T | undefined | false>,
+  timeoutMs = 10_000,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();
@@ -21,4 +24,5 @@ export async function waitFor<T>(probe: () => T | undefined | false | Promise<T 
   }
 }
 
-export const fixture = (name: string): string => path.join(__dirname, '..', '..', 'fixtures', 'localRuntime', name);
+export const fixture = (name: string): string =>
+  path.join(__dirname, '..', '..', 'fixtures', 'localRuntime', name);

@@ -40,7 +40,9 @@ describe('local runtime: HTTP host and durable management API', () => {
   });
 
   test('routes {param} and optional {param?} segments, query and headers', async () => {
-    const full = await fetch(`${runtime.apiBaseUrl}/greet/Ada/Lovelace?tag=a&tag=b`, { headers: { 'x-test': 'yes' } });
+    const full = await fetch(`${runtime.apiBaseUrl}/greet/Ada/Lovelace?tag=a&tag=b`, {
+      headers: { 'x-test': 'yes' },
+    });
     expect(full.status).toBe(200);
     expect(await full.json()).toEqual({ name: 'Ada', suffix: 'Lovelace', tags: ['a', 'b'], header: 'yes' });
 
@@ -58,7 +60,10 @@ describe('local runtime: HTTP host and durable management API', () => {
   test('sends streamed response bodies', async () => {
     const response = await fetch(`${runtime.apiBaseUrl}/files/Patient.ndjson`);
     expect(response.headers.get('content-type')).toBe('application/fhir+ndjson');
-    const lines = (await response.text()).trim().split('\n').map((l) => JSON.parse(l) as { id: string; resourceType: string });
+    const lines = (await response.text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; resourceType: string });
     expect(lines.map((l) => `${l.resourceType}/${l.id}`)).toEqual(['Patient/1', 'Patient/2', 'Patient/3']);
   });
 
@@ -80,7 +85,11 @@ describe('local runtime: HTTP host and durable management API', () => {
     const payload = (await started.json()) as CheckStatusPayload;
     expect(started.headers.get('location')).toBe(payload.statusQueryGetUri);
     expect(started.headers.get('retry-after')).toBe('10');
-    expect(payload.statusQueryGetUri.startsWith(`${runtime.baseUrl}/runtime/webhooks/durabletask/instances/${payload.id}`)).toBe(true);
+    expect(
+      payload.statusQueryGetUri.startsWith(
+        `${runtime.baseUrl}/runtime/webhooks/durabletask/instances/${payload.id}`,
+      ),
+    ).toBe(true);
 
     const done = await waitFor(async () => {
       const response = await fetch(payload.statusQueryGetUri);
@@ -115,10 +124,15 @@ describe('local runtime: HTTP host and durable management API', () => {
 
     const again = await startViaStarter('HttpWaiter', 'http-gate', 'waiter-1');
     expect(again.status).toBe(500); // the starter's startNew is refused by the API with 409
-    const conflict = await fetch(`${runtime.baseUrl}/runtime/webhooks/durabletask/orchestrators/HttpWaiter/waiter-1`, { method: 'POST' });
+    const conflict = await fetch(
+      `${runtime.baseUrl}/runtime/webhooks/durabletask/orchestrators/HttpWaiter/waiter-1`,
+      { method: 'POST' },
+    );
     expect(conflict.status).toBe(409);
 
-    const terminated = await fetch(payload.terminatePostUri.replace('{text}', 'stop%20it'), { method: 'POST' });
+    const terminated = await fetch(payload.terminatePostUri.replace('{text}', 'stop%20it'), {
+      method: 'POST',
+    });
     expect(terminated.status).toBe(202);
     const final = await fetch(payload.statusQueryGetUri);
     expect(final.status).toBe(200);
@@ -137,7 +151,9 @@ describe('local runtime: HTTP host and durable management API', () => {
     const { statusQueryGetUri, id } = (await started.json()) as CheckStatusPayload;
     await runtime.client.waitForCompletion(id);
 
-    const withHistory = (await (await fetch(`${statusQueryGetUri}&showHistory=true&showInput=false`)).json()) as {
+    const withHistory = (await (
+      await fetch(`${statusQueryGetUri}&showHistory=true&showInput=false`)
+    ).json()) as {
       input: unknown;
       historyEvents: Array<{ EventType: string }>;
     };
@@ -146,7 +162,16 @@ describe('local runtime: HTTP host and durable management API', () => {
     const plain = (await (await fetch(statusQueryGetUri)).json()) as Record<string, unknown>;
     expect(plain.historyEvents).toBeUndefined();
     expect(Object.keys(plain).sort()).toEqual(
-      ['createdTime', 'customStatus', 'input', 'instanceId', 'lastUpdatedTime', 'name', 'output', 'runtimeStatus'].sort(),
+      [
+        'createdTime',
+        'customStatus',
+        'input',
+        'instanceId',
+        'lastUpdatedTime',
+        'name',
+        'output',
+        'runtimeStatus',
+      ].sort(),
     );
   });
 });

@@ -32,20 +32,34 @@ describe('local durable runtime: orchestrations', () => {
 
   const history = async (id: string): Promise<HistoryEvents> =>
     ((await runtime.client.getStatus(id, { showHistory: true }))?.historyEvents ?? []) as HistoryEvents;
-  const ofType = (events: HistoryEvents, type: string): HistoryEvents => events.filter((e) => e.EventType === type);
+  const ofType = (events: HistoryEvents, type: string): HistoryEvents =>
+    events.filter((e) => e.EventType === type);
   const gate = (key: string): Promise<(value: string) => void> => waitFor(() => control.gates.get(key));
 
   test('runs activities in sequence and records the history the extension would', async () => {
     const id = await runtime.client.start('Sequence', ['Tokyo', 'Seattle'], 'seq-1');
     const status = await runtime.client.waitForCompletion(id);
 
-    expect(status).toMatchObject({ name: 'Sequence', instanceId: 'seq-1', runtimeStatus: 'Completed', input: ['Tokyo', 'Seattle'] });
+    expect(status).toMatchObject({
+      name: 'Sequence',
+      instanceId: 'seq-1',
+      runtimeStatus: 'Completed',
+      input: ['Tokyo', 'Seattle'],
+    });
     expect(status.output).toEqual(['Hello Tokyo', 'Hello Seattle']);
     const events = await history(id);
     expect(events.map((e) => e.EventType)).toEqual([
-      'OrchestratorStarted', 'ExecutionStarted', 'TaskScheduled', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted', 'TaskScheduled', 'OrchestratorCompleted',
-      'OrchestratorStarted', 'TaskCompleted', 'ExecutionCompleted',
+      'OrchestratorStarted',
+      'ExecutionStarted',
+      'TaskScheduled',
+      'OrchestratorCompleted',
+      'OrchestratorStarted',
+      'TaskCompleted',
+      'TaskScheduled',
+      'OrchestratorCompleted',
+      'OrchestratorStarted',
+      'TaskCompleted',
+      'ExecutionCompleted',
     ]);
     expect(ofType(events, 'TaskCompleted').map((e) => [e.TaskScheduledId, e.Result])).toEqual([
       [0, '"Hello Tokyo"'],
@@ -55,7 +69,13 @@ describe('local durable runtime: orchestrations', () => {
 
   test('retries with host-side exponential back-off, capped, until an attempt succeeds', async () => {
     control.failuresLeft.set('backoff', 3);
-    const id = await runtime.client.start('RetryActivity', { key: 'backoff', first: 1000, attempts: 5, coefficient: 2, maxInterval: 3000 });
+    const id = await runtime.client.start('RetryActivity', {
+      key: 'backoff',
+      first: 1000,
+      attempts: 5,
+      coefficient: 2,
+      maxInterval: 3000,
+    });
 
     for (const delay of [1000, 2000, 3000]) {
       await clock.waitForTimers(1);
@@ -96,7 +116,12 @@ describe('local durable runtime: orchestrations', () => {
 
   test('stops retrying once retryTimeout has elapsed', async () => {
     control.failuresLeft.set('timeout', 10);
-    const id = await runtime.client.start('RetryActivity', { key: 'timeout', first: 1000, attempts: 6, timeout: 1500 });
+    const id = await runtime.client.start('RetryActivity', {
+      key: 'timeout',
+      first: 1000,
+      attempts: 6,
+      timeout: 1500,
+    });
     for (let i = 0; i < 2; i++) {
       await clock.waitForTimers(1);
       await clock.advance(1000);
@@ -136,7 +161,12 @@ describe('local durable runtime: orchestrations', () => {
 
   test('retries a failing sub-orchestration and reports its final failure', async () => {
     control.failuresLeft.set('child-ok', 1);
-    const ok = await runtime.client.start('ParentWithRetry', { key: 'child-ok', first: 100, attempts: 3, childId: 'retry-child' });
+    const ok = await runtime.client.start('ParentWithRetry', {
+      key: 'child-ok',
+      first: 100,
+      attempts: 3,
+      childId: 'retry-child',
+    });
     await clock.waitForTimers(1);
     await clock.advance(100);
     expect((await runtime.client.waitForCompletion(ok)).output).toBe('ok child-ok');
@@ -155,7 +185,10 @@ describe('local durable runtime: orchestrations', () => {
     const id = await runtime.client.start('FanOut', { count: 10, ms: 20 });
     const status = await runtime.client.waitForCompletion(id);
 
-    expect(status.output).toEqual({ results: [20, 21, 22, 23, 24, 25, 26, 27, 28, 29], hello: 'Hello after fan-out' });
+    expect(status.output).toEqual({
+      results: [20, 21, 22, 23, 24, 25, 26, 27, 28, 29],
+      hello: 'Hello after fan-out',
+    });
     expect(control.maxRunning).toBe(3);
     expect(runtime.maxObservedActivityConcurrency).toBeLessThanOrEqual(3);
     const scheduled = ofType(await history(id), 'TaskScheduled');
@@ -191,7 +224,12 @@ describe('local durable runtime: orchestrations', () => {
     const id = await runtime.client.start('Counter', 0);
     const status = await runtime.client.waitForCompletion(id);
 
-    expect(status).toMatchObject({ runtimeStatus: 'Completed', output: 'counted to 3', input: 3, customStatus: { n: 3 } });
+    expect(status).toMatchObject({
+      runtimeStatus: 'Completed',
+      output: 'counted to 3',
+      input: 3,
+      customStatus: { n: 3 },
+    });
     const events = await history(id);
     expect(ofType(events, 'ExecutionStarted').map((e) => e.Input)).toEqual(['3']); // history was reset
     expect(ofType(events, 'TaskScheduled')).toHaveLength(0);
@@ -201,7 +239,10 @@ describe('local durable runtime: orchestrations', () => {
     const id = await runtime.client.start('CustomStatus', 'cs');
     const release = await gate('cs');
     await waitFor(async () => (await runtime.client.getStatus(id))?.customStatus !== null);
-    expect(await runtime.client.getStatus(id)).toMatchObject({ runtimeStatus: 'Running', customStatus: { stage: 'waiting' } });
+    expect(await runtime.client.getStatus(id)).toMatchObject({
+      runtimeStatus: 'Running',
+      customStatus: { stage: 'waiting' },
+    });
     release('cs');
     const status = await runtime.client.waitForCompletion(id);
     expect(status.customStatus).toEqual({ stage: 'done', key: 'cs' });

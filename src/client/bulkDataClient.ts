@@ -1,0 +1,113 @@
+/**
+ * A small Bulk Data client: kick off, poll (honouring Retry-After), download, cancel. Used by
+ * `npm run export` and by the end-to-end tests, so both talk to the service exactly as a standard
+ * client does.
+ */
+
+export interface Manifest {
+  transactionTime: string;
+  request: string;
+  requiresAccessToken: boolean;
+  output: Array<{ type: string; url: string; count?: number }>;
+  error: Array<{ type: string; url: string; count?: number }>;
+}
+
+export interface KickoffResponse {
+  status: number;
+  headers: Headers;
+  /** The poll URL (Content-Location) of an accepted kick-off. */
+  pollUrl?: string;
+  body: string;
+}
+
+export interface PollOptions {
+  /** Called with X-Progress on every 202. */
+  onProgress?: (progress: string) => void;
+  /** Gives up after this long. Default 10 minutes. */
+  timeoutMs?: number;
+  /** Upper bound for one wait, whatever Retry-After says. Default 10 s. */
+  maxIntervalMs?: number;
+  /** Lower bound for one wait. Default 200 ms. */
+  minIntervalMs?: number;
+}
+
+export class BulkExportFailedError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: string,
+  ) {
+    super(`Export failed with HTTP ${status}: ${body.slice(0, 500)}`);
+    this.name = 'BulkExportFailedError';
+  }
+}
+
+export class BulkDataClient {
+  constructor(
+    /** The FHIR base URL, e.g. http://127.0.0.1:7071/api */
+    readonly baseUrl: string,
+    private readonly options: { token?: string } = {},
+  ) {}
+
+  private headers(extra: Record<string, string> = {}): Record<string, string> {
+    return { ...(this.options.token ? { Authorization: `Bearer ${this.options.token}` } : {}), ...extra };
+  }
+
+  /** Kick-off at `path` ('$export', 'Patient/$export', 'Group/{id}/$export') with query parameters. */
+  async kickoff(
+    path = '$export',
+    init: { query?: string; method?: 'GET' | 'POST'; body?: unknown; headers?: Record<string, string> } = {},
+  ): Promise<KickoffResponse> {
+    const url = `${this.baseUrl}/${path}${init.query ? `?${init.query.replace(/^\?/, '')}` : ''}`;
+    const headers = this.headers({
+      Accept: 'application/fhir+json',
+      Prefer: 'respond-async',
+      ...(init.body !== undefined ? { 'Content-Type': 'application/fhir+json' } : {}),
+      ...(init.headers ?? {}),
+    });
+    const response = await fetch(url, {
+      method: init.method ?? (init.body !== undefined ? 'POST' : 'GET'),
+      headers,
+      body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+    });
+    return {
+      status: response.status,
+      headers: response.headers,
+      pollUrl: response.headers.get('content-location') ?? undefined,
+      body: await response.text(),
+    };
+  }
+
+  /** Polls until the export completes; returns the manifest, or throws `BulkExportFailedError`. */
+  async waitForManifest(pollUrl: string, options: PollOptions = {}): Promise<Manifest> {
+    const deadline = Date.now() + (options.timeoutMs ?? 600_000);
+    const maxInterval = options.maxIntervalMs ?? 10_000;
+    const minInterval = options.minIntervalMs ?? 200;
+    for (;;) {
+      const response = await fetch(pollUrl, { headers: this.headers() });
+      const body = await response.text();
+      if (response.status === 200) return JSON.parse(body) as Manifest;
+      if (response.status !== 202 && response.status !== 429) throw new BulkExportFailedError(response.status, body);
+      if (response.status === 202) options.onProgress?.(response.headers.get('x-progress') ?? '');
+      if (Date.now() > deadline) throw new Error(`Export did not finish in time (${pollUrl})`);
+      const retryAfter = Number(response.headers.get('retry-after') ?? '1') * 1000;
+      await sleep(Math.max(minInterval, Math.min(maxInterval, Number.isFinite(retryAfter) ? retryAfter : 1000)));
+    }
+  }
+
+  /** Downloads one output file as text (gunzipped by fetch when the server compressed it). */
+  async download(url: string, accessToken = true): Promise<string> {
+    const response = await fetch(url, { headers: accessToken ? this.headers() : {} });
+    if (response.status !== 200) throw new BulkExportFailedError(response.status, await response.text());
+    return response.text();
+  }
+
+  async cancel(pollUrl: string): Promise<number> {
+    const response = await fetch(pollUrl, { method: 'DELETE', headers: this.headers() });
+    await response.arrayBuffer();
+    return response.status;
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,105 @@
+/**
+ * Runs the app (`dist/src/local/appHost.js`, built by `npm test`) as a child process against the
+ * test emulators, the way `npm start` runs it: real HTTP on loopback, real durable runtime, real
+ * Cosmos and Blob adapters. Each instance gets its own database, container and data folder.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { testConnectionInfo, uniqueName } from './testEnv';
+
+const APP_HOST = path.resolve(__dirname, '..', '..', 'dist', 'src', 'local', 'appHost.js');
+
+export interface AppProcessOptions {
+  /** Extra or overriding environment variables for the app. */
+  env?: Record<string, string>;
+  /** Keep the app's stdout/stderr for assertions and debugging. */
+  echo?: boolean;
+}
+
+export class AppProcess {
+  readonly dataDir = mkdtempSync(path.join(tmpdir(), 'fhir-export-app-'));
+  readonly database = uniqueName('db');
+  readonly container = uniqueName('exports');
+  apiBaseUrl = '';
+  output = '';
+  private child?: ChildProcess;
+  private port = 0;
+
+  constructor(private readonly options: AppProcessOptions = {}) {}
+
+  /** The environment the app runs with (also what a test needs to reach the same stores). */
+  get env(): Record<string, string> {
+    const info = testConnectionInfo();
+    return {
+      PATH: process.env.PATH ?? '',
+      PORT: String(this.port),
+      DATA_DIR: this.dataDir,
+      COSMOS_ENDPOINT: info.cosmosEndpoint,
+      COSMOS_KEY: info.cosmosKey,
+      COSMOS_DATABASE: this.database,
+      EXPORT_STORAGE_CONNECTION_STRING: info.storageConnectionString,
+      EXPORT_CONTAINER: this.container,
+      AUTH_MODE: 'none',
+      SOURCE_KIND: 'cosmos',
+      EXPORT_POLL_MIN_INTERVAL_MS: '0',
+      EXPORT_POLL_RETRY_AFTER_SECONDS: '1',
+      EXPORT_RETRY_FIRST_INTERVAL_MS: '200',
+      EXPORT_RETRY_MAX_INTERVAL_MS: '1000',
+      APP_HOST_EXIT_WITH_STDIN: '1',
+      ...(this.options.env ?? {}),
+    };
+  }
+
+  /** Starts the app and waits for its READY line. Restarts reuse the same port and data folder. */
+  async start(): Promise<string> {
+    if (!existsSync(APP_HOST)) throw new Error(`${APP_HOST} is missing: run 'npm run build' first (npm test does)`);
+    const child = spawn(process.execPath, [APP_HOST], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    this.child = child;
+    child.stderr?.on('data', (d: Buffer) => {
+      this.output += d.toString();
+      if (this.options.echo) process.stderr.write(d);
+    });
+    this.apiBaseUrl = await new Promise<string>((resolve, reject) => {
+      let buffered = '';
+      child.stdout?.on('data', (d: Buffer) => {
+        const text = d.toString();
+        this.output += text;
+        if (this.options.echo) process.stdout.write(d);
+        buffered += text;
+        const match = /READY (\S+)/.exec(buffered);
+        if (match) resolve(match[1]);
+      });
+      child.once('exit', (code, signal) => reject(new Error(`app exited early (${code ?? signal}):\n${this.output.slice(-3000)}`)));
+    });
+    this.port = Number(new URL(this.apiBaseUrl).port);
+    return this.apiBaseUrl;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  /** SIGKILL, as a crashed worker: no shutdown code runs. */
+  async kill(): Promise<void> {
+    await this.signal('SIGKILL');
+  }
+
+  async stop(): Promise<void> {
+    await this.signal('SIGTERM');
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+
+  private async signal(signal: NodeJS.Signals): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill(signal);
+    await exited;
+  }
+}
