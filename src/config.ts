@@ -1,3 +1,5 @@
+import { parseCosmosConnectionString } from './jobs/cosmosClient';
+
 /**
  * The service's one configuration, read from the environment once and validated. A bad setting
  * fails at start with a message naming it. Defaults are the documented ones (README, "Configuration").
@@ -64,11 +66,22 @@ export interface StorageConfig {
 
 export type SourceKind = 'cosmos' | 'fhir';
 
+/** Limits the HTTP API applies to each caller (see docs/security.md, "Limits"). */
+export interface ApiLimitsConfig {
+  /** Largest request body accepted (POST kick-off); larger ones answer 413. */
+  maxRequestBodyBytes: number;
+  /** Kick-offs one client may make per minute (token bucket, burst of the same size); 0 turns it off. */
+  kickoffRatePerMinute: number;
+  /** Minimum time between two status polls of one job by one client; 0 turns it off. */
+  pollMinIntervalMs: number;
+}
+
 export interface AppConfig {
   export: ExportConfig;
   cosmos: CosmosConfig;
   storage: StorageConfig;
   sourceKind: SourceKind;
+  limits: ApiLimitsConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -105,15 +118,11 @@ function cosmosFromEnv(env: Env): CosmosConfig {
   let key = env.COSMOS_KEY;
   const connectionString = env.COSMOS_CONNECTION_STRING;
   if (connectionString) {
-    const parts = Object.fromEntries(
-      connectionString
-        .split(';')
-        .filter((p) => p.includes('='))
-        .map((p) => [p.slice(0, p.indexOf('=')).trim().toLowerCase(), p.slice(p.indexOf('=') + 1).trim()]),
-    );
-    endpoint = parts.accountendpoint;
-    key = parts.accountkey;
-    if (!endpoint) throw new ConfigurationError('COSMOS_CONNECTION_STRING', 'it has no AccountEndpoint');
+    try {
+      ({ endpoint, key } = parseCosmosConnectionString(connectionString));
+    } catch (error) {
+      throw new ConfigurationError('COSMOS_CONNECTION_STRING', (error as Error).message);
+    }
   }
   if (!endpoint) throw new ConfigurationError('COSMOS_ENDPOINT', 'missing (or set COSMOS_CONNECTION_STRING)');
   try {
@@ -176,6 +185,14 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
   };
 }
 
+export function apiLimitsFromEnv(env: Env): ApiLimitsConfig {
+  return {
+    maxRequestBodyBytes: intSetting(env, 'MAX_REQUEST_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
+    kickoffRatePerMinute: intSetting(env, 'EXPORT_KICKOFF_RATE_PER_MINUTE', 10, 0, 1_000_000),
+    pollMinIntervalMs: intSetting(env, 'EXPORT_POLL_MIN_INTERVAL_MS', 1000, 0, 3_600_000),
+  };
+}
+
 /** Reads and validates the whole configuration. Throws `ConfigurationError` naming the bad setting. */
 export function loadConfig(env: Env = process.env): AppConfig {
   return {
@@ -183,5 +200,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
     cosmos: cosmosFromEnv(env),
     storage: storageFromEnv(env),
     sourceKind: choiceSetting(env, 'SOURCE_KIND', 'cosmos', ['cosmos', 'fhir'] as const),
+    limits: apiLimitsFromEnv(env),
   };
 }

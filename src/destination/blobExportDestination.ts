@@ -14,7 +14,7 @@ import {
   StorageSharedKeyCredential,
   UserDelegationKey,
 } from '@azure/storage-blob';
-import type { TokenCredential } from '@azure/identity';
+import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import { DestinationConnectionError } from '../export/errors';
 import type { DestinationRef } from '../export/model';
 import type { ExportDestination } from './exportDestination';
@@ -56,10 +56,7 @@ export function getBlobServiceClient(
   } else if (settings.accountUrl) {
     key = `aad|${settings.accountUrl}|${maxTries}|${retryDelayInMs}`;
     create = () => {
-      // eslint-disable-next-line @typescript-eslint/no-require-imports
-      const credential =
-        settings.credential ??
-        new (require('@azure/identity') as typeof import('@azure/identity')).DefaultAzureCredential();
+      const credential = settings.credential ?? new DefaultAzureCredential();
       return new BlobServiceClient(settings.accountUrl!, credential, pipeline);
     };
     if (settings.credential) {

@@ -8,7 +8,7 @@
  * is self-signed and expired); every other host gets the default, verifying agent.
  */
 import { Container, CosmosClient, Database, PartitionKeyDefinition } from '@azure/cosmos';
-import type { TokenCredential } from '@azure/identity';
+import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import * as https from 'node:https';
 
 export interface CosmosSettings {
@@ -63,9 +63,6 @@ const clients = new Map<string, CosmosClient>();
 let loopbackAgent: https.Agent | undefined;
 
 function defaultCredential(): TokenCredential {
-  // Loaded on demand so that key-only setups (local, tests) never initialise identity plumbing.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { DefaultAzureCredential } = require('@azure/identity') as typeof import('@azure/identity');
   return new DefaultAzureCredential();
 }
 

@@ -225,12 +225,15 @@ export async function startAzurite(options: AzuriteOptions = {}): Promise<Runnin
   };
 }
 
+/** Loaded lazily: the package is a development dependency, absent from production installs. */
+function loadCosmosServer(): typeof import('@vercel/cosmosdb-server') {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return require('@vercel/cosmosdb-server');
+}
+
 /** Starts the Cosmos DB emulator in this process, HTTPS with keep-alive, on a free loopback port. */
 export async function startCosmosEmulator(): Promise<RunningCosmosEmulator> {
-  // Loaded lazily: the package is a development dependency and absent from production installs.
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const { createHttpsServer } =
-    require('@vercel/cosmosdb-server') as typeof import('@vercel/cosmosdb-server');
+  const { createHttpsServer } = loadCosmosServer();
   const server = createHttpsServer({ keepAlive: true });
   const sockets = new Set<import('node:net').Socket>();
   server.on('secureConnection', (socket) => {

@@ -123,6 +123,8 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
       );
       expect(String(settings.AZURE_CLIENT_ID)).toMatch(/userAssignedIdentities/);
       expect(settings.AUTH_MODE).toBe('jwt');
+      expect(String(settings.EXPORT_STORAGE_ACCOUNT_URL)).toMatch(/blobEndpoint/);
+      expect(String(settings.COSMOS_ENDPOINT)).toMatch(/outputs\.endpoint/);
       for (const [name, value] of Object.entries(settings)) {
         for (const pattern of SECRET_PATTERNS)
           expect(`${name}=${JSON.stringify(value)}`).not.toMatch(pattern);

@@ -221,12 +221,10 @@ describe('Cosmos emulator batch semantics', () => {
   test('the emulator lower-cases filter predicates, so a mixed-case literal never matches', async () => {
     await container.items.create({ id: 'k', jobId: 'j', status: 'Running' });
     await expect(
-      container
-        .item('k', 'j')
-        .patch({
-          condition: "FROM c WHERE c.status = 'Running'",
-          operations: [{ op: 'set', path: '/x', value: 1 }],
-        }),
+      container.item('k', 'j').patch({
+        condition: "FROM c WHERE c.status = 'Running'",
+        operations: [{ op: 'set', path: '/x', value: 1 }],
+      }),
     ).rejects.toMatchObject({ code: 412 });
   });
 

@@ -48,9 +48,7 @@ async function waitFor(check: () => boolean | Promise<boolean>, timeoutMs: numbe
   return check();
 }
 
-async function startOwner(
-  mode: 'azurite' | 'host',
-): Promise<{
+async function startOwner(mode: 'azurite' | 'host'): Promise<{
   owner: ReturnType<typeof spawn>;
   info: { pid: number; blobEndpoint: string; cosmosEndpoint?: string };
 }> {
