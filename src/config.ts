@@ -188,7 +188,7 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
 export function apiLimitsFromEnv(env: Env): ApiLimitsConfig {
   return {
     maxRequestBodyBytes: intSetting(env, 'MAX_REQUEST_BODY_BYTES', 1024 * 1024, 1024, 100 * 1024 * 1024),
-    kickoffRatePerMinute: intSetting(env, 'EXPORT_KICKOFF_RATE_PER_MINUTE', 10, 0, 1_000_000),
+    kickoffRatePerMinute: intSetting(env, 'EXPORT_KICKOFF_RATE_PER_MINUTE', 60, 0, 1_000_000),
     pollMinIntervalMs: intSetting(env, 'EXPORT_POLL_MIN_INTERVAL_MS', 1000, 0, 3_600_000),
   };
 }

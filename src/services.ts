@@ -8,7 +8,7 @@ import { BlobExportDestination, getBlobServiceClient } from './destination/blobE
 import type { ExportDestination } from './destination/exportDestination';
 import type { ExportDeps } from './export/exportDeps';
 import type { DestinationRef } from './export/model';
-import { IntervalLimiter } from './http/rateLimiter';
+import { IntervalLimiter, TokenBucketLimiter } from './http/rateLimiter';
 import { readBodyText } from './http/readBody';
 import { getCosmosClient } from './jobs/cosmosClient';
 import { createCosmosJobStore } from './jobs/cosmosJobStore';
@@ -24,6 +24,8 @@ export interface Services {
   authenticator: Authenticator;
   /** Minimum interval between status polls of one job by one client. */
   pollLimiter: IntervalLimiter;
+  /** Kick-offs per client per minute (EXPORT_KICKOFF_RATE_PER_MINUTE). */
+  kickoffLimiter: TokenBucketLimiter;
   /** Reads a request body within the configured size limit. */
   readBody(request: { headers: { get(name: string): string | null }; body: ReadableStream<Uint8Array> | null }): Promise<string>;
 }
@@ -79,7 +81,6 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
     return destination;
   };
 
-  const maxBodyBytes = Number(env.MAX_REQUEST_BODY_BYTES ?? 1024 * 1024);
   return {
     config,
     exportDeps: {
@@ -93,7 +94,8 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
       ...overrides,
     },
     authenticator: createAuthenticator(readAuthConfig(env)),
-    pollLimiter: new IntervalLimiter(Number(env.EXPORT_POLL_MIN_INTERVAL_MS ?? 1000), 'Status polled'),
-    readBody: (request) => readBodyText(request, maxBodyBytes),
+    pollLimiter: new IntervalLimiter(config.limits.pollMinIntervalMs, 'Status polled'),
+    kickoffLimiter: new TokenBucketLimiter(config.limits.kickoffRatePerMinute, 'Exports started'),
+    readBody: (request) => readBodyText(request, config.limits.maxRequestBodyBytes),
   };
 }

@@ -19,13 +19,19 @@ async function kickoff(
   return handled(context, async () => {
     const services = await getServices();
     const principal = await services.authenticator.authenticate(request.headers.get('authorization') ?? undefined);
+    // Counted per client before any parsing, so junk kick-offs cost the sender too.
+    services.kickoffLimiter.check(principal.clientId);
     const body = request.method === 'POST' ? await services.readBody(request) : undefined;
     const parsed = parseKickoff(
       { method: request.method, level, groupId: request.params.groupId, url: request.url, headers: request.headers, body },
       { compartmentTypes: services.exportDeps.compartmentTypes },
     );
     if (allowedTypes(principal.scopes) !== '*') {
-      assertCanExport(principal.scopes, parsed.request.types, await services.exportDeps.source.listResourceTypes());
+      // Without _type a Patient or Group export covers only the compartment's types (as the plan does).
+      const everyType = (await services.exportDeps.source.listResourceTypes()).filter(
+        (t) => level === 'system' || services.exportDeps.compartmentTypes.has(t),
+      );
+      assertCanExport(principal.scopes, parsed.request.types, everyType);
     }
     const { job, reused } = await createExportJob(services.exportDeps, parsed, principal.clientId);
     if (!reused) {
@@ -38,8 +44,10 @@ async function kickoff(
       }
     }
     const pollUrl = `${baseUrl(request)}/_operations/export/${job.jobId}`;
-    const management = client.createHttpManagementPayload(job.jobId);
-    // The body carries the durable management URLs (status, terminate, purge) next to the job id.
+    // The durable management URLs (status, terminate, purge) carry the extension's system key on
+    // Azure, which works for every instance of every client: they are handed out only when there is
+    // no authentication anyway (local development). See docs/security.md.
+    const management = services.authenticator.mode === 'none' ? client.createHttpManagementPayload(job.jobId) : {};
     return {
       status: 202,
       headers: { 'Content-Location': pollUrl, 'Content-Type': 'application/json' },

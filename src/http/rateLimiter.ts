@@ -27,3 +27,36 @@ export class IntervalLimiter {
     this.lastCall.set(key, now);
   }
 }
+
+/**
+ * A per-key token bucket (e.g. kick-offs per client): `perMinute` tokens refill evenly over a minute
+ * and at most `perMinute` may be saved up, so a client can make a short burst of that size and then
+ * one call every `60 / perMinute` seconds. In this process's memory, like IntervalLimiter.
+ */
+export class TokenBucketLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+
+  constructor(
+    private readonly perMinute: number,
+    private readonly what: string,
+    private readonly now: () => number = Date.now,
+    private readonly maxKeys = 100_000,
+  ) {}
+
+  check(key: string): void {
+    if (this.perMinute <= 0) return;
+    const now = this.now();
+    const refillPerMs = this.perMinute / 60_000;
+    const bucket = this.buckets.get(key);
+    const tokens = bucket
+      ? Math.min(this.perMinute, bucket.tokens + Math.max(0, now - bucket.at) * refillPerMs)
+      : this.perMinute;
+    if (tokens < 1) {
+      const waitSeconds = Math.max(1, Math.ceil((1 - tokens) / refillPerMs / 1000));
+      this.buckets.set(key, { tokens, at: now });
+      throw new TooManyRequestsError(`${this.what} too often; wait ${waitSeconds} s.`, waitSeconds);
+    }
+    if (!bucket && this.buckets.size >= this.maxKeys) this.buckets.clear();
+    this.buckets.set(key, { tokens: tokens - 1, at: now });
+  }
+}
