@@ -7,3 +7,4 @@ import './durable/orchestrators';
 import './http/kickoff';
 import './http/jobStatus';
 import './http/metadata';
+import './http/notFound';

@@ -12,7 +12,7 @@ import { IntervalLimiter, TokenBucketLimiter } from './http/rateLimiter';
 import { readBodyText } from './http/readBody';
 import { getCosmosClient } from './jobs/cosmosClient';
 import { createCosmosJobStore } from './jobs/cosmosJobStore';
-import { createCosmosSearchSource } from './sources/cosmosSource';
+import { COSMOS_COMPARTMENT_TYPES, createCosmosSearchSource } from './sources/cosmosSource';
 import { createFhirRestSource } from './sources/fhirRestSource';
 import { readFhirSourceConfig } from './sources/fhirSourceConfig';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
@@ -89,7 +89,10 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
       config: config.export,
       destinationRef,
       destinationFor,
-      compartmentTypes: new Set([...PATIENT_COMPARTMENT_TYPES, 'Patient']),
+      // Patient and Group exports cover the compartment types the source can restrict to patients.
+      compartmentTypes: new Set(
+        config.sourceKind === 'fhir' ? [...PATIENT_COMPARTMENT_TYPES, 'Patient'] : COSMOS_COMPARTMENT_TYPES,
+      ),
       now: () => new Date(),
       ...overrides,
     },

@@ -160,20 +160,21 @@ export class BlobExportDestination implements ExportDestination {
     }
   }
 
-  async appendBlock(
-    blobName: string,
-    committedBlockIds: string[],
-    blockId: string,
-    data: Buffer,
-  ): Promise<void> {
-    const blob = this.containerClient.getBlockBlobClient(blobName);
-    // A block already in the committed list must not be listed twice (its content would repeat).
-    const blockList = committedBlockIds.includes(blockId)
-      ? committedBlockIds
-      : [...committedBlockIds, blockId];
+  async stageBlock(blobName: string, blockId: string, data: Buffer): Promise<void> {
     try {
-      await blob.stageBlock(blockId, data, data.length);
-      await blob.commitBlockList(blockList, { blobHTTPHeaders: { blobContentType: NDJSON_CONTENT_TYPE } });
+      await this.containerClient.getBlockBlobClient(blobName).stageBlock(blockId, data, data.length);
+    } catch (err) {
+      rethrow(err, `Writing ${blobName}`);
+    }
+  }
+
+  async commitBlocks(blobName: string, blockIds: string[]): Promise<void> {
+    // A block listed twice would repeat its content in the blob.
+    const unique = [...new Set(blockIds)];
+    try {
+      await this.containerClient
+        .getBlockBlobClient(blobName)
+        .commitBlockList(unique, { blobHTTPHeaders: { blobContentType: NDJSON_CONTENT_TYPE } });
     } catch (err) {
       rethrow(err, `Writing ${blobName}`);
     }

@@ -3,11 +3,13 @@
 export interface ExportDestination {
   /** Fails with `DestinationConnectionError` when the container cannot be reached or written. */
   ensureReady(): Promise<void>;
+  /** Uploads `data` as an uncommitted block of `blobName`; staging the same id again replaces it. */
+  stageBlock(blobName: string, blockId: string, data: Buffer): Promise<void>;
   /**
-   * Stages `data` as block `blockId` of `blobName`, then commits `committedBlockIds` + `blockId` as
-   * the blob's content. Repeating the call with the same arguments leaves the same blob.
+   * Makes `blockIds`, in order, the blob's whole content. Committing the same list again leaves the
+   * same blob, which is what makes a retried page idempotent.
    */
-  appendBlock(blobName: string, committedBlockIds: string[], blockId: string, data: Buffer): Promise<void>;
+  commitBlocks(blobName: string, blockIds: string[]): Promise<void>;
   /** Streams a blob's content; undefined when it does not exist. */
   openRead(blobName: string): Promise<NodeJS.ReadableStream | undefined>;
   /** Deletes every blob whose name starts with `prefix`; returns how many. */

@@ -3,6 +3,7 @@ import { assertSameDestination } from '../destination/destinationIdentity';
 import type { ExportDestination } from '../destination/exportDestination';
 import type { JobStore } from '../jobs/jobStore';
 import type { SearchSource } from '../sources/searchSource';
+import { noopTelemetry, type Telemetry } from '../telemetry';
 import type { DestinationRef } from './model';
 
 /** What the export domain needs from the outside world; built once per process (src/services.ts). */
@@ -17,6 +18,8 @@ export interface ExportDeps {
   /** Types in the Patient compartment, plus Patient. */
   compartmentTypes: ReadonlySet<string>;
   now(): Date;
+  /** Where job events and page metrics go (see exportTelemetry.ts); absent means none. */
+  telemetry?: Telemetry;
   /**
    * Called after each phase of a page step. Production leaves it unset; the local runtime uses it to
    * crash the process at a chosen phase and prove that a retry ends with each resource exactly once.
@@ -24,7 +27,7 @@ export interface ExportDeps {
   probe?: (phase: PageStepPhase, at: { jobId: string; unitId: string; page: number }) => void;
 }
 
-export type PageStepPhase = 'searched' | 'written' | 'checkpointed';
+export type PageStepPhase = 'searched' | 'staged' | 'written' | 'checkpointed';
 
 /**
  * A resumed job writes only to the storage account it started with. The container is the job's own
@@ -32,4 +35,9 @@ export type PageStepPhase = 'searched' | 'written' | 'checkpointed';
  */
 export function assertJobDestination(deps: ExportDeps, recorded: DestinationRef): void {
   assertSameDestination(recorded, { accountUrl: deps.destinationRef.accountUrl, container: recorded.container });
+}
+
+/** The telemetry port of `deps`, or the no-op one. */
+export function telemetryOf(deps: Pick<ExportDeps, 'telemetry'>): Telemetry {
+  return deps.telemetry ?? noopTelemetry;
 }

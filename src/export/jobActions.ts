@@ -7,7 +7,9 @@ import { JobConflictError, NotFoundError } from './errors';
 import { classifyError } from './failureMapping';
 import { assertTransition, isFinalStatus } from './jobLifecycle';
 import type { ExportJobRecord, FailureDetails, ManifestOutputEntry, ProgressDocument } from './model';
+import { isJobId } from './kickoff';
 import { progressId } from './pageStep';
+import { JOB_NOT_FOUND } from './statusReport';
 
 export interface PlannedUnit {
   unitId: string;
@@ -169,6 +171,7 @@ export async function cancelJob(
   stopOrchestrations: (job: ExportJobRecord) => Promise<void>,
 ): Promise<void> {
   let cancelled: ExportJobRecord | undefined;
+  if (!isJobId(jobId)) throw new NotFoundError(JOB_NOT_FOUND);
   await updateJob(deps, jobId, (current) => {
     cancelled = undefined;
     if (current.clientId !== clientId || current.status === 'Cancelled') return undefined;
@@ -177,7 +180,7 @@ export async function cancelJob(
     return cancelled;
   });
   // Another client's job answers exactly like a job that does not exist.
-  if (!cancelled) throw new NotFoundError(`Export job ${jobId} was not found.`);
+  if (!cancelled) throw new NotFoundError(JOB_NOT_FOUND);
   await stopOrchestrations(cancelled);
   await deps.destinationFor(cancelled.destination).deletePrefix(`${jobId}/`);
 }

@@ -1,8 +1,9 @@
 /** Creating a job from a validated kick-off: limits, request reuse, the job record. */
 import { randomUUID } from 'node:crypto';
-import type { ExportDeps } from './exportDeps';
-import { TooManyRequestsError } from './errors';
+import { telemetryOf, type ExportDeps } from './exportDeps';
+import { NotFoundError, TooManyRequestsError } from './errors';
 import type { ParsedKickoff } from './kickoffRequest';
+import { jobQueued } from './exportTelemetry';
 import type { ExportJobRecord } from './model';
 import { requestHash } from './requestHash';
 
@@ -12,10 +13,24 @@ export interface KickoffResult {
   reused: boolean;
 }
 
+/** Job ids are random UUIDs (v4, from node:crypto); nothing else can name a job. */
+const JOB_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+/** Whether `value` has the shape of a job id (checked before any store lookup). */
+export function isJobId(value: string | undefined): value is string {
+  return typeof value === 'string' && JOB_ID.test(value);
+}
+
 /** How long a client is asked to wait when the service is at its job limit. */
 const BUSY_RETRY_AFTER_SECONDS = 60;
 
 export async function createExportJob(deps: ExportDeps, kickoff: ParsedKickoff, clientId: string): Promise<KickoffResult> {
+  // An unknown Group is refused at kick-off (404), so no job is made for it. Should it vanish later,
+  // the job fails with 404 when it starts.
+  if (kickoff.request.level === 'group') {
+    const groupId = kickoff.request.groupId ?? '';
+    if (!(await deps.source.read('Group', groupId))) throw new NotFoundError(`Group ${groupId} was not found.`);
+  }
   const hash = requestHash(kickoff.request, clientId);
   if (!kickoff.noCache) {
     const running = await deps.jobs.findActiveJobByHash(clientId, hash);
@@ -44,5 +59,6 @@ export async function createExportJob(deps: ExportDeps, kickoff: ParsedKickoff, 
     },
     clientId,
   });
+  jobQueued(telemetryOf(deps), job);
   return { job, reused: false };
 }

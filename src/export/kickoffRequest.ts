@@ -33,6 +33,7 @@ export interface ParsedKickoff {
   warnings: string[];
 }
 
+const FHIR_JSON_ACCEPTS = new Set(['application/fhir+json', 'application/json', 'application/*', '*/*']);
 const OUTPUT_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
 const KNOWN_PARAMETERS = new Set([
   '_outputFormat',
@@ -75,10 +76,9 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
     throw new BadRequestError('The Prefer header must include respond-async.', 'required');
   }
   const accept = input.headers.get('accept');
-  if (!acceptsFhirJson(accept)) {
-    if (!lenient || accept) {
-      throw new BadRequestError('The Accept header must be application/fhir+json.', 'not-supported');
-    }
+  // A missing Accept is taken as application/fhir+json (the IG lets a server do so).
+  if (accept && !acceptsFhirJson(accept)) {
+    throw new BadRequestError('The Accept header must be application/fhir+json.', 'not-supported');
   }
   if (input.level === 'group' && (!input.groupId || !FHIR_ID.test(input.groupId))) {
     throw new BadRequestError('The group id is not a valid FHIR id.');
@@ -87,7 +87,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
   const raw = collectParameters(input);
   for (const name of raw.keys()) {
     if (!KNOWN_PARAMETERS.has(name)) {
-      if (!lenient) throw new BadRequestError(`The parameter ${name} is not supported.`, 'not-supported');
+      if (!lenient) throw new BadRequestError(`The parameter ${clip(name)} is not supported.`, 'not-supported');
       warnings.push(`Ignored unsupported parameter ${name}.`);
       raw.delete(name);
     }
@@ -95,7 +95,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
 
   const outputFormat = single(raw, '_outputFormat');
   if (outputFormat !== undefined && !OUTPUT_FORMATS.has(outputFormat)) {
-    throw new BadRequestError(`_outputFormat ${outputFormat} is not supported; use application/fhir+ndjson.`);
+    throw new BadRequestError(`_outputFormat ${clip(outputFormat)} is not supported; use application/fhir+ndjson.`);
   }
 
   const since = instant(raw, '_since');
@@ -109,7 +109,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
   const typeFilters = parseTypeFilters(raw, types, compartmentOnly, options, lenient, warnings);
   const elements = list(raw, '_elements');
   for (const element of elements) {
-    if (!ELEMENT.test(element)) throw new BadRequestError(`_elements value ${element} is not an element name.`);
+    if (!ELEMENT.test(element)) throw new BadRequestError(`_elements value ${clip(element)} is not an element name.`);
   }
 
   const includeAssociatedData = list(raw, 'includeAssociatedData');
@@ -117,7 +117,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
     // No associated data (e.g. Provenance) is produced by this server.
     if (!lenient) {
       throw new BadRequestError(
-        `includeAssociatedData ${includeAssociatedData.join(',')} is not supported.`,
+        `includeAssociatedData ${clip(includeAssociatedData.join(','))} is not supported.`,
         'not-supported',
       );
     }
@@ -127,7 +127,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
   const patients = parsePatients(raw, input);
   const container = single(raw, '_container');
   if (container !== undefined && !isValidContainerName(container)) {
-    throw new BadRequestError(`_container ${container} is not a valid blob container name.`);
+    throw new BadRequestError(`_container ${clip(container)} is not a valid blob container name.`);
   }
 
   return {
@@ -167,14 +167,15 @@ function acceptsFhirJson(accept: string | null): boolean {
   return accept
     .split(',')
     .map((part) => part.split(';')[0].trim().toLowerCase())
-    .some((type) => type === 'application/fhir+json');
+    // Generic HTTP clients send wildcards or application/json next to it; they get FHIR JSON too.
+    .some((type) => FHIR_JSON_ACCEPTS.has(type));
 }
 
 function collectParameters(input: KickoffInput): RawParameters {
   const raw: RawParameters = new Map();
   const add = (name: string, value: string) => {
     const values = raw.get(name) ?? [];
-    if (values.length >= MAX_PARAMETER_VALUES) throw new BadRequestError(`Too many values for ${name}.`);
+    if (values.length >= MAX_PARAMETER_VALUES) throw new BadRequestError(`Too many values for ${clip(name)}.`);
     values.push(value);
     raw.set(name, values);
   };
@@ -229,7 +230,7 @@ function parameterValue(parameter: Record<string, unknown>): string {
     if (typeof value === 'string') return value;
     if (key === 'valueReference' && isObject(value) && typeof value.reference === 'string') return value.reference;
   }
-  throw new BadRequestError(`Parameter ${String(parameter.name)} has no supported value.`, 'structure');
+  throw new BadRequestError(`Parameter ${clip(String(parameter.name))} has no supported value.`, 'structure');
 }
 
 function isObject(value: unknown): value is Record<string, unknown> {
@@ -273,7 +274,7 @@ function parseTypes(
       continue;
     }
     if (compartmentOnly && !options.compartmentTypes.has(type)) {
-      if (!lenient) throw new BadRequestError(`_type ${type} is not in the Patient compartment.`);
+      if (!lenient) throw new BadRequestError(`_type ${type} is not in the Patient compartment as this server exports it.`);
       warnings.push(`Ignored ${type}: not in the Patient compartment.`);
       continue;
     }
@@ -303,20 +304,20 @@ function parseTypeFilters(
     const match = /^([A-Z][A-Za-z]+)\?(.+)$/.exec(value.trim());
     if (!match) throw new BadRequestError(`_typeFilter ${clip(value)} is not of the form Type?query.`);
     const [, type, query] = match;
-    if (!isR4ResourceType(type)) throw new BadRequestError(`_typeFilter names unknown type ${type}.`);
+    if (!isR4ResourceType(type)) throw new BadRequestError(`_typeFilter names unknown type ${clip(type)}.`);
     if (types.length > 0 && !types.includes(type)) {
       if (!lenient) throw new BadRequestError(`_typeFilter for ${type}, which _type does not include.`);
       warnings.push(`Ignored _typeFilter for ${type}: not in _type.`);
       continue;
     }
     if (compartmentOnly && !options.compartmentTypes.has(type)) {
-      throw new BadRequestError(`_typeFilter for ${type}, which is not in the Patient compartment.`);
+      throw new BadRequestError(`_typeFilter for ${type}, which is not in the Patient compartment as this server exports it.`);
     }
     const params = new URLSearchParams(query);
     for (const name of params.keys()) {
       const bare = name.split(':')[0];
       if (FORBIDDEN_FILTER_PARAMETERS.has(bare)) {
-        throw new BadRequestError(`_typeFilter may not use ${bare}.`, 'not-supported');
+        throw new BadRequestError(`_typeFilter may not use ${clip(bare)}.`, 'not-supported');
       }
       if (name.trim() === '') throw new BadRequestError(`_typeFilter ${clip(value)} has an empty parameter.`);
     }

@@ -81,6 +81,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
       until: searchUntil(job),
       typeFilters: job.request.typeFilters[progress.resourceType] ?? [],
       patients: job.patientScope,
+      patientCompartmentOnly: job.request.level !== 'system',
       count: deps.config.resourcesPerPage,
     },
     progress.continuationToken,
@@ -104,7 +105,9 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
     const blockId = blockIdFor(jobId, progress.resourceType, file.part, progress.page);
-    await destination.appendBlock(file.blobName, file.blockIds, blockId, data);
+    await destination.stageBlock(file.blobName, blockId, data);
+    deps.probe?.('staged', { jobId, unitId, page: progress.page });
+    await destination.commitBlocks(file.blobName, [...file.blockIds, blockId]);
     deps.probe?.('written', { jobId, unitId, page: progress.page });
     const updated: ProgressFile = {
       ...file,

@@ -1,6 +1,7 @@
 /** What the Bulk Data status endpoint answers for a job: progress, the manifest, or the failure. */
 import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
+import { isJobId } from './kickoff';
 import type { ExportJobRecord, ProgressDocument } from './model';
 import { operationOutcome, type OperationOutcome } from './operationOutcome';
 
@@ -17,12 +18,16 @@ export type StatusReport =
   | { state: 'completed'; manifest: BulkManifest; expires?: string }
   | { state: 'failed'; statusCode: number; outcome: OperationOutcome };
 
+/** The message of every "no such job" answer (status, cancel, download). */
+export const JOB_NOT_FOUND = 'The export job was not found.';
+
 /** Reads a job the client may see: another client's, a cancelled or an expired job is "not found". */
 export async function readOwnJob(deps: ExportDeps, jobId: string, clientId: string): Promise<ExportJobRecord> {
-  const job = await deps.jobs.getJob(jobId);
+  const job = isJobId(jobId) ? await deps.jobs.getJob(jobId) : undefined;
   const expired = job?.status === 'Completed' && job.expiresAt && Date.parse(job.expiresAt) < deps.now().getTime();
   if (!job || job.clientId !== clientId || job.status === 'Cancelled' || expired) {
-    throw new NotFoundError(`Export job ${jobId} was not found.`);
+    // One answer for all of these, without echoing the id: nothing tells them apart.
+    throw new NotFoundError(JOB_NOT_FOUND);
   }
   return job;
 }
@@ -62,7 +67,7 @@ export async function statusReport(
       return { state: 'failed', statusCode: failure.statusCode, outcome: operationOutcome(failure.reason, 'exception') };
     }
     default:
-      throw new NotFoundError(`Export job ${job.jobId} was not found.`);
+      throw new NotFoundError(JOB_NOT_FOUND);
   }
 }
 

@@ -7,7 +7,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import type { ExportDeps, PageStepPhase } from '../export/exportDeps';
 
-const PHASES: readonly PageStepPhase[] = ['searched', 'written', 'checkpointed'];
+const PHASES: readonly PageStepPhase[] = ['searched', 'staged', 'written', 'checkpointed'];
 
 export function crashProbeFromEnv(setting: string | undefined, dataDir: string): ExportDeps['probe'] {
   if (!setting) return undefined;

@@ -84,7 +84,7 @@ export class HttpHost {
     const segments = url.pathname
       .split('/')
       .filter((s) => s.length > 0)
-      .map((s) => decodeURIComponent(s));
+      .map(decodeSegment);
     const method = (req.method ?? 'GET').toUpperCase();
 
     let result: HttpResult;
@@ -191,6 +191,18 @@ export class HttpHost {
       );
       return text(500, 'Internal Server Error');
     }
+  }
+}
+
+/**
+ * Decodes one path segment. A segment with a malformed escape (`%zz`, a lone `%`, bytes that are not
+ * UTF-8) is kept as it came, as ASP.NET Core routing in the Functions host does, instead of failing.
+ */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
   }
 }
 

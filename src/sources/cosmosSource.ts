@@ -54,6 +54,14 @@ export const PATIENT_REFERENCE_FIELDS: Readonly<Record<string, string>> = {
   ExplanationOfBenefit: 'patient',
 };
 
+/**
+ * The Patient compartment as this source can select it: Patient itself and the types with a known
+ * patient reference. Patient and Group exports are limited to these types.
+ */
+export const COSMOS_COMPARTMENT_TYPES: readonly string[] = Object.freeze(
+  ['Patient', ...Object.keys(PATIENT_REFERENCE_FIELDS)].sort(),
+);
+
 /** Types whose `status` search parameter is the `status` code element. */
 export const STATUS_TYPES: ReadonlySet<string> = new Set([
   'Encounter',
@@ -232,6 +240,13 @@ export function buildSearchQuery(resourceType: string, params: SearchParameters)
       }
       q.where.push(`ARRAY_CONTAINS(${q.param(ids.map((id) => `Patient/${id}`))}, c.${field}.reference)`);
     }
+  } else if (params.patientCompartmentOnly && resourceType !== 'Patient') {
+    // Every patient's compartment: the patient reference points at some Patient.
+    const field = PATIENT_REFERENCE_FIELDS[resourceType];
+    if (!field) {
+      throw new BadRequestError(`${resourceType} is not supported in a patient compartment export`, 'not-supported');
+    }
+    q.where.push(`STARTSWITH(c.${field}.reference, ${q.param('Patient/')})`);
   }
   if (params.typeFilters.length > 0) {
     const alternatives = params.typeFilters.map((f) => typeFilterCondition(q, resourceType, f));
@@ -303,6 +318,9 @@ export class CosmosSearchSource implements SearchSource {
       continuationToken,
     };
     try {
+      // The first page also counts the matches (one aggregate in the same partition), so that the
+      // status can report an honest percentage.
+      const total = continuationToken ? undefined : await this.count(spec, resourceType);
       const iterator = this.container.items.query<Record<string, unknown>>(spec, options);
       // The service may answer a page with no items but a continuation; follow it a few times.
       for (let attempt = 0; ; attempt++) {
@@ -310,11 +328,21 @@ export class CosmosSearchSource implements SearchSource {
         const resources = response.resources.map((doc) => JSON.stringify(stripSystemProperties(doc)));
         const nextToken = response.hasMoreResults ? response.continuationToken : undefined;
         if (resources.length > 0 || !nextToken || attempt >= 10)
-          return { resources, nextToken: nextToken || undefined };
+          return { resources, nextToken: nextToken || undefined, total };
       }
     } catch (err) {
       throw toSourceError(err);
     }
+  }
+
+  /** How many resources `spec` matches (its WHERE clause, without the ordering). */
+  private async count(spec: SqlQuerySpec, resourceType: string): Promise<number> {
+    const query = spec.query.replace(/^SELECT \* FROM c/, 'SELECT VALUE COUNT(1) FROM c').replace(/ ORDER BY .*$/, '');
+    const { resources } = await this.container.items
+      .query<number>({ query, parameters: spec.parameters }, { partitionKey: resourceType })
+      .fetchAll();
+    // An aggregate may come back as one partial count per partition range.
+    return resources.reduce((sum, n) => sum + n, 0);
   }
 
   async read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined> {

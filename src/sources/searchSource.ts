@@ -9,6 +9,11 @@ export interface SearchParameters {
   typeFilters: string[];
   /** Patient references (`Patient/123`) whose compartment the search is limited to; undefined: all. */
   patients?: string[];
+  /**
+   * Without `patients`: only resources in the compartment of some patient (a Patient-level export
+   * of all patients). Sources that cannot tell may return every resource of the type.
+   */
+  patientCompartmentOnly?: boolean;
   /** Maximum number of resources in the page. */
   count: number;
 }

@@ -5,6 +5,12 @@ import { BlobExportDestination, NDJSON_CONTENT_TYPE } from '../../../src/destina
 import { blockId } from '../../../src/destination/blockIds';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
+/** One page as the page step writes it: stage the block, then commit the list with it appended. */
+async function append(dest: BlobExportDestination, name: string, committed: string[], id: string, data: Buffer) {
+  await dest.stageBlock(name, id, data);
+  await dest.commitBlocks(name, [...committed, id]);
+}
+
 const WRONG_KEY = Buffer.alloc(64, 7).toString('base64');
 
 async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<string> {
@@ -49,13 +55,13 @@ describe('BlobExportDestination', () => {
   test('given a page appended twice with the same block id, then the blob holds it once', async () => {
     const b0 = blockId('job', 'Patient', 1, 0);
     const b1 = blockId('job', 'Patient', 1, 1);
-    await dest.appendBlock('job/Patient-1.ndjson', [], b0, Buffer.from('{"id":"a"}\n'));
-    await dest.appendBlock('job/Patient-1.ndjson', [b0], b1, Buffer.from('{"id":"b"}\n'));
+    await append(dest, 'job/Patient-1.ndjson', [], b0, Buffer.from('{"id":"a"}\n'));
+    await append(dest, 'job/Patient-1.ndjson', [b0], b1, Buffer.from('{"id":"b"}\n'));
     // The process died after committing b1 but before saving progress: the retry repeats page 1.
-    await dest.appendBlock('job/Patient-1.ndjson', [b0], b1, Buffer.from('{"id":"b"}\n'));
+    await append(dest, 'job/Patient-1.ndjson', [b0], b1, Buffer.from('{"id":"b"}\n'));
     expect(await readAll(await dest.openRead('job/Patient-1.ndjson'))).toBe('{"id":"a"}\n{"id":"b"}\n');
     // A caller passing the block in the committed list too does not duplicate it.
-    await dest.appendBlock('job/Patient-1.ndjson', [b0, b1], b1, Buffer.from('{"id":"b"}\n'));
+    await append(dest, 'job/Patient-1.ndjson', [b0, b1], b1, Buffer.from('{"id":"b"}\n'));
     expect(await readAll(await dest.openRead('job/Patient-1.ndjson'))).toBe('{"id":"a"}\n{"id":"b"}\n');
     const props = await dest.containerClient.getBlobClient('job/Patient-1.ndjson').getProperties();
     expect(props.contentType).toBe(NDJSON_CONTENT_TYPE);
@@ -64,11 +70,11 @@ describe('BlobExportDestination', () => {
   test('given a staged but uncommitted block from a crashed attempt, when rolled forward, then only committed pages remain', async () => {
     const name = 'job/Observation-1.ndjson';
     const ids = [0, 1, 2].map((page) => blockId('job', 'Observation', 1, page));
-    await dest.appendBlock(name, [], ids[0], Buffer.from('0\n'));
+    await append(dest, name, [], ids[0], Buffer.from('0\n'));
     // Crashed attempt: page 1 staged with different content, never committed.
     await dest.containerClient.getBlockBlobClient(name).stageBlock(ids[1], Buffer.from('stale\n'), 6);
-    await dest.appendBlock(name, [ids[0]], ids[1], Buffer.from('1\n'));
-    await dest.appendBlock(name, [ids[0], ids[1]], ids[2], Buffer.from('2\n'));
+    await append(dest, name, [ids[0]], ids[1], Buffer.from('1\n'));
+    await append(dest, name, [ids[0], ids[1]], ids[2], Buffer.from('2\n'));
     expect(await readAll(await dest.openRead(name))).toBe('0\n1\n2\n');
     const list = await dest.containerClient.getBlockBlobClient(name).getBlockList('all');
     expect(list.committedBlocks?.map((b) => b.name)).toEqual(ids);
@@ -81,7 +87,7 @@ describe('BlobExportDestination', () => {
 
   test('deletePrefix removes exactly the blobs under the prefix', async () => {
     for (const name of ['del/a.ndjson', 'del/b.ndjson', 'del/sub/c.ndjson', 'keep/a.ndjson']) {
-      await dest.appendBlock(name, [], blockId('del', 'x', 1, 0), Buffer.from('x\n'));
+      await append(dest, name, [], blockId('del', 'x', 1, 0), Buffer.from('x\n'));
     }
     expect(await dest.deletePrefix('del/')).toBe(3);
     expect(await dest.deletePrefix('del/')).toBe(0);
@@ -89,7 +95,7 @@ describe('BlobExportDestination', () => {
   });
 
   test('a SAS URL can be fetched with plain fetch and serves NDJSON', async () => {
-    await dest.appendBlock(
+    await append(dest, 
       'sas/Patient-1.ndjson',
       [],
       blockId('sas', 'Patient', 1, 0),

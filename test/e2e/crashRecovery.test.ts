@@ -1,0 +1,81 @@
+/**
+ * Crash recovery: the app SIGKILLs itself (LOCAL_CRASH_AT) right after one phase of one page, or the
+ * test kills it at a random moment; a restarted app finishes the export with each resource exactly once.
+ */
+import { rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { AppProcess } from '../support/appProcess';
+import { downloadSummary, sleep, sortedExpectation, waitForExit } from '../support/e2eHelpers';
+import { expectedKeys, seedPatients } from '../support/exportFixtures';
+
+const PATIENTS = 8;
+const PAGE_SIZE = '25';
+const expected = sortedExpectation(expectedKeys(PATIENTS));
+
+async function kickoffSystemExport(client: BulkDataClient): Promise<string> {
+  const kickoff = await client.kickoff('$export', { headers: { 'Cache-Control': 'no-cache' } });
+  expect(kickoff.status).toBe(202);
+  return kickoff.pollUrl as string;
+}
+
+async function expectExactExport(client: BulkDataClient, pollUrl: string): Promise<void> {
+  const manifest = await client.waitForManifest(pollUrl, { timeoutMs: 90_000, maxIntervalMs: 1000 });
+  const { ids, duplicates } = await downloadSummary(client, manifest);
+  expect(duplicates).toEqual([]);
+  expect(ids).toEqual(expected);
+}
+
+describe.each(['searched', 'written', 'checkpointed'] as const)('crash after the %s phase of a page', (phase) => {
+  const env: Record<string, string> = { EXPORT_RESOURCES_PER_PAGE: PAGE_SIZE };
+  const app = new AppProcess({ env });
+
+  const crashNextRunAt = async (page: number): Promise<void> => {
+    await app.stop();
+    env.LOCAL_CRASH_AT = `${phase}:${page}`;
+    rmSync(path.join(app.dataDir, 'crash-injected'), { force: true });
+  };
+
+  beforeAll(() => seedPatients(app, PATIENTS));
+  afterAll(() => app.dispose());
+
+  it.each([0, 2])(
+    `given an app that crashes after ${phase} of page %i, when it is restarted, then the export holds every resource exactly once`,
+    async (page) => {
+      await crashNextRunAt(page);
+      const client = new BulkDataClient(await app.start());
+      const pollUrl = await kickoffSystemExport(client);
+
+      await waitForExit(app);
+      await app.start();
+
+      await expectExactExport(client, pollUrl);
+    },
+  );
+});
+
+describe('the app killed at a random moment of an export', () => {
+  const app = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: '10', EXPORT_TYPE_PARALLELISM: '2' } });
+  beforeAll(() => seedPatients(app, PATIENTS));
+  afterAll(() => app.dispose());
+
+  it('given a running export with progress, when the app is SIGKILLed and restarted, then the export holds every resource exactly once', async () => {
+    const client = new BulkDataClient(await app.start());
+    const pollUrl = await kickoffSystemExport(client);
+
+    // Wait for the first 202 that reports exported resources, then kill somewhere in the next half second.
+    for (;;) {
+      const response = await fetch(pollUrl);
+      await response.arrayBuffer();
+      expect([200, 202]).toContain(response.status);
+      if (response.status === 200) throw new Error('the export finished before it could be interrupted');
+      if (/[1-9]\d* (of \d+ )?resources/.test(response.headers.get('x-progress') ?? '')) break;
+      await sleep(50);
+    }
+    await sleep(Math.floor(Math.random() * 500));
+    await app.kill();
+    await app.start();
+
+    await expectExactExport(client, pollUrl);
+  });
+});

@@ -1,0 +1,144 @@
+/** Small helpers shared by the end-to-end tests: the app's stores as a test sees them, and waits. */
+import { BlobServiceClient } from '@azure/storage-blob';
+import { getCosmosClient } from '../../src/jobs/cosmosClient';
+import type { BulkDataClient, Manifest } from '../../src/client/bulkDataClient';
+import type { AppProcess } from './appProcess';
+import { downloadAll } from './exportFixtures';
+import { testConnectionInfo } from './testEnv';
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
+export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await check();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`Timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Waits until the app's process has ended by itself (e.g. an injected crash). */
+export async function waitForExit(app: AppProcess, timeoutMs = 60_000): Promise<void> {
+  const pid = app.pid;
+  if (pid === undefined) throw new Error('the app was never started');
+  await eventually(`app process ${pid} to exit`, async () => (isAlive(pid) ? undefined : true), timeoutMs, 100);
+}
+
+/** Number of job records in the app's Cosmos jobs container (0 when it does not exist yet). */
+export async function countJobDocuments(app: AppProcess): Promise<number> {
+  const info = testConnectionInfo();
+  const container = getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
+    .database(app.database)
+    .container('jobs');
+  try {
+    const { resources } = await container.items
+      .query<number>("SELECT VALUE COUNT(1) FROM c WHERE c.docType = 'job'")
+      .fetchAll();
+    return resources[0] ?? 0;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 404) return 0;
+    throw error;
+  }
+}
+
+/** Names of the blobs under `prefix` in the app's export container ([] when it does not exist). */
+export async function listBlobs(app: AppProcess, prefix = ''): Promise<string[]> {
+  const container = BlobServiceClient.fromConnectionString(testConnectionInfo().storageConnectionString).getContainerClient(
+    app.container,
+  );
+  const names: string[] = [];
+  try {
+    for await (const blob of container.listBlobsFlat({ prefix })) names.push(blob.name);
+  } catch (error) {
+    if ((error as { statusCode?: unknown }).statusCode === 404) return [];
+    throw error;
+  }
+  return names;
+}
+
+/** The job id at the end of a poll URL. */
+export function jobIdOf(pollUrl: string): string {
+  return pollUrl.slice(pollUrl.lastIndexOf('/') + 1);
+}
+
+/** Ids per type (sorted) and every `type/id` that appears more than once. */
+export function summarise(resources: Map<string, Array<Record<string, unknown>>>): {
+  ids: Record<string, string[]>;
+  duplicates: string[];
+} {
+  const ids: Record<string, string[]> = {};
+  const seen = new Set<string>();
+  const duplicates: string[] = [];
+  for (const [type, list] of resources) {
+    for (const resource of list) {
+      const key = `${type}/${String(resource.id)}`;
+      if (seen.has(key)) duplicates.push(key);
+      seen.add(key);
+    }
+    ids[type] = list.map((r) => String(r.id)).sort();
+  }
+  return { ids, duplicates };
+}
+
+/** The expected ids per type, sorted, from `expectedKeys`. */
+export function sortedExpectation(expected: Map<string, string[]>, types?: string[]): Record<string, string[]> {
+  return Object.fromEntries(
+    [...expected]
+      .filter(([type]) => !types || types.includes(type))
+      .map(([type, ids]) => [type, [...ids].sort()]),
+  );
+}
+
+/** Downloads a finished export and returns its ids per type and duplicates. */
+export async function downloadSummary(client: BulkDataClient, manifest: Manifest) {
+  const { resources } = await downloadAll(client, manifest);
+  return summarise(resources);
+}
+
+/** The durable management payload of a kick-off response body. */
+export interface ManagementPayload {
+  id: string;
+  statusQueryGetUri: string;
+  terminatePostUri: string;
+}
+
+export function managementOf(kickoffBody: string): ManagementPayload {
+  return JSON.parse(kickoffBody) as ManagementPayload;
+}
+
+export interface DurableStatus {
+  runtimeStatus: string;
+  customStatus?: unknown;
+  output?: unknown;
+}
+
+export async function durableStatus(statusQueryGetUri: string): Promise<DurableStatus> {
+  const response = await fetch(statusQueryGetUri);
+  return (await response.json()) as DurableStatus;
+}
+
+/** Waits until the orchestration reaches one of `statuses`. */
+export function waitForRuntimeStatus(statusQueryGetUri: string, statuses: string[], timeoutMs = 60_000): Promise<DurableStatus> {
+  return eventually(
+    `runtimeStatus ${statuses.join('|')}`,
+    async () => {
+      const status = await durableStatus(statusQueryGetUri);
+      return statuses.includes(status.runtimeStatus) ? status : undefined;
+    },
+    timeoutMs,
+    250,
+  );
+}
