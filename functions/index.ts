@@ -2,9 +2,15 @@
  * The Functions app: importing this module registers every trigger. Azure's worker loads it from
  * package.json `main`; the local runtime (src/local) loads the same module.
  */
+import { app } from '@azure/functions';
+import { flushTelemetry } from '../src/services';
 import './durable/activities';
 import './durable/orchestrators';
 import './http/kickoff';
 import './http/jobStatus';
 import './http/metadata';
 import './http/notFound';
+
+// Buffered telemetry (events of the last second, metrics since the last interval) goes out before
+// the worker ends.
+app.hook.appTerminate(() => flushTelemetry());

@@ -62,6 +62,8 @@ export interface StorageConfig {
   connectionString?: string;
   accountUrl?: string;
   container: string;
+  /** Attempts per storage call, the first included (the SDK's own retries). Default 4. */
+  maxTries: number;
 }
 
 export type SourceKind = 'cosmos' | 'fhir';
@@ -159,7 +161,8 @@ function storageFromEnv(env: Env): StorageConfig {
   if (!isValidContainerName(container)) {
     throw new ConfigurationError('EXPORT_CONTAINER', `"${container}" is not a valid blob container name`);
   }
-  return { connectionString, accountUrl, container };
+  const maxTries = intSetting(env, 'EXPORT_STORAGE_MAX_TRIES', 4, 1, 20);
+  return { connectionString, accountUrl, container, maxTries };
 }
 
 export function exportConfigFromEnv(env: Env): ExportConfig {

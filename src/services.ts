@@ -17,6 +17,7 @@ import { createFhirRestSource } from './sources/fhirRestSource';
 import { readFhirSourceConfig } from './sources/fhirSourceConfig';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
 import type { SearchSource } from './sources/searchSource';
+import { createTelemetry, type Telemetry } from './telemetry';
 
 export interface Services {
   config: AppConfig;
@@ -53,6 +54,19 @@ export function resetServices(): void {
   services = undefined;
 }
 
+// One telemetry client per process, kept across service rebuilds (the SDK's exporters are per client).
+let telemetry: Promise<Telemetry> | undefined;
+
+function getTelemetry(env: Record<string, string | undefined>): Promise<Telemetry> {
+  telemetry ??= createTelemetry(env, (line) => console.log(line));
+  return telemetry;
+}
+
+/** Sends buffered telemetry, if any was set up (process shutdown). */
+export async function flushTelemetry(): Promise<void> {
+  if (telemetry) await (await telemetry).flush();
+}
+
 async function buildServices(env: Record<string, string | undefined>): Promise<Services> {
   const config = loadConfig(env);
   const cosmos = getCosmosClient({ endpoint: config.cosmos.endpoint, key: config.cosmos.key });
@@ -69,6 +83,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
   const blobService = getBlobServiceClient({
     connectionString: config.storage.connectionString,
     accountUrl: config.storage.accountUrl,
+    maxTries: config.storage.maxTries,
   });
   const destinationRef: DestinationRef = { accountUrl: blobService.url, container: config.storage.container };
   const destinations = new Map<string, ExportDestination>();
@@ -94,6 +109,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
         config.sourceKind === 'fhir' ? [...PATIENT_COMPARTMENT_TYPES, 'Patient'] : COSMOS_COMPARTMENT_TYPES,
       ),
       now: () => new Date(),
+      telemetry: await getTelemetry(env),
       ...overrides,
     },
     authenticator: createAuthenticator(readAuthConfig(env)),

@@ -15,6 +15,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type * as OtelApi from '@opentelemetry/api';
+import type * as OtelResources from '@opentelemetry/resources';
 
 /** Custom dimensions: short strings only (identifiers of jobs, types, statuses; never resource data). */
 export type TelemetryProperties = Record<string, string>;
@@ -52,6 +53,7 @@ export const AUTHENTICATION_STRING_SETTING = 'APPLICATIONINSIGHTS_AUTHENTICATION
 export const EXPORT_OPERATION_NAME = 'FhirBulkExport';
 
 const FLUSH_TIMEOUT_MS = 5_000;
+const DEFAULT_ROLE_NAME = 'durable-fhir-export';
 
 /**
  * Builds the process's telemetry from the environment: App Insights when a connection string is
@@ -63,16 +65,27 @@ export async function createTelemetry(env: Record<string, string | undefined>, l
     log(`Application Insights telemetry is off: ${CONNECTION_STRING_SETTING} is not set.`);
     return noopTelemetry;
   }
-  const sdk = await import('applicationinsights');
-  // The OpenTelemetry API instance the SDK itself uses (a dependency of the SDK, resolved from it).
-  const apiPath = require.resolve('@opentelemetry/api', { paths: [path.dirname(require.resolve('applicationinsights'))] });
-  const api = (await import(apiPath)) as typeof OtelApi;
+  try {
+    const sdk = await import('applicationinsights');
+    // The OpenTelemetry packages the SDK itself uses (its dependencies, resolved from it).
+    const fromSdk = (name: string) => require.resolve(name, { paths: [path.dirname(require.resolve('applicationinsights'))] });
+    const api = (await import(fromSdk('@opentelemetry/api'))) as typeof OtelApi;
+    const resources = (await import(fromSdk('@opentelemetry/resources'))) as typeof OtelResources;
 
-  const client = new sdk.TelemetryClient(connectionString, { useGlobalProviders: false });
-  const credential = await credentialFrom(env[AUTHENTICATION_STRING_SETTING]);
-  if (credential) client.config.aadTokenCredential = credential;
-  client.initialize();
-  return new AppInsightsTelemetry(client, api, log);
+    const client = new sdk.TelemetryClient(connectionString, { useGlobalProviders: false });
+    // `cloud_RoleName`: the function app's name on Azure, the project's name elsewhere.
+    client.config.azureMonitorOpenTelemetryOptions = {
+      resource: resources.resourceFromAttributes({ 'service.name': env.WEBSITE_SITE_NAME || DEFAULT_ROLE_NAME }),
+    };
+    const credential = await credentialFrom(env[AUTHENTICATION_STRING_SETTING]);
+    if (credential) client.config.aadTokenCredential = credential;
+    client.initialize();
+    return new AppInsightsTelemetry(client, api, log);
+  } catch (error) {
+    // A bad connection string must not stop exports: run without telemetry and say why, once.
+    log(`Application Insights telemetry is off: ${error instanceof Error ? error.message : String(error)}`);
+    return noopTelemetry;
+  }
 }
 
 /** Entra credential for `Authorization=AAD[;ClientId=…]`, undefined for anything else. */

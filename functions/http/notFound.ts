@@ -12,5 +12,7 @@ app.http('notFound', {
   authLevel: 'anonymous',
   route: '{*path}',
   handler: (_request, context) =>
-    handled(context, async () => fhirJson(404, operationOutcome('No operation is served at this path with this method.', 'not-found'))),
+    handled(context, async () =>
+      fhirJson(404, operationOutcome('No operation is served at this path with this method.', 'not-found')),
+    ),
 });

@@ -2,8 +2,9 @@
  * The job's life outside the page step: start (plan the units), complete (the manifest), fail,
  * cancel. Each write is etag-guarded and follows the status table; a cancel always wins.
  */
-import { assertJobDestination, type ExportDeps } from './exportDeps';
+import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
 import { JobConflictError, NotFoundError } from './errors';
+import { jobCancelled, jobCompleted, jobFailed, jobStarted } from './exportTelemetry';
 import { classifyError } from './failureMapping';
 import { assertTransition, isFinalStatus } from './jobLifecycle';
 import type { ExportJobRecord, FailureDetails, ManifestOutputEntry, ProgressDocument } from './model';
@@ -53,9 +54,12 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
     const plan = job.status === 'Running' && job.plannedTypes ? { types: job.plannedTypes, scope: job.patientScope } : await makePlan(deps, job);
     for (const resourceType of plan.types) await deps.jobs.createProgress(newProgress(deps, jobId, resourceType));
 
+    let transitioned = false;
     const started = await updateJob(deps, jobId, (current) => {
+      transitioned = false;
       if (current.status === 'Running') return undefined;
       assertTransition(current.status, 'Running');
+      transitioned = true;
       return {
         ...current,
         status: 'Running',
@@ -65,6 +69,8 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
       };
     });
     if (!started || started.status !== 'Running') return { outcome: 'stopped' };
+    // Only the execution that moved the job to Running reports it (not a retried start).
+    if (transitioned) jobStarted(telemetryOf(deps), started);
     return { outcome: 'started', units: plan.types.map((t) => ({ unitId: t, resourceType: t })) };
   } catch (error) {
     const verdict = classifyError(error);
@@ -132,8 +138,11 @@ export async function completeJob(deps: ExportDeps, jobId: string): Promise<{ ou
     }));
   }
   const now = deps.now();
+  let transitioned = false;
   const job = await updateJob(deps, jobId, (current) => {
+    transitioned = false;
     if (current.status !== 'Running') return undefined;
+    transitioned = true;
     return {
       ...current,
       status: 'Completed',
@@ -142,6 +151,11 @@ export async function completeJob(deps: ExportDeps, jobId: string): Promise<{ ou
       output: manifestOutput(progress),
     };
   });
+  if (job?.status === 'Completed' && transitioned) {
+    const telemetry = telemetryOf(deps);
+    jobCompleted(telemetry, job, job.output ?? [], progress.reduce((n, p) => n + p.page, 0));
+    await telemetry.flush();
+  }
   return { outcome: job?.status === 'Completed' ? 'completed' : 'stopped' };
 }
 
@@ -154,10 +168,18 @@ export function manifestOutput(progress: ProgressDocument[]): ManifestOutputEntr
 
 /** Marks the job Failed with its reason, unless it already ended (a cancel is never overwritten). */
 export async function failJob(deps: ExportDeps, jobId: string, failure: FailureDetails): Promise<void> {
-  await updateJob(deps, jobId, (current) => {
+  let transitioned = false;
+  const job = await updateJob(deps, jobId, (current) => {
+    transitioned = false;
     if (isFinalStatus(current.status)) return undefined;
+    transitioned = true;
     return { ...current, status: 'Failed', failureDetails: failure, completedAt: deps.now().toISOString() };
   });
+  if (job && transitioned) {
+    const telemetry = telemetryOf(deps);
+    jobFailed(telemetry, job, failure);
+    await telemetry.flush();
+  }
 }
 
 /**
@@ -171,16 +193,21 @@ export async function cancelJob(
   stopOrchestrations: (job: ExportJobRecord) => Promise<void>,
 ): Promise<void> {
   let cancelled: ExportJobRecord | undefined;
+  let previousStatus = '';
   if (!isJobId(jobId)) throw new NotFoundError(JOB_NOT_FOUND);
   await updateJob(deps, jobId, (current) => {
     cancelled = undefined;
     if (current.clientId !== clientId || current.status === 'Cancelled') return undefined;
     assertTransition(current.status, 'Cancelled');
+    previousStatus = current.status;
     cancelled = { ...current, status: 'Cancelled', completedAt: deps.now().toISOString() };
     return cancelled;
   });
   // Another client's job answers exactly like a job that does not exist.
   if (!cancelled) throw new NotFoundError(JOB_NOT_FOUND);
+  const telemetry = telemetryOf(deps);
+  jobCancelled(telemetry, cancelled, previousStatus);
   await stopOrchestrations(cancelled);
   await deps.destinationFor(cancelled.destination).deletePrefix(`${jobId}/`);
+  await telemetry.flush();
 }

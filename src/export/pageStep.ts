@@ -10,9 +10,11 @@ import { blockId as blockIdFor } from '../destination/blockIds';
 import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
 import { classifyError } from './failureMapping';
+import { ndjsonBuffer } from './ndjson';
 import type { ExportJobRecord, FailureDetails, ProgressDocument, ProgressFile } from './model';
 
-import { assertJobDestination, type ExportDeps } from './exportDeps';
+import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
+import { pageWritten } from './exportTelemetry';
 
 export interface UnitTotals {
   resourceType: string;
@@ -61,6 +63,7 @@ export async function runPageStep(deps: ExportDeps, jobId: string, unitId: strin
 }
 
 async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
+  const stepStart = performance.now();
   const job = await deps.jobs.getJob(jobId);
   if (!job || job.status !== 'Running') return { outcome: 'stopped' };
   // A resumed job writes only where it started writing, or fails.
@@ -74,6 +77,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     return checkpoint(deps, { ...progress, page: progress.page + 1, done: true, updatedAt: deps.now().toISOString() }, 0);
   }
 
+  const searchStart = performance.now();
   const page = await deps.source.search(
     progress.resourceType,
     {
@@ -87,6 +91,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     progress.continuationToken,
   );
 
+  const searchMs = performance.now() - searchStart;
   deps.probe?.('searched', { jobId, unitId, page: progress.page });
 
   const keep = elementsForType(job.request.elements, progress.resourceType);
@@ -102,7 +107,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   };
 
   if (lines.length > 0) {
-    const data = Buffer.from(lines.join('\n') + '\n', 'utf8');
+    const data = ndjsonBuffer(lines);
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
     const blockId = blockIdFor(jobId, progress.resourceType, file.part, progress.page);
     await destination.stageBlock(file.blobName, blockId, data);
@@ -120,13 +125,32 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     next.bytes = progress.bytes + data.length;
   }
 
-  return checkpoint(deps, next, lines.length);
+  // Reported only by the execution whose checkpoint succeeded, so a redelivered page counts once.
+  const report = () =>
+    pageWritten(telemetryOf(deps), {
+      jobId,
+      resourceType: progress.resourceType,
+      page: progress.page,
+      resources: lines.length,
+      bytes: next.bytes - progress.bytes,
+      filePart: lines.length > 0 ? next.files.reduce((max, f) => Math.max(max, f.part), 0) : undefined,
+      latencyMs: performance.now() - stepStart,
+      searchMs,
+      done: next.done,
+    });
+  return checkpoint(deps, next, lines.length, report);
 }
 
-async function checkpoint(deps: ExportDeps, next: ProgressDocument, pageResources: number): Promise<PageStepResult> {
+async function checkpoint(
+  deps: ExportDeps,
+  next: ProgressDocument,
+  pageResources: number,
+  onSaved?: () => void,
+): Promise<PageStepResult> {
   try {
     const saved = await deps.jobs.checkpointProgress(next);
     deps.probe?.('checkpointed', { jobId: next.jobId, unitId: next.unitId, page: next.page - 1 });
+    onSaved?.();
     return written(saved, pageResources);
   } catch (error) {
     if (!(error instanceof JobConflictError)) throw error;

@@ -5,7 +5,7 @@
  */
 import * as path from 'node:path';
 import { loadConfig } from '../config';
-import { setServiceOverrides } from '../services';
+import { flushTelemetry, setServiceOverrides } from '../services';
 import { crashProbeFromEnv } from './crashInjection';
 import { startLocalRuntime } from './runtime';
 
@@ -27,7 +27,10 @@ async function main(): Promise<void> {
   process.stdout.write(`${APP_READY_PREFIX}${runtime.apiBaseUrl}\n`);
   const shutdown = (): void => {
     setTimeout(() => process.exit(1), 10_000).unref();
-    void runtime.stop().then(() => process.exit(0));
+    void runtime
+      .stop()
+      .then(() => flushTelemetry())
+      .then(() => process.exit(0));
   };
   process.once('SIGINT', shutdown);
   process.once('SIGTERM', shutdown);

@@ -37,7 +37,8 @@ async function main(): Promise<void> {
     SOURCE_KIND: process.env.SOURCE_KIND ?? 'cosmos',
   };
   if (env.SOURCE_KIND === 'cosmos') await seedIfEmpty(emulators, env);
-  if (env.AUTH_MODE === 'none') {
+  // Compared the way readAuthConfig reads it, so `NONE` or ` none` warn as well.
+  if (env.AUTH_MODE.trim().toLowerCase() === 'none') {
     console.warn('WARNING: AUTH_MODE=none - anyone who can reach this port can export every resource.');
   }
 

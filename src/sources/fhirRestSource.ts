@@ -25,6 +25,7 @@ import {
 } from './fhirSearchPlan';
 import { FhirSourceConfig, fhirSourceConfig } from './fhirSourceConfig';
 import { PATIENT_COMPARTMENT_TYPES } from './patientCompartment';
+import { resourceJsonText } from './searchsetScanner';
 import type { SearchPage, SearchParameters, SearchSource } from './searchSource';
 import { createSourceAuth } from './sourceAuth';
 
@@ -130,7 +131,8 @@ export class FhirRestSource implements SearchSource {
       nextToken = encodeCursor({ q: cursor.q + 1 });
     }
 
-    const page: SearchPage = { resources: resources.map((r) => JSON.stringify(r)) };
+    // Scanned resources keep the source's own (compact) JSON text: no stringify round trip.
+    const page: SearchPage = { resources: resources.map(resourceJsonText) };
     if (nextToken !== undefined) page.nextToken = nextToken;
     if (continuationToken === undefined && plan.queries.length === 1) {
       const total = typeof bundle.total === 'number' ? bundle.total : await this.countOnly(url);
@@ -165,7 +167,7 @@ export class FhirRestSource implements SearchSource {
     let count = countOf(url) ?? requested;
     for (;;) {
       try {
-        const { body } = await this.http.requestJson(url, { maxBytes: this.config.maxPageBytes });
+        const { body } = await this.http.requestJson(url, { maxBytes: this.config.maxPageBytes, rawResources: true });
         return { bundle: asSearchBundle(body), url };
       } catch (error) {
         if (!(error instanceof ResponseTooLargeError)) throw error;

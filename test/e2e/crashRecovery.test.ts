@@ -2,7 +2,7 @@
  * Crash recovery: the app SIGKILLs itself (LOCAL_CRASH_AT) right after one phase of one page, or the
  * test kills it at a random moment; a restarted app finishes the export with each resource exactly once.
  */
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { BulkDataClient } from '../../src/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
@@ -26,7 +26,7 @@ async function expectExactExport(client: BulkDataClient, pollUrl: string): Promi
   expect(ids).toEqual(expected);
 }
 
-describe.each(['searched', 'written', 'checkpointed'] as const)('crash after the %s phase of a page', (phase) => {
+describe.each(['searched', 'staged', 'written', 'checkpointed'] as const)('crash after the %s phase of a page', (phase) => {
   const env: Record<string, string> = { EXPORT_RESOURCES_PER_PAGE: PAGE_SIZE };
   const app = new AppProcess({ env });
 
@@ -47,6 +47,8 @@ describe.each(['searched', 'written', 'checkpointed'] as const)('crash after the
       const pollUrl = await kickoffSystemExport(client);
 
       await waitForExit(app);
+      // The injected crash, not something else, ended the process.
+      expect(readFileSync(path.join(app.dataDir, 'crash-injected'), 'utf8')).toMatch(new RegExp(`^${phase}:${page} `));
       await app.start();
 
       await expectExactExport(client, pollUrl);

@@ -1,0 +1,99 @@
+/**
+ * The benchmark's dataset: exactly `total` resources from the deterministic synthetic generator,
+ * each padded with a generated narrative to a realistic size (1–2 KB), and every LARGE_EVERY-th
+ * resource blown up to 100–160 KB. Kept pre-serialised, per type, as searchset Bundle entries in one
+ * Buffer with offsets, so that serving a page is a slice, never a JSON.stringify.
+ */
+import { generateDataset, mulberry32 } from '../src/demo/syntheticFhir';
+
+/** One resource in this many gets a large (100–160 KB) narrative. */
+export const LARGE_EVERY = 2_500;
+const ENTRY_HEAD = Buffer.from('{"resource":');
+const ENTRY_TAIL = Buffer.from(',"search":{"mode":"match"}}');
+const COMMA = Buffer.from(',');
+
+export interface TypeData {
+  count: number;
+  /** Entries (`{"resource":…,"search":…}`) back to back, comma-separated. */
+  entries: Buffer;
+  /** Start of entry i in `entries`; `starts[count]` is the end of the last entry plus one (its comma). */
+  starts: Float64Array;
+}
+
+export interface BenchDataset {
+  seed: number;
+  total: number;
+  /** NDJSON bytes the export of everything produces (resource text plus one newline each). */
+  ndjsonBytes: number;
+  largeResources: number;
+  types: Map<string, TypeData>;
+}
+
+/** A fixed block of filler text, cut at a deterministic offset for each narrative. */
+const FILLER = (() => {
+  const words = ['patient', 'reports', 'stable', 'condition', 'follow-up', 'advised', 'vitals', 'within',
+    'normal', 'limits', 'reviewed', 'history', 'medication', 'adherence', 'discussed', 'plan', 'return',
+    'in', 'two', 'weeks', 'no', 'acute', 'distress', 'noted', 'labs', 'ordered', 'and', 'pending'];
+  const next = mulberry32(7);
+  const parts: string[] = [];
+  let length = 0;
+  while (length < 400_000) {
+    const word = words[Math.floor(next() * words.length)];
+    parts.push(word);
+    length += word.length + 1;
+  }
+  return parts.join(' ');
+})();
+
+function narrative(random: () => number, chars: number): { status: string; div: string } {
+  const start = Math.floor(random() * (FILLER.length - chars - 1));
+  return {
+    status: 'generated',
+    div: `<div xmlns="http://www.w3.org/1999/xhtml"><p>${FILLER.slice(start, start + Math.max(0, chars))}</p></div>`,
+  };
+}
+
+/** Builds the dataset; `onProgress` is called every 100k resources. */
+export function buildDataset(total: number, seed = 1, onProgress?: (done: number) => void): BenchDataset {
+  const random = mulberry32(seed * 7919 + 1);
+  const chunks = new Map<string, { parts: Buffer[]; lengths: number[] }>();
+  let produced = 0;
+  let ndjsonBytes = 0;
+  let largeResources = 0;
+  // Enough patients for any total (about 25 resources each); the loop stops at `total`.
+  for (const resource of generateDataset({ patients: Math.ceil(total / 5) + 10, seed })) {
+    if (produced >= total) break;
+    produced += 1;
+    const base = JSON.stringify(resource).length;
+    const large = produced % LARGE_EVERY === 0;
+    const target = large ? 100_000 + Math.floor(random() * 60_000) : 1_000 + Math.floor(random() * 1_000);
+    const overhead = 95; // the text element's own markup, roughly
+    const padded = { ...resource, text: narrative(random, target - base - overhead) };
+    if (large) largeResources += 1;
+    const json = Buffer.from(JSON.stringify(padded), 'utf8');
+    ndjsonBytes += json.length + 1;
+    let bucket = chunks.get(resource.resourceType);
+    if (!bucket) chunks.set(resource.resourceType, (bucket = { parts: [], lengths: [] }));
+    bucket.parts.push(ENTRY_HEAD, json, ENTRY_TAIL, COMMA);
+    bucket.lengths.push(ENTRY_HEAD.length + json.length + ENTRY_TAIL.length + 1);
+    if (onProgress && produced % 100_000 === 0) onProgress(produced);
+  }
+  const types = new Map<string, TypeData>();
+  for (const [type, bucket] of [...chunks].sort(([a], [b]) => a.localeCompare(b))) {
+    const starts = new Float64Array(bucket.lengths.length + 1);
+    for (let i = 0; i < bucket.lengths.length; i++) starts[i + 1] = starts[i] + bucket.lengths[i];
+    types.set(type, { count: bucket.lengths.length, entries: Buffer.concat(bucket.parts), starts });
+    bucket.parts.length = 0;
+  }
+  return { seed, total: produced, ndjsonBytes, largeResources, types };
+}
+/** The resource text of entry `i` (a view into the entries buffer, no copy). */
+export function resourceText(data: TypeData, i: number): Buffer {
+  return data.entries.subarray(data.starts[i] + ENTRY_HEAD.length, data.starts[i + 1] - 1 - ENTRY_TAIL.length);
+}
+
+/** Entries `from`..`to` (exclusive) as the inside of a JSON array (a view, no copy). */
+export function entrySlice(data: TypeData, from: number, to: number): Buffer {
+  if (to <= from) return Buffer.alloc(0);
+  return data.entries.subarray(data.starts[from], data.starts[to] - 1);
+}

@@ -1,0 +1,430 @@
+/**
+ * `npm run bench`: full system exports on the local runtime, against a benchmark FHIR endpoint,
+ * into Azurite, with the two limits (read-only, write-only) measured in the same run.
+ *
+ *   npm run bench -- [--sizes 10000,100000,1000000] [--cosmos-source 5000] [--cpu-prof DIR]
+ *                    [--out bench-results.json]
+ *
+ * Per size: build the dataset → serve it (bench/pagingServer.ts) → read limit → write limit →
+ * export with the app process (appHost, SOURCE_KIND=fhir), sampling its RSS → verify the manifest
+ * counts and the bytes in storage. Then one small export with the Cosmos DB emulator as the source
+ * (realism only; the emulator is no yardstick for speed). The job store is the in-process Cosmos
+ * emulator throughout (a few documents per page); Azurite keeps its data on disk in a temp folder.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
+import { BulkDataClient } from '../src/client/bulkDataClient';
+import { getCosmosClient } from '../src/jobs/cosmosClient';
+import { startAzurite, startCosmosEmulator, type RunningAzurite, type RunningCosmosEmulator } from '../src/local/emulators';
+import { createCosmosResourceWriter } from '../src/sources/cosmosResourceWriter';
+import { buildDataset, resourceText, type BenchDataset } from './dataset';
+import { RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
+import { startPagingServer } from './pagingServer';
+
+const APP_HOST = path.join(__dirname, '..', 'src', 'local', 'appHost.js');
+const LIMITS = path.join(__dirname, 'limits.js');
+const DEFAULT_PAGE_SIZE = 1000;
+const TYPE_PARALLELISM = 4;
+const MB = 1024 * 1024;
+
+interface Args {
+  sizes: number[];
+  cosmosSource: number;
+  cpuProfDir?: string;
+  out: string;
+  pageSize: number;
+}
+
+/** CPU seconds used during a phase, per process (the machine's cores are shared by all of them). */
+interface CpuSplit {
+  app?: number;
+  limitProcess?: number;
+  azurite: number;
+  /** This process: the paging server and the Cosmos emulator (job store). */
+  benchProcess: number;
+}
+
+interface ExportFigures {
+  resources: number;
+  bytes: number;
+  seconds: number;
+  resourcesPerSecond: number;
+  mbPerSecond: number;
+  peakRssMb: number;
+  pages: number;
+  cpu?: CpuSplit;
+}
+
+type LimitFigures = LimitResult & { resourcesPerSecond: number; mbPerSecond: number; cpu: CpuSplit };
+
+interface SizeResult {
+  label: string;
+  source: 'bench-fhir-endpoint' | 'cosmos-emulator';
+  size: number;
+  datasetBytes: number;
+  largeResources: number;
+  export: ExportFigures;
+  readLimit?: LimitFigures;
+  writeLimit?: LimitFigures;
+  /** Export rate over the slower limit's rate (resources per second). */
+  ratioToSlowerLimit?: number;
+}
+
+function parseArgs(argv: string[]): Args {
+  const args: Args = {
+    sizes: [10_000, 100_000, 1_000_000],
+    cosmosSource: 5_000,
+    out: 'bench-results.json',
+    pageSize: DEFAULT_PAGE_SIZE,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const [flag, inline] = argv[i].split('=', 2);
+    const value = (): string => inline ?? argv[++i];
+    if (flag === '--sizes') args.sizes = value().split(',').map((s) => Number(s.trim()));
+    else if (flag === '--cosmos-source') args.cosmosSource = Number(value());
+    else if (flag === '--cpu-prof') args.cpuProfDir = path.resolve(value());
+    else if (flag === '--out') args.out = value();
+    else if (flag === '--page-size') args.pageSize = Number(value());
+    else throw new Error(`unknown option ${argv[i]}`);
+  }
+  if (args.sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error('--sizes takes positive integers');
+  return args;
+}
+
+const fmt = (n: number, digits = 0): string =>
+  n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const short = (n: number): string => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+const log = (line: string): void => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
+
+/** VmRSS and VmHWM (peak) of a process, in MiB; undefined once it is gone. */
+function memoryOf(pid: number): { rss: number; hwm: number } | undefined {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+    const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)`, 'm').exec(status)?.[1] ?? 0);
+    return { rss: kb('VmRSS') / 1024, hwm: kb('VmHWM') / 1024 };
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
+function cpuOfPid(pid: number): number {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
+/** Starts a CPU meter over Azurite and this process; `stop()` returns the split. */
+function cpuMeter(azuritePid: number): { stop(extra?: Partial<CpuSplit>): CpuSplit } {
+  const azurite = cpuOfPid(azuritePid);
+  const self = process.cpuUsage();
+  return {
+    stop: (extra = {}) => {
+      const used = process.cpuUsage(self);
+      return { ...extra, azurite: cpuOfPid(azuritePid) - azurite, benchProcess: (used.user + used.system) / 1e6 };
+    },
+  };
+}
+
+/** `app 0.9 + azurite 0.6 + bench 0.3 = 1.8 cores`: average cores per process over a phase. */
+function coresLine(cpu: CpuSplit, seconds: number): string {
+  const parts: [string, number | undefined][] = [
+    ['app', cpu.app],
+    ['limit process', cpu.limitProcess],
+    ['azurite', cpu.azurite],
+    ['bench (server + Cosmos emulator)', cpu.benchProcess],
+  ];
+  const used = parts.filter((p): p is [string, number] => p[1] !== undefined);
+  const total = used.reduce((sum, [, v]) => sum + v, 0);
+  return `${used.map(([name, v]) => `${name} ${fmt(v / seconds, 2)}`).join(' + ')} = ${fmt(total / seconds, 2)} cores`;
+}
+
+function runChild(script: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}`))));
+  });
+}
+
+async function limit(mode: 'read' | 'write', options: LimitOptions, azuritePid: number): Promise<LimitFigures> {
+  // The meter spans the child's set-up too (fetching the pages of the write limit): an upper bound.
+  const meter = cpuMeter(azuritePid);
+  const out = await runChild(LIMITS, [mode, JSON.stringify(options)]);
+  const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
+  if (!line) throw new Error(`${mode} limit printed no result`);
+  const r = JSON.parse(line.slice(RESULT_PREFIX.length)) as LimitResult;
+  const cpu = meter.stop({ limitProcess: r.cpuSeconds });
+  return { ...r, resourcesPerSecond: r.resources / r.seconds, mbPerSecond: r.bytes / MB / r.seconds, cpu };
+}
+
+interface AppHandle {
+  child: ChildProcess;
+  apiBaseUrl: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+async function startApp(env: Record<string, string>, pageSize: number, cpuProfDir?: string): Promise<AppHandle> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-app-'));
+  const nodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
+  const child = spawn(process.execPath, [...nodeArgs, APP_HOST], {
+    env: {
+      PATH: process.env.PATH ?? '',
+      PORT: '0',
+      DATA_DIR: dataDir,
+      AUTH_MODE: 'none',
+      APP_HOST_EXIT_WITH_STDIN: '1',
+      EXPORT_POLL_MIN_INTERVAL_MS: '0',
+      EXPORT_POLL_RETRY_AFTER_SECONDS: '1',
+      EXPORT_RESOURCES_PER_PAGE: String(pageSize),
+      EXPORT_TYPE_PARALLELISM: String(TYPE_PARALLELISM),
+      ...env,
+    },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
+  const apiBaseUrl = await new Promise<string>((resolve, reject) => {
+    child.stdout?.on('data', (d: Buffer) => {
+      output = (output + d.toString()).slice(-4000);
+      const match = /READY (\S+)/.exec(output);
+      if (match) resolve(match[1]);
+    });
+    child.once('exit', (code) => reject(new Error(`app exited early (${code}): ${output}`)));
+  });
+  return {
+    child,
+    apiBaseUrl,
+    dataDir,
+    stop: async () => {
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        await exited;
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function runExport(
+  label: string,
+  env: Record<string, string>,
+  azurite: RunningAzurite,
+  container: string,
+  expected: number,
+  pageSize: number,
+  cpuProfDir?: string,
+): Promise<ExportFigures> {
+  const app = await startApp(
+    { ...env, EXPORT_STORAGE_CONNECTION_STRING: azurite.storageConnectionString, EXPORT_CONTAINER: container },
+    pageSize,
+    cpuProfDir,
+  );
+  const pid = app.child.pid!;
+  let peakRss = 0;
+  const sampler = setInterval(() => {
+    const m = memoryOf(pid);
+    if (m) peakRss = Math.max(peakRss, m.rss, m.hwm);
+  }, 200);
+  try {
+    const client = new BulkDataClient(app.apiBaseUrl);
+    const meter = cpuMeter(azurite.pid);
+    const appCpu = cpuOfPid(pid);
+    const started = performance.now();
+    const kickoff = await client.kickoff('$export');
+    if (kickoff.status !== 202 || !kickoff.pollUrl) throw new Error(`kick-off answered ${kickoff.status}: ${kickoff.body}`);
+    let lastPrint = 0;
+    const manifest = await client.waitForManifest(kickoff.pollUrl, {
+      timeoutMs: 4 * 3600_000,
+      minIntervalMs: 100,
+      maxIntervalMs: 250,
+      onProgress: (progress) => {
+        const now = performance.now();
+        if (now - lastPrint < 5000) return;
+        lastPrint = now;
+        const m = memoryOf(pid);
+        log(`${label}: ${progress} | ${fmt((now - started) / 1000, 1)} s | app rss ${fmt(m?.rss ?? 0)} MiB`);
+      },
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const cpu = meter.stop({ app: cpuOfPid(pid) - appCpu });
+    const m = memoryOf(pid);
+    if (m) peakRss = Math.max(peakRss, m.hwm);
+    const resources = manifest.output.reduce((sum, o) => sum + (o.count ?? 0), 0);
+    if (resources !== expected) throw new Error(`${label}: manifest counts ${resources} resources, expected ${expected}`);
+    // The bytes really in storage (the manifest's URLs point at the app, which only streams them).
+    const service = BlobServiceClient.fromConnectionString(azurite.storageConnectionString);
+    let bytes = 0;
+    let files = 0;
+    for await (const blob of service.getContainerClient(container).listBlobsFlat()) {
+      bytes += blob.properties.contentLength ?? 0;
+      files += 1;
+    }
+    const jobId = kickoff.pollUrl.split('/').pop() ?? '';
+    await service.getContainerClient(container).deleteIfExists();
+    log(`${label}: done, ${fmt(resources)} resources in ${files} files (${fmt(bytes / MB, 1)} MiB), job ${jobId}`);
+    log(`${label}: ${fmt(resources / seconds)} resources/s in ${fmt(seconds, 1)} s (${coresLine(cpu, seconds)})`);
+    return {
+      resources,
+      bytes,
+      seconds,
+      resourcesPerSecond: resources / seconds,
+      mbPerSecond: bytes / MB / seconds,
+      peakRssMb: peakRss,
+      pages: Math.ceil(resources / pageSize),
+      cpu,
+    };
+  } finally {
+    clearInterval(sampler);
+    await app.stop();
+  }
+}
+
+async function benchSize(size: number, args: Args, azurite: RunningAzurite, cosmos: RunningCosmosEmulator): Promise<SizeResult> {
+  const label = short(size);
+  log(`${label}: building the dataset`);
+  let dataset: BenchDataset | undefined = buildDataset(size, 1, (done) => log(`${label}: generated ${fmt(done)}`));
+  const datasetBytes = dataset.ndjsonBytes;
+  const largeResources = dataset.largeResources;
+  log(`${label}: ${fmt(dataset.total)} resources, ${fmt(datasetBytes / MB, 1)} MiB as NDJSON, ${largeResources} of 100+ KB, ${dataset.types.size} types`);
+  const server = await startPagingServer(dataset);
+  dataset = undefined;
+  try {
+    const options: LimitOptions = {
+      sourceUrl: server.baseUrl,
+      count: args.pageSize,
+      parallelism: TYPE_PARALLELISM,
+      storageConnectionString: azurite.storageConnectionString,
+      container: `bench-limit-${Date.now()}`,
+    };
+    log(`${label}: read limit (FhirRestSource paging, ${TYPE_PARALLELISM} types at once, nothing written)`);
+    const readLimit = await limit('read', options, azurite.pid);
+    log(`${label}: read limit ${fmt(readLimit.resourcesPerSecond)} resources/s, ${fmt(readLimit.mbPerSecond, 1)} MB/s (${coresLine(readLimit.cpu, readLimit.seconds)})`);
+    log(`${label}: write limit (stage + commit the same pages to Azurite, nothing read)`);
+    const writeLimit = await limit('write', options, azurite.pid);
+    log(`${label}: write limit ${fmt(writeLimit.resourcesPerSecond)} resources/s, ${fmt(writeLimit.mbPerSecond, 1)} MB/s (${coresLine(writeLimit.cpu, writeLimit.seconds)})`);
+    log(`${label}: export (app process, SOURCE_KIND=fhir)`);
+    const figures = await runExport(
+      label,
+      {
+        SOURCE_KIND: 'fhir',
+        FHIR_SOURCE_URL: server.baseUrl,
+        COSMOS_ENDPOINT: cosmos.cosmosEndpoint,
+        COSMOS_KEY: cosmos.cosmosKey,
+        COSMOS_DATABASE: `bench-${label.toLowerCase()}-${Date.now()}`,
+      },
+      azurite,
+      `bench-export-${Date.now()}`,
+      size,
+      args.pageSize,
+      args.cpuProfDir,
+    );
+    const slower = Math.min(readLimit.resourcesPerSecond, writeLimit.resourcesPerSecond);
+    return {
+      label,
+      source: 'bench-fhir-endpoint',
+      size,
+      datasetBytes,
+      largeResources,
+      export: figures,
+      readLimit,
+      writeLimit,
+      ratioToSlowerLimit: figures.resourcesPerSecond / slower,
+    };
+  } finally {
+    await server.close();
+  }
+}
+
+/** A small export with the Cosmos DB emulator as the source: realism, not speed. */
+async function benchCosmosSource(size: number, pageSize: number, azurite: RunningAzurite, cosmos: RunningCosmosEmulator): Promise<SizeResult> {
+  const label = `${short(size)} (Cosmos emulator source)`;
+  const dataset = buildDataset(size, 2);
+  const database = `bench-cosmos-src-${Date.now()}`;
+  const writer = await createCosmosResourceWriter(getCosmosClient({ endpoint: cosmos.cosmosEndpoint, key: cosmos.cosmosKey }), database, 'resources');
+  const resources: Array<{ resourceType: string; id: string }> = [];
+  for (const data of dataset.types.values()) {
+    for (let i = 0; i < data.count; i++) resources.push(JSON.parse(resourceText(data, i).toString('utf8')));
+  }
+  log(`${label}: loading ${fmt(resources.length)} resources into the emulator`);
+  const written = await writer.upsertAll(resources as never);
+  if (written.failed.length > 0) throw new Error(`seeding failed for ${written.failed.length} resources`);
+  const figures = await runExport(
+    label,
+    {
+      SOURCE_KIND: 'cosmos',
+      COSMOS_ENDPOINT: cosmos.cosmosEndpoint,
+      COSMOS_KEY: cosmos.cosmosKey,
+      COSMOS_DATABASE: database,
+      COSMOS_RESOURCES_CONTAINER: 'resources',
+    },
+    azurite,
+    `bench-cosmos-${Date.now()}`,
+    size,
+    pageSize,
+  );
+  return { label, source: 'cosmos-emulator', size, datasetBytes: dataset.ndjsonBytes, largeResources: dataset.largeResources, export: figures };
+}
+
+function table(results: SizeResult[]): string {
+  const rows = [
+    ['size', 'source', 'wall s', 'res/s', 'MB/s', 'peak RSS MiB', 'read-limit res/s', 'write-limit res/s', 'export/slower'],
+  ];
+  for (const r of results) {
+    rows.push([
+      r.label,
+      r.source,
+      fmt(r.export.seconds, 1),
+      fmt(r.export.resourcesPerSecond),
+      fmt(r.export.mbPerSecond, 1),
+      fmt(r.export.peakRssMb),
+      r.readLimit ? fmt(r.readLimit.resourcesPerSecond) : '-',
+      r.writeLimit ? fmt(r.writeLimit.resourcesPerSecond) : '-',
+      r.ratioToSlowerLimit !== undefined ? `${fmt(r.ratioToSlowerLimit * 100)} %` : '-',
+    ]);
+  }
+  const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
+  return rows.map((row) => `| ${row.map((cell, c) => cell.padEnd(widths[c])).join(' | ')} |`).join('\n');
+}
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const azuriteDir = mkdtempSync(path.join(tmpdir(), 'bench-azurite-'));
+  log(`sizes ${args.sizes.map(short).join(', ')}; starting Azurite (disk, temp folder) and the Cosmos emulator (job store)`);
+  const [azurite, cosmos] = await Promise.all([startAzurite({ location: azuriteDir }), startCosmosEmulator()]);
+  const results: SizeResult[] = [];
+  try {
+    for (const size of args.sizes) {
+      results.push(await benchSize(size, args, azurite, cosmos));
+      global.gc?.();
+    }
+    if (args.cosmosSource > 0) results.push(await benchCosmosSource(args.cosmosSource, args.pageSize, azurite, cosmos));
+  } finally {
+    await Promise.all([azurite.stop(), cosmos.stop()]);
+    rmSync(azuriteDir, { recursive: true, force: true });
+  }
+  const report = {
+    when: new Date().toISOString(),
+    machine: { cpus: (await import('node:os')).cpus().length, node: process.version, note: 'shared 2-core machine; figures are noisy' },
+    settings: { resourcesPerPage: args.pageSize, typeParallelism: TYPE_PARALLELISM },
+    results,
+  };
+  writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);
+  console.log('');
+  console.log(table(results));
+  console.log(`\nWritten to ${args.out}`);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});

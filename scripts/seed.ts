@@ -1,0 +1,55 @@
+/**
+ * `npm run seed -- --patients N [--seed S]`: loads synthetic FHIR data into the Cosmos DB source.
+ *
+ * Connection: COSMOS_CONNECTION_STRING, or COSMOS_ENDPOINT with COSMOS_KEY (without a key, Entra ID
+ * through DefaultAzureCredential). Target: COSMOS_DATABASE (default `fhir-export`) and
+ * COSMOS_RESOURCES_CONTAINER (default `resources`), created when missing.
+ */
+import { parseArgs } from 'node:util';
+import { seedDemoData } from '../src/demo/seedDemo';
+import { getCosmosClient } from '../src/jobs/cosmosClient';
+import { createCosmosResourceWriter } from '../src/sources/cosmosResourceWriter';
+
+const USAGE = 'usage: npm run seed -- --patients N [--seed S]';
+
+function positiveInt(value: string | undefined, name: string, fallback?: number): number {
+  if (value === undefined && fallback !== undefined) return fallback;
+  if (value === undefined || !/^\d+$/.test(value) || Number(value) < 1) {
+    throw new Error(`--${name} must be a positive whole number\n${USAGE}`);
+  }
+  return Number(value);
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { patients: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const patients = positiveInt(values.patients, 'patients');
+  const seed = positiveInt(values.seed, 'seed', 1);
+
+  const connectionString = process.env.COSMOS_CONNECTION_STRING || undefined;
+  const endpoint = process.env.COSMOS_ENDPOINT || undefined;
+  if (!connectionString && !endpoint) throw new Error('Set COSMOS_CONNECTION_STRING, or COSMOS_ENDPOINT (and COSMOS_KEY)');
+  const client = getCosmosClient({ connectionString, endpoint, key: process.env.COSMOS_KEY || undefined });
+  const database = process.env.COSMOS_DATABASE || 'fhir-export';
+  const container = process.env.COSMOS_RESOURCES_CONTAINER || 'resources';
+
+  const writer = await createCosmosResourceWriter(client, database, container);
+  const started = Date.now();
+  const result = await seedDemoData(writer, { patients, seed });
+  console.log(`Seeded ${result.resources} resources into ${database}/${container} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  const width = Math.max(...Object.keys(result.byType).map((t) => t.length));
+  for (const [type, count] of Object.entries(result.byType).sort(([a], [b]) => a.localeCompare(b))) {
+    console.log(`  ${type.padEnd(width)}  ${count}`);
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(error instanceof Error ? error.message : String(error));
+  process.exit(1);
+});

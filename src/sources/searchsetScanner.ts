@@ -1,0 +1,340 @@
+/**
+ * Parses a FHIR searchset Bundle from its bytes without building its resources.
+ *
+ * The REST source used to `JSON.parse` the whole page and `JSON.stringify` every resource again to
+ * get its NDJSON line; on large exports that round trip (plus decoding the body to a string) was the
+ * biggest CPU cost of the export. This parser validates the whole body as JSON (same grammar as
+ * `JSON.parse`) and builds the Bundle as `JSON.parse` would, except that the value of each
+ * `entry[i].resource` object becomes a `RawResource`: an object with only `resourceType` and `id`
+ * (when they are strings), carrying the resource's original JSON text.
+ *
+ * The original text is used as the NDJSON line only when it is compact (no whitespace between
+ * tokens, so it is one line and looks like what `JSON.stringify` writes); anything else goes through
+ * `JSON.parse` + `JSON.stringify` as before. Bodies that are not valid UTF-8 are left to the caller's
+ * plain `JSON.parse` path, which replaces bad bytes the usual way.
+ */
+import { isUtf8 } from 'node:buffer';
+
+const RAW_TEXT = Symbol('rawResourceText');
+
+/** A resource of a scanned Bundle: its type and id, and its JSON text (see `resourceJsonText`). */
+export interface RawResource {
+  resourceType?: string;
+  id?: string;
+  [RAW_TEXT]: string;
+}
+
+/** True for the resources `parseSearchsetBytes` leaves unbuilt. */
+export function isRawResource(value: unknown): value is RawResource {
+  return typeof value === 'object' && value !== null && RAW_TEXT in value;
+}
+
+/** The resource as one line of JSON: the source's own text when scanned, else `JSON.stringify`. */
+export function resourceJsonText(resource: object): string {
+  return isRawResource(resource) ? resource[RAW_TEXT] : JSON.stringify(resource);
+}
+
+/**
+ * Parses `body` like `JSON.parse(body.toString('utf8'))`, keeping `entry[i].resource` objects as
+ * `RawResource`s. Returns undefined when the body is not valid UTF-8 (use `JSON.parse` then);
+ * throws `SyntaxError` for invalid JSON.
+ */
+export function parseSearchsetBytes(body: Buffer): unknown {
+  if (!isUtf8(body)) return undefined;
+  const scanner = new Scanner(body);
+  scanner.skipWhitespace();
+  const value = scanner.value(Context.Top);
+  scanner.skipWhitespace();
+  if (scanner.pos !== body.length) scanner.fail();
+  return value;
+}
+
+const enum Context {
+  /** The body itself. */
+  Top,
+  /** The top-level `entry` array. */
+  Entries,
+  /** One element of `entry`. */
+  Entry,
+  /** Anywhere else. */
+  Other,
+}
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+class Scanner {
+  pos = 0;
+  /** Set when whitespace was skipped since it was last cleared. */
+  sawWhitespace = false;
+  /** Whether the last string skipped had an escape sequence. */
+  escaped = false;
+
+  constructor(private readonly b: Buffer) {}
+
+  fail(): never {
+    throw new SyntaxError(`Invalid JSON at byte ${this.pos}`);
+  }
+
+  skipWhitespace(): void {
+    const b = this.b;
+    let i = this.pos;
+    const start = i;
+    for (;;) {
+      const c = b[i];
+      if (c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09) i++;
+      else break;
+    }
+    if (i !== start) this.sawWhitespace = true;
+    this.pos = i;
+  }
+
+  /** Builds the value at `pos` (objects of `entry[i].resource` stay raw). */
+  value(context: Context): unknown {
+    const c = this.b[this.pos];
+    if (c === 0x7b) return this.object(context);
+    if (c === 0x5b) return this.array(context === Context.Top ? Context.Other : context);
+    const start = this.pos;
+    this.skipScalar();
+    return JSON.parse(this.b.toString('utf8', start, this.pos));
+  }
+
+  private object(context: Context): Record<string, unknown> {
+    const result: Record<string, unknown> = {};
+    this.pos++;
+    this.skipWhitespace();
+    if (this.b[this.pos] === 0x7d) {
+      this.pos++;
+      return result;
+    }
+    for (;;) {
+      if (this.b[this.pos] !== QUOTE) this.fail();
+      const keyStart = this.pos;
+      this.skipString();
+      const key = JSON.parse(this.b.toString('utf8', keyStart, this.pos)) as string;
+      this.skipWhitespace();
+      if (this.b[this.pos] !== 0x3a) this.fail();
+      this.pos++;
+      this.skipWhitespace();
+      let member: unknown;
+      if (context === Context.Top && key === 'entry' && this.b[this.pos] === 0x5b) {
+        member = this.array(Context.Entries);
+      } else if (context === Context.Entry && key === 'resource' && this.b[this.pos] === 0x7b) {
+        member = this.rawResource();
+      } else {
+        member = this.value(Context.Other);
+      }
+      if (key === '__proto__') {
+        Object.defineProperty(result, key, { value: member, writable: true, enumerable: true, configurable: true });
+      } else {
+        result[key] = member;
+      }
+      this.skipWhitespace();
+      const c = this.b[this.pos++];
+      if (c === 0x7d) return result;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail();
+      }
+      this.skipWhitespace();
+    }
+  }
+
+  private array(context: Context): unknown[] {
+    const result: unknown[] = [];
+    const elementContext = context === Context.Entries ? Context.Entry : Context.Other;
+    this.pos++;
+    this.skipWhitespace();
+    if (this.b[this.pos] === 0x5d) {
+      this.pos++;
+      return result;
+    }
+    for (;;) {
+      result.push(this.value(elementContext));
+      this.skipWhitespace();
+      const c = this.b[this.pos++];
+      if (c === 0x5d) return result;
+      if (c !== 0x2c) {
+        this.pos--;
+        this.fail();
+      }
+      this.skipWhitespace();
+    }
+  }
+
+  /** Validates the resource object at `pos` and returns it unbuilt, with its type and id. */
+  private rawResource(): RawResource {
+    const start = this.pos;
+    const outerWhitespace = this.sawWhitespace;
+    this.sawWhitespace = false;
+    let resourceType: unknown;
+    let id: unknown;
+    this.pos++;
+    this.skipWhitespace();
+    if (this.b[this.pos] === 0x7d) {
+      this.pos++;
+    } else {
+      for (;;) {
+        if (this.b[this.pos] !== QUOTE) this.fail();
+        const keyStart = this.pos;
+        this.skipString();
+        const keyLength = this.pos - keyStart - 2;
+        let key: string | undefined;
+        if (keyLength === 2 || keyLength === 12 || this.escaped) {
+          key = JSON.parse(this.b.toString('utf8', keyStart, this.pos)) as string;
+        }
+        this.skipWhitespace();
+        if (this.b[this.pos] !== 0x3a) this.fail();
+        this.pos++;
+        this.skipWhitespace();
+        const valueStart = this.pos;
+        this.skipValue(0);
+        if (key === 'resourceType' || key === 'id') {
+          const member = this.b[valueStart] === QUOTE ? JSON.parse(this.b.toString('utf8', valueStart, this.pos)) : undefined;
+          if (key === 'resourceType') resourceType = member;
+          else id = member;
+        }
+        this.skipWhitespace();
+        const c = this.b[this.pos++];
+        if (c === 0x7d) break;
+        if (c !== 0x2c) {
+          this.pos--;
+          this.fail();
+        }
+        this.skipWhitespace();
+      }
+    }
+    const text = this.b.toString('utf8', start, this.pos);
+    const compact = !this.sawWhitespace;
+    this.sawWhitespace = outerWhitespace;
+    const raw: RawResource = { [RAW_TEXT]: compact ? text : JSON.stringify(JSON.parse(text)) };
+    if (typeof resourceType === 'string') raw.resourceType = resourceType;
+    if (typeof id === 'string') raw.id = id;
+    return raw;
+  }
+
+  /** Validates any value at `pos` without building it. */
+  private skipValue(depth: number): void {
+    if (depth > 5000) this.fail();
+    const c = this.b[this.pos];
+    if (c === 0x7b || c === 0x5b) {
+      const close = c === 0x7b ? 0x7d : 0x5d;
+      this.pos++;
+      this.skipWhitespace();
+      if (this.b[this.pos] === close) {
+        this.pos++;
+        return;
+      }
+      for (;;) {
+        if (close === 0x7d) {
+          if (this.b[this.pos] !== QUOTE) this.fail();
+          this.skipString();
+          this.skipWhitespace();
+          if (this.b[this.pos] !== 0x3a) this.fail();
+          this.pos++;
+          this.skipWhitespace();
+        }
+        this.skipValue(depth + 1);
+        this.skipWhitespace();
+        const next = this.b[this.pos++];
+        if (next === close) return;
+        if (next !== 0x2c) {
+          this.pos--;
+          this.fail();
+        }
+        this.skipWhitespace();
+      }
+    }
+    this.skipScalar();
+  }
+
+  /** A string, number, `true`, `false` or `null` at `pos`. */
+  private skipScalar(): void {
+    const b = this.b;
+    const c = b[this.pos];
+    if (c === QUOTE) return this.skipString();
+    if (c === 0x74) return this.literal('true');
+    if (c === 0x66) return this.literal('false');
+    if (c === 0x6e) return this.literal('null');
+    this.skipNumber();
+  }
+
+  private literal(word: string): void {
+    for (let k = 0; k < word.length; k++) {
+      if (this.b[this.pos + k] !== word.charCodeAt(k)) this.fail();
+    }
+    this.pos += word.length;
+  }
+
+  private skipNumber(): void {
+    const b = this.b;
+    let i = this.pos;
+    if (b[i] === 0x2d) i++;
+    if (b[i] === 0x30) i++;
+    else if (b[i] >= 0x31 && b[i] <= 0x39) while (b[i] >= 0x30 && b[i] <= 0x39) i++;
+    else {
+      this.pos = i;
+      this.fail();
+    }
+    if (b[i] === 0x2e) {
+      i++;
+      if (!(b[i] >= 0x30 && b[i] <= 0x39)) {
+        this.pos = i;
+        this.fail();
+      }
+      while (b[i] >= 0x30 && b[i] <= 0x39) i++;
+    }
+    if (b[i] === 0x65 || b[i] === 0x45) {
+      i++;
+      if (b[i] === 0x2b || b[i] === 0x2d) i++;
+      if (!(b[i] >= 0x30 && b[i] <= 0x39)) {
+        this.pos = i;
+        this.fail();
+      }
+      while (b[i] >= 0x30 && b[i] <= 0x39) i++;
+    }
+    this.pos = i;
+  }
+
+  /** A string at `pos` (on its opening quote): escapes checked, no raw control characters. */
+  private skipString(): void {
+    const b = this.b;
+    const end = b.length;
+    let i = this.pos + 1;
+    this.escaped = false;
+    for (;;) {
+      if (i >= end) {
+        this.pos = i;
+        this.fail();
+      }
+      const c = b[i];
+      if (c === QUOTE) break;
+      if (c === BACKSLASH) {
+        this.escaped = true;
+        const e = b[i + 1];
+        if (e === 0x75) {
+          for (let k = 2; k < 6; k++) {
+            const h = b[i + k];
+            const hex = (h >= 0x30 && h <= 0x39) || (h >= 0x41 && h <= 0x46) || (h >= 0x61 && h <= 0x66);
+            if (!hex) {
+              this.pos = i;
+              this.fail();
+            }
+          }
+          i += 6;
+        } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+          i += 2;
+        } else {
+          this.pos = i;
+          this.fail();
+        }
+      } else if (c < 0x20) {
+        this.pos = i;
+        this.fail();
+      } else {
+        i++;
+      }
+    }
+    this.pos = i + 1;
+  }
+}

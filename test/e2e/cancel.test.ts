@@ -1,0 +1,76 @@
+/** Cancelling (DELETE on the poll URL) a running export, deleting a completed one, and an unknown job. */
+import { randomUUID } from 'node:crypto';
+import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { AppProcess } from '../support/appProcess';
+import { durableStatus, jobIdOf, listBlobs, managementOf, sleep, waitForRuntimeStatus } from '../support/e2eHelpers';
+import { seedPatients } from '../support/exportFixtures';
+
+describe('cancelling exports end to end', () => {
+  // Many small pages keep the export running long enough to cancel it half way.
+  const app = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: '4', EXPORT_TYPE_PARALLELISM: '2' } });
+  let client: BulkDataClient;
+
+  beforeAll(async () => {
+    await seedPatients(app, 30);
+    client = new BulkDataClient(await app.start());
+  });
+  afterAll(() => app.dispose());
+
+  async function pollStatus(pollUrl: string): Promise<number> {
+    const response = await fetch(pollUrl);
+    await response.arrayBuffer();
+    return response.status;
+  }
+
+  it('given a running export with files written, when it is cancelled, then 202, polls answer 404, its files are gone for good and the orchestration is Terminated', async () => {
+    const kickoff = await client.kickoff('$export');
+    expect(kickoff.status).toBe(202);
+    const pollUrl = kickoff.pollUrl as string;
+    const jobId = jobIdOf(pollUrl);
+    const { statusQueryGetUri } = managementOf(kickoff.body);
+
+    // Cancel only once files exist, so that the deletion is observable.
+    for (let i = 0; (await listBlobs(app, `${jobId}/`)).length === 0; i++) {
+      if (i > 200) throw new Error('no file was written');
+      await sleep(50);
+    }
+    expect(await pollStatus(pollUrl)).toBe(202);
+
+    expect(await client.cancel(pollUrl)).toBe(202);
+    expect(await pollStatus(pollUrl)).toBe(404);
+    expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
+
+    expect((await waitForRuntimeStatus(statusQueryGetUri, ['Terminated', 'Completed', 'Failed'])).runtimeStatus).toBe('Terminated');
+    // Late pages that were in flight must not leave anything behind.
+    await sleep(3000);
+    expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
+    expect(await pollStatus(pollUrl)).toBe(404);
+    expect((await durableStatus(statusQueryGetUri)).runtimeStatus).toBe('Terminated');
+    // No orchestration of the job lives on: its lanes end too (their next unit finds the job cancelled).
+    for (const lane of [':lane-0', ':lane-1']) {
+      const laneUri = statusQueryGetUri.replace(jobId, `${jobId}${lane}`);
+      expect(['Completed', 'Terminated']).toContain((await waitForRuntimeStatus(laneUri, ['Completed', 'Terminated', 'Failed'])).runtimeStatus);
+    }
+  });
+
+  it('given a completed export, when it is deleted, then 202, its files are removed and polls answer 404', async () => {
+    const kickoff = await client.kickoff('$export', { query: '_type=Patient' });
+    const pollUrl = kickoff.pollUrl as string;
+    const manifest = await client.waitForManifest(pollUrl, { timeoutMs: 60_000, maxIntervalMs: 1000 });
+    expect(manifest.output.length).toBeGreaterThan(0);
+    const jobId = jobIdOf(pollUrl);
+    expect((await listBlobs(app, `${jobId}/`)).length).toBeGreaterThan(0);
+
+    expect(await client.cancel(pollUrl)).toBe(202);
+    expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
+    expect(await pollStatus(pollUrl)).toBe(404);
+    const file = await fetch(manifest.output[0].url);
+    expect(file.status).toBe(404);
+  });
+
+  it('given an unknown job id, when it is deleted, then 404 with an OperationOutcome', async () => {
+    const response = await fetch(`${client.baseUrl}/_operations/export/${randomUUID()}`, { method: 'DELETE' });
+    expect(response.status).toBe(404);
+    expect(((await response.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
+  });
+});

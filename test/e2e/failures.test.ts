@@ -1,0 +1,189 @@
+/**
+ * The failure table of the design, end to end: each cause ends in the documented failure details,
+ * and the poll URL answers that status with an OperationOutcome naming the reason.
+ */
+import { BulkDataClient, BulkExportFailedError } from '../../src/client/bulkDataClient';
+import { generateDataset } from '../../src/demo/syntheticFhir';
+import { AppProcess } from '../support/appProcess';
+import { countJobDocuments, downloadSummary } from '../support/e2eHelpers';
+import { expectedKeys, seedPatients } from '../support/exportFixtures';
+import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
+import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
+import { testConnectionInfo } from '../support/testEnv';
+
+const PATIENTS = 8;
+const FAST_RETRIES = {
+  EXPORT_RETRY_MAX_ATTEMPTS: '3',
+  EXPORT_RETRY_FIRST_INTERVAL_MS: '100',
+  EXPORT_RETRY_MAX_INTERVAL_MS: '300',
+  EXPORT_STORAGE_MAX_TRIES: '1',
+};
+
+interface Outcome {
+  resourceType: string;
+  issue: Array<{ diagnostics?: string }>;
+}
+
+/** Kicks off, waits for the end, and returns the failure status and the OperationOutcome's text. */
+async function expectExportToFail(client: BulkDataClient, path: string, query?: string): Promise<{ status: number; diagnostics: string }> {
+  const kickoff = await client.kickoff(path, { query, headers: { 'Cache-Control': 'no-cache' } });
+  expect(kickoff.status).toBe(202);
+  const error = await client
+    .waitForManifest(kickoff.pollUrl as string, { timeoutMs: 60_000, maxIntervalMs: 500 })
+    .then(() => undefined, (e: unknown) => e);
+  expect(error).toBeInstanceOf(BulkExportFailedError);
+  const failed = error as BulkExportFailedError;
+  // The status answer is an OperationOutcome served as FHIR JSON.
+  const again = await fetch(kickoff.pollUrl as string);
+  expect(again.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+  const outcome = JSON.parse(failed.body) as Outcome;
+  expect(outcome.resourceType).toBe('OperationOutcome');
+  return { status: failed.status, diagnostics: outcome.issue.map((i) => i.diagnostics ?? '').join(' ') };
+}
+
+describe('destination failures', () => {
+  const apps: AppProcess[] = [];
+  afterAll(() => Promise.all(apps.map((a) => a.dispose())));
+
+  async function appWithStorage(connectionString: string): Promise<BulkDataClient> {
+    const app = new AppProcess({ env: { ...FAST_RETRIES, EXPORT_STORAGE_CONNECTION_STRING: connectionString } });
+    apps.push(app);
+    await seedPatients(app, 2);
+    return new BulkDataClient(await app.start());
+  }
+
+  it('given an unreachable storage endpoint, when exporting, then the job fails 400 naming the destination', async () => {
+    const good = testConnectionInfo().storageConnectionString;
+    // Port 9 (discard) on loopback: nothing listens, connections are refused at once.
+    const closed = good.replace(/BlobEndpoint=http:\/\/[^/;]+/i, 'BlobEndpoint=http://127.0.0.1:9');
+    expect(closed).not.toBe(good);
+    const client = await appWithStorage(closed);
+    const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
+    expect(status).toBe(400);
+    expect(diagnostics).toMatch(/cannot be reached/);
+  });
+
+  it('given storage with a wrong account key, when exporting, then the job fails 403 naming the refusal', async () => {
+    const wrongKey = testConnectionInfo().storageConnectionString.replace(
+      /AccountKey=[^;]+/,
+      `AccountKey=${Buffer.from('not the key of this account').toString('base64')}`,
+    );
+    const client = await appWithStorage(wrongKey);
+    const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
+    expect(status).toBe(403);
+    expect(diagnostics).toMatch(/refused access/);
+  });
+});
+
+describe('resource not found and bad settings', () => {
+  const app = new AppProcess({ env: FAST_RETRIES });
+  let client: BulkDataClient;
+  beforeAll(async () => {
+    await seedPatients(app, 2);
+    client = new BulkDataClient(await app.start());
+  });
+  afterAll(() => app.dispose());
+
+  it('given an unknown Group, when exporting it, then the kick-off answers 404 naming the group and creates no job', async () => {
+    // The source is asked at kick-off; a Group that vanishes after it fails the job with 404
+    // (test/integration/export/pageStep.test.ts covers that path).
+    const before = await countJobDocuments(app);
+    const kickoff = await client.kickoff('Group/no-such-group/$export', { headers: { 'Cache-Control': 'no-cache' } });
+    expect(kickoff.status).toBe(404);
+    expect(kickoff.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+    const outcome = JSON.parse(kickoff.body) as Outcome;
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(outcome.issue.map((i) => i.diagnostics).join(' ')).toMatch(/Group no-such-group/);
+    expect(await countJobDocuments(app)).toBe(before);
+  });
+
+  it('given EXPORT_RESOURCES_PER_PAGE=abc, when the app starts, then it exits non-zero naming the setting', async () => {
+    const bad = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: 'abc' } });
+    try {
+      const error = await bad.start().then(() => undefined, (e: unknown) => e as Error);
+      expect(error?.message).toMatch(/app exited early \(1\)/);
+      expect(bad.output).toMatch(/EXPORT_RESOURCES_PER_PAGE/);
+    } finally {
+      await bad.dispose();
+    }
+  });
+});
+
+describe('FHIR REST source failures (through a fault proxy)', () => {
+  let server: FhirTestServer;
+  let proxy: FaultProxy;
+  let app: AppProcess;
+  let client: BulkDataClient;
+  const patientSearch = (request: { url: string }) => /\/Patient(\?|$)/.test(request.url);
+
+  beforeAll(async () => {
+    server = await startFhirTestServer();
+    await server.seed([...generateDataset({ patients: PATIENTS, seed: 1 })].filter((r) => r.resourceType === 'Patient'));
+    proxy = await startFaultProxy(server.baseUrl);
+    app = new AppProcess({
+      env: { ...FAST_RETRIES, SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: proxy.baseUrl, EXPORT_RESOURCES_PER_PAGE: '3' },
+    });
+    client = new BulkDataClient(await app.start());
+  });
+  afterEach(() => proxy.clearRules());
+  afterAll(async () => {
+    await app?.dispose();
+    await proxy?.close();
+    await server?.close();
+  });
+
+  const reject = (status: number, diagnostics: string) => ({
+    match: patientSearch,
+    action: {
+      kind: 'status' as const,
+      status,
+      body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'security', diagnostics }] },
+    },
+  });
+
+  it.each([
+    [400, 'unknown search parameter _lastUpdated'],
+    [401, 'the access token has expired'],
+    [403, 'this client may not read Patient'],
+  ])('given a source that answers %i, when exporting, then the job fails with that status and the source reason', async (code, reason) => {
+    proxy.addRule(reject(code, reason));
+    const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
+    expect(status).toBe(code);
+    expect(diagnostics).toContain(reason);
+  });
+
+  async function expectExactPatients(): Promise<void> {
+    const kickoff = await client.kickoff('$export', { query: '_type=Patient', headers: { 'Cache-Control': 'no-cache' } });
+    const manifest = await client.waitForManifest(kickoff.pollUrl as string, { timeoutMs: 60_000, maxIntervalMs: 500 });
+    const { ids, duplicates } = await downloadSummary(client, manifest);
+    expect(duplicates).toEqual([]);
+    expect(ids).toEqual({ Patient: [...(expectedKeys(PATIENTS).get('Patient') ?? [])].sort() });
+  }
+
+  it('given a source that throttles (429, Retry-After: 1) a few times, when exporting, then the waits are honoured and the export is exact', async () => {
+    const before = proxy.requests.length;
+    proxy.addRule({ match: patientSearch, times: 3, action: { kind: 'status', status: 429, retryAfter: '1' } });
+    const started = Date.now();
+    await expectExactPatients();
+    expect(proxy.requests.slice(before).filter((r) => r.action === 'status')).toHaveLength(3);
+    // Three Retry-After waits of one second each, as durable timers.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(3000);
+  });
+
+  it('given a source that is briefly down (503 a few times), when exporting, then it is retried and the export is exact', async () => {
+    const before = proxy.requests.length;
+    proxy.addRule({ match: patientSearch, times: 2, action: { kind: 'status', status: 503 } });
+    await expectExactPatients();
+    expect(proxy.requests.slice(before).filter((r) => r.action === 'status')).toHaveLength(2);
+  });
+
+  it('given a source that stays down (503 forever), when exporting, then the job fails 503 after the retry budget', async () => {
+    const before = proxy.requests.length;
+    proxy.addRule({ match: patientSearch, action: { kind: 'status', status: 503 } });
+    const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
+    expect(status).toBe(503);
+    expect(diagnostics).toMatch(/unavailable after every retry/);
+    // EXPORT_RETRY_MAX_ATTEMPTS=3: three attempts, no more.
+    expect(proxy.requests.slice(before).filter((r) => r.action === 'status')).toHaveLength(3);
+  });
+});

@@ -1,0 +1,176 @@
+/**
+ * `runPageStep` and the job actions in process with the real adapters (Cosmos job store, Cosmos
+ * source, Blob destination on the emulators): duplicate deliveries, a cancel between write and
+ * checkpoint, a Group that vanished, and an error nobody expected.
+ */
+import { randomUUID } from 'node:crypto';
+import { exportConfigFromEnv } from '../../../src/config';
+import { BlobExportDestination, getBlobServiceClient } from '../../../src/destination/blobExportDestination';
+import type { ExportDeps } from '../../../src/export/exportDeps';
+import { cancelJob, startJob } from '../../../src/export/jobActions';
+import type { ExportJobRecord, ExportRequest } from '../../../src/export/model';
+import { blobNameFor, runPageStep } from '../../../src/export/pageStep';
+import { getCosmosClient } from '../../../src/jobs/cosmosClient';
+import { createCosmosJobStore, type CosmosJobStore } from '../../../src/jobs/cosmosJobStore';
+import { createCosmosResourceWriter } from '../../../src/sources/cosmosResourceWriter';
+import { createCosmosSearchSource } from '../../../src/sources/cosmosSource';
+import type { SearchSource } from '../../../src/sources/searchSource';
+import { generateDataset } from '../../../src/demo/syntheticFhir';
+import { testConnectionInfo, uniqueName } from '../../support/testEnv';
+
+const PAGE_SIZE = 3;
+
+describe('the page step with real adapters', () => {
+  const database = uniqueName('pagestep');
+  const container = uniqueName('pagestep');
+  let deps: ExportDeps;
+  let jobs: CosmosJobStore;
+  let destination: BlobExportDestination;
+  const patients = [...generateDataset({ patients: 8, seed: 1 })].filter((r) => r.resourceType === 'Patient');
+
+  beforeAll(async () => {
+    const info = testConnectionInfo();
+    const cosmos = getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey });
+    jobs = await createCosmosJobStore({ client: cosmos, databaseId: database, containerId: 'jobs' });
+    const writer = await createCosmosResourceWriter(cosmos, database, 'resources');
+    await writer.upsertAll(patients as never);
+    const source = await createCosmosSearchSource(cosmos, database, 'resources');
+    const blobService = getBlobServiceClient({ connectionString: info.storageConnectionString, maxTries: 1 });
+    destination = new BlobExportDestination(blobService, container);
+    deps = {
+      jobs,
+      source,
+      config: { ...exportConfigFromEnv({}), resourcesPerPage: PAGE_SIZE },
+      destinationRef: destination.ref,
+      destinationFor: () => destination,
+      compartmentTypes: new Set(['Patient']),
+      now: () => new Date(),
+    };
+  });
+  afterAll(() => destination.containerClient.deleteIfExists());
+
+  /** A Queued job for `request`, started (planned, Running) through `startJob`. */
+  async function runningJob(request: Partial<ExportRequest> = {}, on: ExportDeps = deps): Promise<ExportJobRecord> {
+    const jobId = randomUUID();
+    const now = new Date().toISOString();
+    await jobs.createJob({
+      id: jobId,
+      jobId,
+      docType: 'job',
+      status: 'Queued',
+      createdAt: now,
+      transactionTime: now,
+      request: {
+        level: 'system',
+        requestUrl: 'http://localhost/$export?_type=Patient',
+        outputFormat: 'application/fhir+ndjson',
+        types: ['Patient'],
+        typeFilters: {},
+        elements: [],
+        patients: [],
+        includeAssociatedData: [],
+        ...request,
+      },
+      requestHash: jobId,
+      destination: destination.ref,
+      clientId: 'test',
+    });
+    const started = await startJob(on, jobId);
+    expect(started.outcome).toBe('started');
+    return (await jobs.getJob(jobId)) as ExportJobRecord;
+  }
+
+  async function fileLines(jobId: string): Promise<string[]> {
+    const blob = destination.containerClient.getBlobClient(blobNameFor(jobId, 'Patient', 1));
+    const text = (await blob.downloadToBuffer()).toString('utf8');
+    return text.split('\n').filter((l) => l !== '');
+  }
+
+  it('given a duplicate delivery of the same page, when both run at once, then both succeed, progress advances once and the file holds the page once', async () => {
+    const job = await runningJob();
+    const [first, second] = await Promise.all([runPageStep(deps, job.jobId, 'Patient'), runPageStep(deps, job.jobId, 'Patient')]);
+
+    expect(first.outcome).toBe('written');
+    expect(second.outcome).toBe('written');
+    const progress = await jobs.getProgress(job.jobId, 'Patient');
+    expect(progress?.page).toBe(1);
+    expect(progress?.resourceCount).toBe(PAGE_SIZE);
+    const ids = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id);
+    expect(ids).toHaveLength(PAGE_SIZE);
+    expect(new Set(ids).size).toBe(PAGE_SIZE);
+
+    // The next page continues after it: the whole unit still ends with each patient once.
+    for (let i = 0; i < 10; i++) {
+      const result = await runPageStep(deps, job.jobId, 'Patient');
+      if (result.outcome === 'written' && result.done) break;
+    }
+    const all = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
+    expect(all).toEqual(patients.map((p) => p.id).sort());
+  });
+
+  it('given a job cancelled after a page was written, when the page checkpoints, then it stops and the files are deleted', async () => {
+    const job = await runningJob();
+    const cancelling: ExportDeps = {
+      ...deps,
+      probe: (phase, at) => {
+        if (phase === 'written' && at.jobId === job.jobId) cancelled = cancelJob(deps, job.jobId, 'test', async () => undefined);
+      },
+    };
+    let cancelled: Promise<void> | undefined;
+    // The probe is synchronous: wait for the cancel inside the store call that follows it.
+    const store = cancelling.jobs;
+    cancelling.jobs = Object.assign(Object.create(store) as CosmosJobStore, {
+      checkpointProgress: async (...args: Parameters<CosmosJobStore['checkpointProgress']>) => {
+        await cancelled;
+        return store.checkpointProgress(...args);
+      },
+    });
+
+    const result = await runPageStep(cancelling, job.jobId, 'Patient');
+    expect(result).toEqual({ outcome: 'stopped' });
+    expect((await jobs.getJob(job.jobId))?.status).toBe('Cancelled');
+    expect((await jobs.getProgress(job.jobId, 'Patient'))?.page).toBe(0);
+    const left: string[] = [];
+    for await (const blob of destination.containerClient.listBlobsFlat({ prefix: `${job.jobId}/` })) left.push(blob.name);
+    expect(left).toEqual([]);
+  });
+
+  it('given a source that throws a plain TypeError, when a page runs, then it fails with 500 "Unknown error" and no detail', async () => {
+    const job = await runningJob();
+    const broken: SearchSource = {
+      ...deps.source,
+      search: () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'secret')")),
+    } as SearchSource;
+    const result = await runPageStep({ ...deps, source: broken }, job.jobId, 'Patient');
+    expect(result).toEqual({ outcome: 'failed', failure: { reason: 'Unknown error', statusCode: 500 } });
+  });
+
+  it('given a Group that no longer exists when the job starts, then the start fails 404 naming the group', async () => {
+    const jobId = randomUUID();
+    const now = new Date().toISOString();
+    await jobs.createJob({
+      id: jobId,
+      jobId,
+      docType: 'job',
+      status: 'Queued',
+      createdAt: now,
+      transactionTime: now,
+      request: {
+        level: 'group',
+        groupId: 'gone-group',
+        requestUrl: 'http://localhost/Group/gone-group/$export',
+        outputFormat: 'application/fhir+ndjson',
+        types: [],
+        typeFilters: {},
+        elements: [],
+        patients: [],
+        includeAssociatedData: [],
+      },
+      requestHash: jobId,
+      destination: destination.ref,
+      clientId: 'test',
+    });
+    const started = await startJob(deps, jobId);
+    expect(started).toEqual({ outcome: 'failed', failure: { reason: expect.stringContaining('Group gone-group'), statusCode: 404 } });
+  });
+});
