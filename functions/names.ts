@@ -11,3 +11,18 @@ export const ACTIVITY_FAIL_JOB = 'failExportJob';
 export function unitInstanceId(jobId: string, unitId: string): string {
   return `${jobId}:${unitId}`;
 }
+
+/** Instance id of lane `index` of a job's fan-out. */
+export function laneInstanceId(jobId: string, index: number): string {
+  return `${jobId}:lane-${index}`;
+}
+
+/** Every instance a job may have running: the job, its lanes and its units. */
+export function jobInstanceIds(jobId: string, plannedTypes: string[], lanes: number): string[] {
+  const laneCount = Math.min(lanes, plannedTypes.length);
+  return [
+    jobId,
+    ...Array.from({ length: laneCount }, (_, i) => laneInstanceId(jobId, i)),
+    ...plannedTypes.map((type) => unitInstanceId(jobId, type)),
+  ];
+}

@@ -23,6 +23,7 @@ import {
   ORCHESTRATOR_EXPORT_JOB,
   ORCHESTRATOR_EXPORT_LANE,
   ORCHESTRATOR_EXPORT_TYPE,
+  laneInstanceId,
   unitInstanceId,
 } from '../names';
 
@@ -174,7 +175,7 @@ const exportJob: OrchestrationHandler = function* (context: OrchestrationContext
   let results: UnitResult[] = [];
   if (start.units.length > 0) {
     const lanes = dealIntoLanes(start.units, config.typeParallelism).map((units, i) =>
-      context.df.callSubOrchestrator(ORCHESTRATOR_EXPORT_LANE, { jobId, units }, `${jobId}:lane-${i}`),
+      context.df.callSubOrchestrator(ORCHESTRATOR_EXPORT_LANE, { jobId, units }, laneInstanceId(jobId, i)),
     );
     const laneResults: UnitResult[][] = yield context.df.Task.all(lanes);
     results = laneResults.flat();

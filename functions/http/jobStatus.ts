@@ -8,7 +8,7 @@ import { cancelJob } from '../../src/export/jobActions';
 import type { ExportJobRecord } from '../../src/export/model';
 import { readOwnJob, statusReport } from '../../src/export/statusReport';
 import { getServices } from '../../src/services';
-import { unitInstanceId } from '../names';
+import { jobInstanceIds } from '../names';
 import { baseUrl, fhirJson, handled } from './respond';
 
 async function principalOf(request: HttpRequest) {
@@ -53,8 +53,8 @@ async function deleteJob(request: HttpRequest, client: df.DurableClient, context
     const services = await getServices();
     const principal = await principalOf(request);
     await cancelJob(services.exportDeps, request.params.jobId, principal.clientId, async (job) => {
-      const instances = [job.jobId, ...(job.plannedTypes ?? []).map((t) => unitInstanceId(job.jobId, t))];
-      for (const instanceId of instances) {
+      const lanes = services.exportDeps.config.typeParallelism;
+      for (const instanceId of jobInstanceIds(job.jobId, job.plannedTypes ?? [], lanes)) {
         try {
           await client.terminate(instanceId, 'Export cancelled by the client');
         } catch {

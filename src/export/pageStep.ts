@@ -64,12 +64,16 @@ export async function runPageStep(deps: ExportDeps, jobId: string, unitId: strin
 
 async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
   const stepStart = performance.now();
+  // Both reads at once (one round trip less per page); the progress is dropped if the job stopped.
+  // Safe in either order: the checkpoint below is conditional on the etag and on the job running.
+  const progressRead = deps.jobs.getProgress(jobId, unitId);
+  progressRead.catch(() => undefined);
   const job = await deps.jobs.getJob(jobId);
   if (!job || job.status !== 'Running') return { outcome: 'stopped' };
   // A resumed job writes only where it started writing, or fails.
   assertJobDestination(deps, job.destination);
   const destination = deps.destinationFor(job.destination);
-  const progress = await deps.jobs.getProgress(jobId, unitId);
+  const progress = await progressRead;
   if (!progress) throw new Error(`Progress ${unitId} of job ${jobId} is missing`);
   if (progress.done) return written(progress, 0);
   // A Group without active members (or an empty patient list) has nothing to export.
