@@ -1,7 +1,7 @@
 /** Creating a job from a validated kick-off: limits, request reuse, the job record. */
 import { randomUUID } from 'node:crypto';
 import { telemetryOf, type ExportDeps } from './exportDeps';
-import { NotFoundError, TooManyRequestsError } from './errors';
+import { BadRequestError, NotFoundError, TooManyRequestsError } from './errors';
 import type { ParsedKickoff } from './kickoffRequest';
 import { jobQueued } from './exportTelemetry';
 import type { ExportJobRecord } from './model';
@@ -24,7 +24,29 @@ export function isJobId(value: string | undefined): value is string {
 /** How long a client is asked to wait when the service is at its job limit. */
 const BUSY_RETRY_AFTER_SECONDS = 60;
 
+/**
+ * Asks the source whether it can apply each `_typeFilter`. One it cannot is a 400, or under
+ * `handling=lenient` dropped with a warning (the type is then exported unfiltered, as the IG allows).
+ */
+export function checkFiltersWithSource(deps: ExportDeps, kickoff: ParsedKickoff): void {
+  const filters = kickoff.request.typeFilters;
+  for (const type of Object.keys(filters)) {
+    filters[type] = filters[type].filter((query) => {
+      try {
+        deps.source.checkTypeFilter(type, query);
+        return true;
+      } catch (error) {
+        if (!(error instanceof BadRequestError) || !kickoff.lenient) throw error;
+        kickoff.warnings.push(`Ignored _typeFilter for ${type} that this source cannot apply: ${error.message}`);
+        return false;
+      }
+    });
+    if (filters[type].length === 0) delete filters[type];
+  }
+}
+
 export async function createExportJob(deps: ExportDeps, kickoff: ParsedKickoff, clientId: string): Promise<KickoffResult> {
+  checkFiltersWithSource(deps, kickoff);
   // An unknown Group is refused at kick-off (404), so no job is made for it. Should it vanish later,
   // the job fails with 404 when it starts.
   if (kickoff.request.level === 'group') {

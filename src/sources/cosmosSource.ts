@@ -264,6 +264,10 @@ function checkType(resourceType: string): void {
 }
 
 export class CosmosSearchSource implements SearchSource {
+  checkTypeFilter(resourceType: string, query: string): void {
+    typeFilterCondition(new QueryBuilder(), resourceType, query);
+  }
+
   private readonly knownTypes: string[];
   private readonly probeConcurrency: number;
 

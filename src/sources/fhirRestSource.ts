@@ -20,6 +20,7 @@ import {
   earlierQueryGroups,
   encodeCursor,
   encodeQuery,
+  parseTypeFilter,
   planSearch,
   withCount,
 } from './fhirSearchPlan';
@@ -46,6 +47,10 @@ interface FetchedBundle {
 }
 
 export class FhirRestSource implements SearchSource {
+  checkTypeFilter(resourceType: string, query: string): void {
+    parseTypeFilter(resourceType, query);
+  }
+
   readonly config: FhirSourceConfig;
   private readonly http: FhirHttpClient;
 

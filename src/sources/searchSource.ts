@@ -35,6 +35,11 @@ export interface SearchSource {
    * first page). Throws `SourceError` for source failures (transient ones marked so).
    */
   search(resourceType: string, params: SearchParameters, continuationToken?: string): Promise<SearchPage>;
+  /**
+   * Throws `BadRequestError` when this source cannot apply a `_typeFilter` query to `resourceType`, so
+   * that the kick-off refuses it instead of a job failing later.
+   */
+  checkTypeFilter(resourceType: string, query: string): void;
   /** Reads one resource (e.g. the Group of a Group export); undefined when it does not exist. */
   read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined>;
 }

@@ -115,6 +115,20 @@ describe('Bulk Data kick-off request (IG v2.0.0)', () => {
     },
   );
 
+  it('SHOULD reject at kick-off a _typeFilter the source cannot apply, and ignore it under handling=lenient', async () => {
+    // The Cosmos DB source applies _id, status and code filters; category is not among them.
+    const query = `_type=Observation&_typeFilter=${encodeURIComponent('Observation?category=laboratory')}`;
+    const refused = await kickoff(target.base, '$export', { query });
+    expectOperationOutcome(refused, 400);
+    expect(refused.text).toMatch(/category/);
+    const lenient = await kickoff(target.base, '$export', {
+      query,
+      headers: { Prefer: 'respond-async, handling=lenient' },
+    });
+    expect(JSON.parse(lenient.text).warnings.join(' ')).toMatch(/category/);
+    await expectAccepted(lenient);
+  });
+
   it('SHALL accept the patient parameter only with POST (GET and system level are 400)', async () => {
     expectOperationOutcome(await kickoff(target.base, 'Patient/$export', { query: 'patient=Patient/pat-000001' }), 400);
     expectOperationOutcome(

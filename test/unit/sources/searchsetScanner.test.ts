@@ -1,0 +1,86 @@
+import { isRawResource, parseSearchsetBytes, resourceJsonText } from '../../../src/sources/searchsetScanner';
+import { ndjsonBuffer } from '../../../src/export/ndjson';
+
+const parse = (text: string) => parseSearchsetBytes(Buffer.from(text, 'utf8')) as Record<string, unknown>;
+const entries = (bundle: Record<string, unknown>) =>
+  (bundle.entry as Array<{ resource: Record<string, unknown>; search?: unknown }>).map((e) => e.resource);
+
+describe('searchsetScanner', () => {
+  describe('Given a compact searchset Bundle', () => {
+    const resource = { resourceType: 'Observation', id: 'o-1', valueQuantity: { value: 1.5, unit: 'mg' }, note: [{ text: 'é "q" \\ \n' }] };
+    const body = JSON.stringify({
+      resourceType: 'Bundle',
+      type: 'searchset',
+      total: 1,
+      link: [{ relation: 'next', url: 'http://x/Observation?_count=1&page=2' }],
+      entry: [{ fullUrl: 'http://x/Observation/o-1', resource, search: { mode: 'match' } }],
+    });
+
+    it('When scanned, Then the Bundle is built as JSON.parse builds it, except the resources', () => {
+      const bundle = parse(body);
+      const reference = JSON.parse(body) as Record<string, unknown>;
+      expect(bundle.link).toEqual(reference.link);
+      expect(bundle.total).toBe(1);
+      expect((bundle.entry as Array<{ search: unknown }>)[0].search).toEqual({ mode: 'match' });
+      const [raw] = entries(bundle);
+      expect(isRawResource(raw)).toBe(true);
+      expect(raw.resourceType).toBe('Observation');
+      expect(raw.id).toBe('o-1');
+    });
+
+    it('When the line is taken, Then it is the source text, equal to JSON.stringify of the resource', () => {
+      const [raw] = entries(parse(body));
+      expect(resourceJsonText(raw)).toBe(JSON.stringify(resource));
+    });
+  });
+
+  it('Given a pretty-printed Bundle, When scanned, Then each line is compact JSON on one line', () => {
+    const resource = { resourceType: 'Patient', id: 'p', name: [{ family: 'Doe' }] };
+    const body = JSON.stringify({ resourceType: 'Bundle', entry: [{ resource }] }, null, 2);
+    const [raw] = entries(parse(body));
+    expect(resourceJsonText(raw)).toBe(JSON.stringify(resource));
+  });
+
+  it('Given escaped member names, When scanned, Then resourceType and id are still found', () => {
+    const body = '{"resourceType":"Bundle","entry":[{"resource":{"resourceTyp\\u0065":"Patient","\\u0069d":"p-2"}}]}';
+    const [raw] = entries(parse(body));
+    expect(raw.resourceType).toBe('Patient');
+    expect(raw.id).toBe('p-2');
+    expect(JSON.parse(resourceJsonText(raw))).toEqual({ resourceType: 'Patient', id: 'p-2' });
+  });
+
+  it('Given a "__proto__" member, When scanned, Then it is an own property, as with JSON.parse', () => {
+    const bundle = parse('{"resourceType":"Bundle","__proto__":{"polluted":true},"entry":[]}');
+    expect(Object.getPrototypeOf(bundle)).toBe(Object.prototype);
+    expect(Object.keys(bundle)).toEqual(['resourceType', '__proto__', 'entry']);
+  });
+
+  it.each([
+    '{"a":1,}',
+    '{"a":01}',
+    '{"a":"x\ny"}',
+    '{"a":1} x',
+    '{"entry":[{"resource":{"a":tru}}]}',
+    '{"entry":[{"resource":{"a":"\\x"}}]}',
+    '{"entry":[{"resource":{"a":1.}}]}',
+    '{"entry":[{"resource":{"a":"\\u12g4"}}]}',
+    '{"entry":[{"resource":{"a":1}]}',
+    '',
+  ])('Given invalid JSON %j, When scanned, Then it throws SyntaxError like JSON.parse', (text) => {
+    expect(() => JSON.parse(text)).toThrow(SyntaxError);
+    expect(() => parse(text)).toThrow(SyntaxError);
+  });
+
+  it('Given bytes that are not UTF-8, When scanned, Then it declines (the caller parses as before)', () => {
+    const body = Buffer.concat([Buffer.from('{"resourceType":"Bundle","x":"'), Buffer.from([0xff]), Buffer.from('"}')]);
+    expect(parseSearchsetBytes(body)).toBeUndefined();
+  });
+});
+
+describe('ndjsonBuffer', () => {
+  it('Given lines with multi-byte characters, When encoded, Then each line ends with a newline', () => {
+    const lines = ['{"a":"é"}', '{"b":"日本"}'];
+    expect(ndjsonBuffer(lines).toString('utf8')).toBe(`${lines.join('\n')}\n`);
+    expect(ndjsonBuffer([]).length).toBe(0);
+  });
+});
