@@ -36,6 +36,8 @@ interface Args {
   cpuProfDir?: string;
   out: string;
   pageSize: number;
+  /** Extra app settings (`--app-env NAME=value`, repeatable), e.g. to compare a setting on and off. */
+  appEnv: Record<string, string>;
 }
 
 /** CPU seconds used during a phase, per process (the machine's cores are shared by all of them). */
@@ -79,6 +81,7 @@ function parseArgs(argv: string[]): Args {
     cosmosSource: 5_000,
     out: 'bench-results.json',
     pageSize: DEFAULT_PAGE_SIZE,
+    appEnv: {},
   };
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
@@ -88,6 +91,12 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--cpu-prof') args.cpuProfDir = path.resolve(value());
     else if (flag === '--out') args.out = value();
     else if (flag === '--page-size') args.pageSize = Number(value());
+    else if (flag === '--app-env') {
+      const setting = value();
+      const eq = setting.indexOf('=');
+      if (eq < 1) throw new Error('--app-env takes NAME=value');
+      args.appEnv[setting.slice(0, eq)] = setting.slice(eq + 1);
+    }
     else throw new Error(`unknown option ${argv[i]}`);
   }
   if (args.sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error('--sizes takes positive integers');
@@ -246,7 +255,7 @@ async function runExport(
     const manifest = await client.waitForManifest(kickoff.pollUrl, {
       timeoutMs: 4 * 3600_000,
       minIntervalMs: 100,
-      maxIntervalMs: 250,
+      maxIntervalMs: 500,
       onProgress: (progress) => {
         const now = performance.now();
         if (now - lastPrint < 5000) return;
@@ -321,6 +330,7 @@ async function benchSize(size: number, args: Args, azurite: RunningAzurite, cosm
         COSMOS_ENDPOINT: cosmos.cosmosEndpoint,
         COSMOS_KEY: cosmos.cosmosKey,
         COSMOS_DATABASE: `bench-${label.toLowerCase()}-${Date.now()}`,
+        ...args.appEnv,
       },
       azurite,
       `bench-export-${Date.now()}`,
@@ -415,7 +425,7 @@ async function main(): Promise<void> {
   const report = {
     when: new Date().toISOString(),
     machine: { cpus: (await import('node:os')).cpus().length, node: process.version, note: 'shared 2-core machine; figures are noisy' },
-    settings: { resourcesPerPage: args.pageSize, typeParallelism: TYPE_PARALLELISM },
+    settings: { resourcesPerPage: args.pageSize, typeParallelism: TYPE_PARALLELISM, appEnv: args.appEnv },
     results,
   };
   writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);

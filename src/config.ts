@@ -33,6 +33,11 @@ export interface ExportConfig {
   fileRollBytes: number;
   /** Resource types exported at once (sub-orchestrations in flight). */
   typeParallelism: number;
+  /**
+   * Fetch each unit's next page while the current one is written (`EXPORT_SOURCE_READ_AHEAD`, `on`
+   * by default; see src/sources/readAheadSource.ts). Overlaps the source's and the storage's latency.
+   */
+  sourceReadAhead: boolean;
   retry: RetryPolicyConfig;
   /** How long a completed export's files are kept and its manifest answered. */
   fileRetentionHours: number;
@@ -171,6 +176,7 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
     pagesPerContinueAsNew: intSetting(env, 'EXPORT_PAGES_PER_CONTINUE_AS_NEW', 20, 1, 1000),
     fileRollBytes: intSetting(env, 'EXPORT_FILE_ROLL_BYTES', 64 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
     typeParallelism: intSetting(env, 'EXPORT_TYPE_PARALLELISM', 4, 1, 64),
+    sourceReadAhead: choiceSetting(env, 'EXPORT_SOURCE_READ_AHEAD', 'on', ['on', 'off'] as const) === 'on',
     retry: {
       maxAttempts: intSetting(env, 'EXPORT_RETRY_MAX_ATTEMPTS', 5, 1, 100),
       firstRetryIntervalMs: intSetting(env, 'EXPORT_RETRY_FIRST_INTERVAL_MS', 2000, 1, 3_600_000),

@@ -15,6 +15,7 @@ import { createCosmosJobStore } from './jobs/cosmosJobStore';
 import { COSMOS_COMPARTMENT_TYPES, createCosmosSearchSource } from './sources/cosmosSource';
 import { createFhirRestSource } from './sources/fhirRestSource';
 import { readFhirSourceConfig } from './sources/fhirSourceConfig';
+import { ReadAheadSource } from './sources/readAheadSource';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
 import type { SearchSource } from './sources/searchSource';
 import { createTelemetry, type Telemetry } from './telemetry';
@@ -75,10 +76,11 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
     databaseId: config.cosmos.database,
     containerId: config.cosmos.jobsContainer,
   });
-  const source: SearchSource =
+  const baseSource: SearchSource =
     config.sourceKind === 'fhir'
       ? createFhirRestSource(readFhirSourceConfig(env))
       : await createCosmosSearchSource(cosmos, config.cosmos.database, config.cosmos.resourcesContainer);
+  const source = config.export.sourceReadAhead ? new ReadAheadSource(baseSource) : baseSource;
 
   const blobService = getBlobServiceClient({
     connectionString: config.storage.connectionString,

@@ -96,7 +96,14 @@ class Scanner {
     if (c === 0x5b) return this.array(context === Context.Top ? Context.Other : context);
     const start = this.pos;
     this.skipScalar();
-    return JSON.parse(this.b.toString('utf8', start, this.pos));
+    return c === QUOTE ? this.stringAt(start) : JSON.parse(this.b.toString('utf8', start, this.pos));
+  }
+
+  /** The string that was just skipped, from its opening quote at `start`: no JSON.parse without escapes. */
+  private stringAt(start: number): string {
+    return this.escaped
+      ? (JSON.parse(this.b.toString('utf8', start, this.pos)) as string)
+      : this.b.toString('utf8', start + 1, this.pos - 1);
   }
 
   private object(context: Context): Record<string, unknown> {
@@ -111,7 +118,7 @@ class Scanner {
       if (this.b[this.pos] !== QUOTE) this.fail();
       const keyStart = this.pos;
       this.skipString();
-      const key = JSON.parse(this.b.toString('utf8', keyStart, this.pos)) as string;
+      const key = this.stringAt(keyStart);
       this.skipWhitespace();
       if (this.b[this.pos] !== 0x3a) this.fail();
       this.pos++;
@@ -180,9 +187,7 @@ class Scanner {
         this.skipString();
         const keyLength = this.pos - keyStart - 2;
         let key: string | undefined;
-        if (keyLength === 2 || keyLength === 12 || this.escaped) {
-          key = JSON.parse(this.b.toString('utf8', keyStart, this.pos)) as string;
-        }
+        if (keyLength === 2 || keyLength === 12 || this.escaped) key = this.stringAt(keyStart);
         this.skipWhitespace();
         if (this.b[this.pos] !== 0x3a) this.fail();
         this.pos++;
@@ -190,7 +195,7 @@ class Scanner {
         const valueStart = this.pos;
         this.skipValue(0);
         if (key === 'resourceType' || key === 'id') {
-          const member = this.b[valueStart] === QUOTE ? JSON.parse(this.b.toString('utf8', valueStart, this.pos)) : undefined;
+          const member = this.b[valueStart] === QUOTE ? this.stringAt(valueStart) : undefined;
           if (key === 'resourceType') resourceType = member;
           else id = member;
         }

@@ -127,19 +127,24 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
   });
 
   it('SHALL answer a failed export with its error status and an OperationOutcome (application/fhir+json)', async () => {
-    // The Cosmos source does not support this search parameter: the job fails with 400.
-    const accepted = await kickoff(target.base, '$export', {
-      query: `_type=Observation&_typeFilter=${encodeURIComponent('Observation?category=laboratory')}`,
-    });
-    expect(accepted.status).toBe(202);
-    const pollUrl = accepted.headers.get('content-location') as string;
-    let status = await request(pollUrl);
-    while (status.status === 202) {
-      await sleep(100);
-      status = await request(pollUrl);
+    // A deployment whose storage account cannot be reached: the job fails with 400 when it starts.
+    const storage = testConnectionInfo().storageConnectionString;
+    const unreachable = storage.replace(/BlobEndpoint=http:\/\/[^/;]+/i, 'BlobEndpoint=http://127.0.0.1:9');
+    const broken = await startApp({ EXPORT_STORAGE_CONNECTION_STRING: unreachable, EXPORT_STORAGE_MAX_TRIES: '1' });
+    try {
+      const accepted = await kickoff(broken.base, '$export', { query: '_type=Patient' });
+      expect(accepted.status).toBe(202);
+      const pollUrl = accepted.headers.get('content-location') as string;
+      let status = await request(pollUrl);
+      while (status.status === 202) {
+        await sleep(100);
+        status = await request(pollUrl);
+      }
+      const outcome = expectOperationOutcome(status, 400);
+      expect(JSON.stringify(outcome)).toMatch(/reached/);
+    } finally {
+      await broken.app.dispose();
     }
-    const outcome = expectOperationOutcome(status, 400);
-    expect(JSON.stringify(outcome)).toMatch(/category/);
   });
 
   it('SHALL answer 404 with an OperationOutcome for an unknown job', async () => {

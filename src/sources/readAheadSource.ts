@@ -1,0 +1,105 @@
+/**
+ * A `SearchSource` decorator that reads one page ahead per unit.
+ *
+ * A page step is strictly sequential (search → stage → commit → checkpoint), so on its own an export
+ * runs at about 1 / (1/read + 1/write) of the two sides' speeds. Once a page's search has returned,
+ * its `nextToken` is known: this decorator starts fetching that next page in the background while
+ * the current page is written, and hands the result to the next page step that asks for exactly the
+ * same (type, parameters, token).
+ *
+ * Exactly-once is untouched: which resources a page holds is still decided by the cursor saved at the
+ * last checkpoint, because a read-ahead is only ever used for a search with that very token; the
+ * source is bounded by `_lastUpdated <= transactionTime` either way. A read-ahead that fails is
+ * dropped and the page step searches itself (its error, if any, is the one that counts). Entries are
+ * few (one per unit in flight, capped) and expire, so memory stays at about one page per lane.
+ */
+import type { SearchPage, SearchParameters, SearchSource } from './searchSource';
+
+export interface ReadAheadOptions {
+  /** Pages held at once; the oldest is dropped beyond it. Default 16. */
+  maxEntries?: number;
+  /** An unused read-ahead is dropped after this long. Default 120 s. */
+  ttlMs?: number;
+}
+
+interface Entry {
+  page: Promise<SearchPage | undefined>;
+  timer: NodeJS.Timeout;
+}
+
+export class ReadAheadSource implements SearchSource {
+  private readonly entries = new Map<string, Entry>();
+  private readonly maxEntries: number;
+  private readonly ttlMs: number;
+  /** Searches answered from a read-ahead / searched directly (for tests and diagnostics). */
+  hits = 0;
+  misses = 0;
+
+  constructor(
+    private readonly inner: SearchSource,
+    options: ReadAheadOptions = {},
+  ) {
+    this.maxEntries = options.maxEntries ?? 16;
+    this.ttlMs = options.ttlMs ?? 120_000;
+  }
+
+  listResourceTypes(): Promise<string[]> {
+    return this.inner.listResourceTypes();
+  }
+
+  read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined> {
+    return this.inner.read(resourceType, id);
+  }
+
+  checkTypeFilter(resourceType: string, query: string): void {
+    this.inner.checkTypeFilter(resourceType, query);
+  }
+
+  async search(resourceType: string, params: SearchParameters, continuationToken?: string): Promise<SearchPage> {
+    const key = keyOf(resourceType, params, continuationToken);
+    const ahead = this.take(key);
+    let page = ahead ? await ahead : undefined;
+    if (page) {
+      this.hits += 1;
+    } else {
+      this.misses += 1;
+      page = await this.inner.search(resourceType, params, continuationToken);
+    }
+    if (page.nextToken !== undefined) this.readAhead(resourceType, params, page.nextToken);
+    return page;
+  }
+
+  private take(key: string): Promise<SearchPage | undefined> | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    clearTimeout(entry.timer);
+    this.entries.delete(key);
+    return entry.page;
+  }
+
+  private readAhead(resourceType: string, params: SearchParameters, token: string): void {
+    const key = keyOf(resourceType, params, token);
+    if (this.entries.has(key)) return;
+    while (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value as string;
+      this.take(oldest);
+    }
+    const page = this.inner.search(resourceType, params, token).catch(() => undefined);
+    const timer = setTimeout(() => this.take(key), this.ttlMs);
+    timer.unref();
+    this.entries.set(key, { page, timer });
+  }
+}
+
+function keyOf(resourceType: string, params: SearchParameters, token: string | undefined): string {
+  return JSON.stringify([
+    resourceType,
+    token ?? null,
+    params.since ?? null,
+    params.until,
+    params.typeFilters,
+    params.patients ?? null,
+    params.patientCompartmentOnly ?? false,
+    params.count,
+  ]);
+}
