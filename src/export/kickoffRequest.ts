@@ -35,7 +35,8 @@ export interface ParsedKickoff {
 
 const FHIR_JSON_ACCEPTS = new Set(['application/fhir+json', 'application/json', 'application/*', '*/*']);
 const OUTPUT_FORMATS = new Set(['application/fhir+ndjson', 'application/ndjson', 'ndjson']);
-const KNOWN_PARAMETERS = new Set([
+/** The kick-off parameters this server understands. */
+export const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   '_outputFormat',
   '_since',
   '_until',
@@ -47,7 +48,8 @@ const KNOWN_PARAMETERS = new Set([
   '_container',
 ]);
 /** Search parameters that change the shape of a result set rather than select resources. */
-const FORBIDDEN_FILTER_PARAMETERS = new Set([
+export const FORBIDDEN_FILTER_PARAMETERS: ReadonlySet<string> = new Set([
+  '_offset',
   '_include',
   '_revinclude',
   '_sort',

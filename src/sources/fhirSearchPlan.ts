@@ -7,6 +7,7 @@
  * (or none). Their results are OR-ed; a resource returned by query i is skipped when it also matches
  * one of the queries before i, so every resource is written exactly once.
  */
+import { FORBIDDEN_FILTER_PARAMETERS } from '../export/kickoffRequest';
 import { BadRequestError, SourceError } from '../export/errors';
 import type { SearchParameters } from './searchSource';
 import { patientCompartmentParams } from './patientCompartment';
@@ -36,19 +37,6 @@ export interface SearchCursor {
   next?: string;
 }
 
-/** Result-shaping parameters that a `_typeFilter` may not carry. */
-const FORBIDDEN_FILTER_PARAMS = new Set([
-  '_include',
-  '_revinclude',
-  '_sort',
-  '_count',
-  '_elements',
-  '_summary',
-  '_total',
-  '_contained',
-  '_containedType',
-  '_offset',
-]);
 
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 const RESOURCE_ID = /^[A-Za-z0-9.-]{1,64}$/;
@@ -83,7 +71,7 @@ export function parseTypeFilter(resourceType: string, filter: string): QueryPara
   for (const [name, value] of new URLSearchParams(query)) {
     if (name === '') continue;
     const base = name.split(':')[0];
-    if (FORBIDDEN_FILTER_PARAMS.has(base)) {
+    if (FORBIDDEN_FILTER_PARAMETERS.has(base)) {
       throw new BadRequestError(`_typeFilter may not use ${base} (in "${filter}")`);
     }
     conditions.push([name, value]);

@@ -8,6 +8,7 @@
  *   FUZZ_REQUESTS  how many requests (default 1500; `npm run fuzz` sends 20000)
  */
 import { request as httpRequest, type OutgoingHttpHeaders } from 'node:http';
+import { KNOWN_PARAMETERS } from '../../src/export/kickoffRequest';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { AppProcess } from '../support/appProcess';
 import { seedPatients } from '../support/exportFixtures';
@@ -131,17 +132,7 @@ function typeFilter(g: Gen, giant: boolean): string {
   return Array.from({ length: count }, one).join(',');
 }
 
-const KNOWN = [
-  '_outputFormat',
-  '_since',
-  '_until',
-  '_type',
-  '_typeFilter',
-  '_elements',
-  'includeAssociatedData',
-  'patient',
-  '_container',
-];
+const KNOWN = [...KNOWN_PARAMETERS];
 
 /** One parameter as name/value (unencoded: callers encode for the query or put it in a body). */
 function parameter(g: Gen): [string, string] {

@@ -1,0 +1,64 @@
+import { SourceError } from '../../../src/export/errors';
+import { ReadAheadSource } from '../../../src/sources/readAheadSource';
+import type { SearchPage, SearchParameters, SearchSource } from '../../../src/sources/searchSource';
+
+/** Pages "0", "1", … of three resources each; token n asks for page n. */
+function fakeSource(pages: number, failOnce?: string) {
+  const calls: Array<string | undefined> = [];
+  let failed = false;
+  const source: SearchSource = {
+    listResourceTypes: async () => ['Patient'],
+    read: async () => undefined,
+    checkTypeFilter: () => undefined,
+    search: async (_type: string, _params: SearchParameters, token?: string): Promise<SearchPage> => {
+      calls.push(token);
+      if (token === failOnce && !failed) {
+        failed = true;
+        throw new SourceError('source is unavailable (503)', 503, true);
+      }
+      const n = token === undefined ? 0 : Number(token);
+      const page: SearchPage = { resources: [`{"id":"${n}-a"}`, `{"id":"${n}-b"}`, `{"id":"${n}-c"}`] };
+      if (n + 1 < pages) page.nextToken = String(n + 1);
+      return page;
+    },
+  };
+  return { source, calls };
+}
+
+const params: SearchParameters = { until: '2026-01-01T00:00:00Z', typeFilters: [], count: 3 };
+
+describe('ReadAheadSource', () => {
+  it('Given a unit paged to the end, When each page is asked for with the saved token, Then each page comes once and in order', async () => {
+    const { source, calls } = fakeSource(4);
+    const ahead = new ReadAheadSource(source);
+    const seen: string[] = [];
+    let token: string | undefined;
+    do {
+      const page = await ahead.search('Patient', params, token);
+      seen.push(...page.resources);
+      token = page.nextToken;
+    } while (token !== undefined);
+    expect(seen).toHaveLength(12);
+    expect(new Set(seen).size).toBe(12);
+    expect(calls).toEqual([undefined, '1', '2', '3']);
+    expect(ahead.hits).toBe(3);
+  });
+
+  it('Given a read-ahead that failed, When its page is asked for, Then the page is searched again and the result stands', async () => {
+    const { source, calls } = fakeSource(3, '1');
+    const ahead = new ReadAheadSource(source);
+    const first = await ahead.search('Patient', params);
+    const second = await ahead.search('Patient', params, first.nextToken);
+    expect(second.resources[0]).toBe('{"id":"1-a"}');
+    expect(calls.filter((t) => t === '1')).toHaveLength(2);
+  });
+
+  it('Given other parameters, When the same token is asked for, Then the read-ahead is not used', async () => {
+    const { source, calls } = fakeSource(3);
+    const ahead = new ReadAheadSource(source);
+    const first = await ahead.search('Patient', params);
+    await ahead.search('Patient', { ...params, since: '2025-01-01T00:00:00Z' }, first.nextToken);
+    expect(ahead.hits).toBe(0);
+    expect(calls.filter((t) => t === '1').length).toBeGreaterThanOrEqual(2);
+  });
+});
