@@ -4,7 +4,7 @@ import { telemetryOf, type ExportDeps } from './exportDeps';
 import { BadRequestError, NotFoundError, TooManyRequestsError } from './errors';
 import type { ParsedKickoff } from './kickoffRequest';
 import { jobQueued } from './exportTelemetry';
-import type { ExportJobRecord } from './model';
+import type { DestinationRef, ExportJobRecord, ExportRequest } from './model';
 import { requestHash } from './requestHash';
 
 export interface KickoffResult {
@@ -64,23 +64,43 @@ export async function createExportJob(deps: ExportDeps, kickoff: ParsedKickoff, 
   if ((await deps.jobs.countActiveJobs()) >= deps.config.maxActiveJobs) {
     throw new TooManyRequestsError('Too many exports are running; retry later.', BUSY_RETRY_AFTER_SECONDS);
   }
-  const jobId = randomUUID();
-  const now = deps.now().toISOString();
-  const job = await deps.jobs.createJob({
-    id: jobId,
-    jobId,
+  const job = await deps.jobs.createJob(
+    newJobRecord({
+      jobId: randomUUID(),
+      now: deps.now(),
+      request: kickoff.request,
+      requestHash: hash,
+      destination: {
+        accountUrl: deps.destinationRef.accountUrl,
+        container: kickoff.request.container ?? deps.destinationRef.container,
+      },
+      clientId,
+    }),
+  );
+  jobQueued(telemetryOf(deps), job);
+  return { job, reused: false };
+}
+
+/** A new job record, Queued, whose transaction time is its creation time. */
+export function newJobRecord(fields: {
+  jobId: string;
+  now: Date;
+  request: ExportRequest;
+  requestHash: string;
+  destination: DestinationRef;
+  clientId: string;
+}): ExportJobRecord {
+  const now = fields.now.toISOString();
+  return {
+    id: fields.jobId,
+    jobId: fields.jobId,
     docType: 'job',
     status: 'Queued',
     createdAt: now,
     transactionTime: now,
-    request: kickoff.request,
-    requestHash: hash,
-    destination: {
-      accountUrl: deps.destinationRef.accountUrl,
-      container: kickoff.request.container ?? deps.destinationRef.container,
-    },
-    clientId,
-  });
-  jobQueued(telemetryOf(deps), job);
-  return { job, reused: false };
+    request: fields.request,
+    requestHash: fields.requestHash,
+    destination: fields.destination,
+    clientId: fields.clientId,
+  };
 }

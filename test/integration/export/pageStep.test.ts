@@ -8,6 +8,7 @@ import { exportConfigFromEnv } from '../../../src/config';
 import { BlobExportDestination, getBlobServiceClient } from '../../../src/destination/blobExportDestination';
 import type { ExportDeps } from '../../../src/export/exportDeps';
 import { cancelJob, startJob } from '../../../src/export/jobActions';
+import { newJobRecord } from '../../../src/export/kickoff';
 import type { ExportJobRecord, ExportRequest } from '../../../src/export/model';
 import { blobNameFor, runPageStep } from '../../../src/export/pageStep';
 import { getCosmosClient } from '../../../src/jobs/cosmosClient';
@@ -19,6 +20,21 @@ import { generateDataset } from '../../../src/demo/syntheticFhir';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const PAGE_SIZE = 3;
+
+/** A system export of every type, changed by `fields`. */
+function exportRequest(fields: Partial<ExportRequest>): ExportRequest {
+  return {
+    level: 'system',
+    requestUrl: 'http://localhost/$export',
+    outputFormat: 'application/fhir+ndjson',
+    types: [],
+    typeFilters: {},
+    elements: [],
+    patients: [],
+    includeAssociatedData: [],
+    ...fields,
+  };
+}
 
 describe('the page step with real adapters', () => {
   const database = uniqueName('pagestep');
@@ -52,29 +68,16 @@ describe('the page step with real adapters', () => {
   /** A Queued job for `request`, started (planned, Running) through `startJob`. */
   async function runningJob(request: Partial<ExportRequest> = {}, on: ExportDeps = deps): Promise<ExportJobRecord> {
     const jobId = randomUUID();
-    const now = new Date().toISOString();
-    await jobs.createJob({
-      id: jobId,
-      jobId,
-      docType: 'job',
-      status: 'Queued',
-      createdAt: now,
-      transactionTime: now,
-      request: {
-        level: 'system',
-        requestUrl: 'http://localhost/$export?_type=Patient',
-        outputFormat: 'application/fhir+ndjson',
-        types: ['Patient'],
-        typeFilters: {},
-        elements: [],
-        patients: [],
-        includeAssociatedData: [],
-        ...request,
-      },
-      requestHash: jobId,
-      destination: destination.ref,
-      clientId: 'test',
-    });
+    await jobs.createJob(
+      newJobRecord({
+        jobId,
+        now: new Date(),
+        request: exportRequest({ requestUrl: 'http://localhost/$export?_type=Patient', types: ['Patient'], ...request }),
+        requestHash: jobId,
+        destination: destination.ref,
+        clientId: 'test',
+      }),
+    );
     const started = await startJob(on, jobId);
     expect(started.outcome).toBe('started');
     return (await jobs.getJob(jobId)) as ExportJobRecord;
@@ -147,29 +150,10 @@ describe('the page step with real adapters', () => {
 
   it('given a Group that no longer exists when the job starts, then the start fails 404 naming the group', async () => {
     const jobId = randomUUID();
-    const now = new Date().toISOString();
-    await jobs.createJob({
-      id: jobId,
-      jobId,
-      docType: 'job',
-      status: 'Queued',
-      createdAt: now,
-      transactionTime: now,
-      request: {
-        level: 'group',
-        groupId: 'gone-group',
-        requestUrl: 'http://localhost/Group/gone-group/$export',
-        outputFormat: 'application/fhir+ndjson',
-        types: [],
-        typeFilters: {},
-        elements: [],
-        patients: [],
-        includeAssociatedData: [],
-      },
-      requestHash: jobId,
-      destination: destination.ref,
-      clientId: 'test',
-    });
+    const request = exportRequest({ level: 'group', groupId: 'gone-group', requestUrl: 'http://localhost/Group/gone-group/$export' });
+    await jobs.createJob(
+      newJobRecord({ jobId, now: new Date(), request, requestHash: jobId, destination: destination.ref, clientId: 'test' }),
+    );
     const started = await startJob(deps, jobId);
     expect(started).toEqual({ outcome: 'failed', failure: { reason: expect.stringContaining('Group gone-group'), statusCode: 404 } });
   });

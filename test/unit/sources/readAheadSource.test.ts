@@ -12,7 +12,7 @@ function fakeSource(pages: number, failOnce?: string) {
     checkTypeFilter: () => undefined,
     search: async (_type: string, _params: SearchParameters, token?: string): Promise<SearchPage> => {
       calls.push(token);
-      if (token === failOnce && !failed) {
+      if (failOnce !== undefined && token === failOnce && !failed) {
         failed = true;
         throw new SourceError('source is unavailable (503)', 503, true);
       }
