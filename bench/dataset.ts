@@ -26,6 +26,8 @@ export interface BenchDataset {
   /** NDJSON bytes the export of everything produces (resource text plus one newline each). */
   ndjsonBytes: number;
   largeResources: number;
+  /** Latest `meta.lastUpdated` in the dataset (ISO instant). */
+  maxLastUpdated: string;
   types: Map<string, TypeData>;
 }
 
@@ -60,10 +62,12 @@ export function buildDataset(total: number, seed = 1, onProgress?: (done: number
   let produced = 0;
   let ndjsonBytes = 0;
   let largeResources = 0;
+  let maxLastUpdated = '';
   // Enough patients for any total (about 25 resources each); the loop stops at `total`.
   for (const resource of generateDataset({ patients: Math.ceil(total / 5) + 10, seed })) {
     if (produced >= total) break;
     produced += 1;
+    if (resource.meta.lastUpdated > maxLastUpdated) maxLastUpdated = resource.meta.lastUpdated;
     const base = JSON.stringify(resource).length;
     const large = produced % LARGE_EVERY === 0;
     const target = large ? 100_000 + Math.floor(random() * 60_000) : 1_000 + Math.floor(random() * 1_000);
@@ -85,7 +89,7 @@ export function buildDataset(total: number, seed = 1, onProgress?: (done: number
     types.set(type, { count: bucket.lengths.length, entries: Buffer.concat(bucket.parts), starts });
     bucket.parts.length = 0;
   }
-  return { seed, total: produced, ndjsonBytes, largeResources, types };
+  return { seed, total: produced, ndjsonBytes, largeResources, maxLastUpdated, types };
 }
 /** The resource text of entry `i` (a view into the entries buffer, no copy). */
 export function resourceText(data: TypeData, i: number): Buffer {

@@ -4,8 +4,8 @@
  *
  *   GET /metadata                      CapabilityStatement listing the types (search-type)
  *   GET /{Type}?_count=N[&_offset=K]   searchset Bundle with `total` and a `next` link; other
- *                                      parameters (`_lastUpdated`, …) are accepted and ignored,
- *                                      since every resource predates the export's transaction time
+ *                                      parameters are accepted and ignored, and `_lastUpdated`
+ *                                      only matters when it starts after the newest resource
  *   GET /{Type}?_summary=count         Bundle with `total` only
  *   GET /_bench/ndjson/{Type}          the type's resources as NDJSON (for the write-limit run)
  */
@@ -77,6 +77,12 @@ export async function startPagingServer(dataset: BenchDataset): Promise<PagingSe
       return send(res, 200, [
         Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: data.count })),
       ]);
+    }
+    // `_lastUpdated=geX` past the newest resource matches nothing (the bench's warm-up export);
+    // any other `_lastUpdated` is ignored: every resource predates the export's transaction time.
+    const after = url.searchParams.getAll('_lastUpdated').some((v) => v.startsWith('ge') && v.slice(2) > dataset.maxLastUpdated);
+    if (after) {
+      return send(res, 200, [Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }))]);
     }
     const count = Math.min(Math.max(Number(url.searchParams.get('_count') ?? 100) || 100, 1), 10_000);
     const offset = Math.max(Number(url.searchParams.get('_offset') ?? 0) || 0, 0);

@@ -9,6 +9,7 @@ import type { ExportJobRecord } from '../../src/export/model';
 import { readOwnJob, statusReport } from '../../src/export/statusReport';
 import { getServices } from '../../src/services';
 import { jobInstanceIds } from '../names';
+import { ensureOrchestrationStarted } from './orchestrationRepair';
 import { baseUrl, fhirJson, handled } from './respond';
 
 async function principalOf(request: HttpRequest) {
@@ -20,12 +21,13 @@ function fileNameOf(blobName: string): string {
   return blobName.slice(blobName.lastIndexOf('/') + 1);
 }
 
-async function getStatus(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+async function getStatus(request: HttpRequest, client: df.DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
   return handled(context, async () => {
     const services = await getServices();
     const principal = await principalOf(request);
     await services.pollLimiter.check(`${principal.clientId}:${request.params.jobId}`);
     const job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
+    await ensureOrchestrationStarted(client, job, services.exportDeps.now());
     const base = baseUrl(request);
     const report = await statusReport(services.exportDeps, job, (j: ExportJobRecord, blobName: string) =>
       services.exportDeps.config.fileAccess === 'sas'
@@ -95,7 +97,7 @@ async function download(request: HttpRequest, context: InvocationContext): Promi
   });
 }
 
-app.http('exportStatus', {
+df.app.client.http('exportStatus', {
   methods: ['GET'],
   authLevel: 'anonymous',
   route: '_operations/export/{jobId}',

@@ -8,6 +8,7 @@ import { failJob } from '../../src/export/jobActions';
 import type { ExportLevel } from '../../src/export/model';
 import { getServices } from '../../src/services';
 import { ORCHESTRATOR_EXPORT_JOB } from '../names';
+import { ensureOrchestrationStarted } from './orchestrationRepair';
 import { baseUrl, handled } from './respond';
 
 async function kickoff(
@@ -34,7 +35,9 @@ async function kickoff(
       assertCanExport(principal.scopes, parsed.request.types, everyType);
     }
     const { job, reused } = await createExportJob(services.exportDeps, parsed, principal.clientId);
-    if (!reused) {
+    if (reused) {
+      await ensureOrchestrationStarted(client, job, services.exportDeps.now());
+    } else {
       try {
         await client.startNew(ORCHESTRATOR_EXPORT_JOB, { instanceId: job.jobId, input: { jobId: job.jobId } });
       } catch (error) {
