@@ -10,6 +10,7 @@ module.exports = {
   moduleNameMapper: {
     '^@azure/functions-core$': '<rootDir>/src/local/functionsCore.ts',
   },
+  setupFilesAfterEnv: ['<rootDir>/test/support/perFileTeardown.ts'],
   globalSetup: '<rootDir>/test/support/globalSetup.ts',
   globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
   testTimeout: 120000,
