@@ -28,8 +28,12 @@ export type PageStepResult =
   | { outcome: 'throttled'; retryAfterSeconds: number }
   | { outcome: 'failed'; failure: FailureDetails };
 
-/** Azure allows 50,000 committed blocks per blob; roll over well before. */
-const MAX_BLOCKS_PER_FILE = 49_000;
+/**
+ * Blocks per file before it rolls over. Azure allows 50,000 per blob, but the current file's block
+ * ids live in the progress document (about 60 bytes each), which must stay far below Cosmos DB's
+ * 2 MB item limit.
+ */
+const MAX_BLOCKS_PER_FILE = 10_000;
 
 /** Thrown for faults worth retrying; the orchestrator's retry policy takes it from here. */
 export class TransientPageError extends Error {
@@ -124,7 +128,8 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
       count: file.count + lines.length,
       bytes: file.bytes + data.length,
     };
-    next.files = [...progress.files.filter((f) => f.part !== file.part), updated];
+    // Only the current file's block list is ever committed again; closed files keep their totals.
+    next.files = [...progress.files.filter((f) => f.part !== file.part).map((f) => ({ ...f, blockIds: [] })), updated];
     next.resourceCount = progress.resourceCount + lines.length;
     next.bytes = progress.bytes + data.length;
   }

@@ -9,7 +9,7 @@ import { BlobExportDestination, getBlobServiceClient } from '../../../src/destin
 import type { ExportDeps } from '../../../src/export/exportDeps';
 import { cancelJob, startJob } from '../../../src/export/jobActions';
 import { newJobRecord } from '../../../src/export/kickoff';
-import type { ExportJobRecord, ExportRequest } from '../../../src/export/model';
+import type { ExportJobRecord, ExportRequest, ProgressDocument } from '../../../src/export/model';
 import { blobNameFor, runPageStep } from '../../../src/export/pageStep';
 import { getCosmosClient } from '../../../src/jobs/cosmosClient';
 import { createCosmosJobStore, type CosmosJobStore } from '../../../src/jobs/cosmosJobStore';
@@ -109,6 +109,31 @@ describe('the page step with real adapters', () => {
     }
     const all = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
     expect(all).toEqual(patients.map((p) => p.id).sort());
+  });
+
+  it('given a small roll size, when a unit is exported, then its files roll over, hold every resource once, and only the open file keeps block ids', async () => {
+    // Three patients a page, each page well over 1 KiB: every page after the first opens a new part.
+    const rolling: ExportDeps = { ...deps, config: { ...deps.config, fileRollBytes: 1024 } };
+    const job = await runningJob({}, rolling);
+    let result = await runPageStep(rolling, job.jobId, 'Patient');
+    while (result.outcome === 'written' && !result.done) result = await runPageStep(rolling, job.jobId, 'Patient');
+
+    const progress = (await jobs.getProgress(job.jobId, 'Patient')) as ProgressDocument;
+    const parts = [...progress.files].sort((a, b) => a.part - b.part);
+    expect(parts.map((f) => f.part)).toEqual([1, 2, 3]);
+    expect(parts.map((f) => f.count)).toEqual([3, 3, 2]);
+    expect(parts.slice(0, -1).every((f) => f.blockIds.length === 0)).toBe(true);
+    expect(parts[parts.length - 1].blockIds).toHaveLength(1);
+
+    const ids: string[] = [];
+    for (const file of parts) {
+      const text = (await destination.containerClient.getBlobClient(file.blobName).downloadToBuffer()).toString('utf8');
+      const lines = text.split('\n').filter((l) => l !== '');
+      expect(lines).toHaveLength(file.count);
+      expect(Buffer.byteLength(text)).toBe(file.bytes);
+      ids.push(...lines.map((l) => (JSON.parse(l) as { id: string }).id));
+    }
+    expect(ids.sort()).toEqual(patients.map((p) => p.id).sort());
   });
 
   it('given a job cancelled after a page was written, when the page checkpoints, then it stops and the files are deleted', async () => {
