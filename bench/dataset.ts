@@ -33,9 +33,36 @@ export interface BenchDataset {
 
 /** A fixed block of filler text, cut at a deterministic offset for each narrative. */
 const FILLER = (() => {
-  const words = ['patient', 'reports', 'stable', 'condition', 'follow-up', 'advised', 'vitals', 'within',
-    'normal', 'limits', 'reviewed', 'history', 'medication', 'adherence', 'discussed', 'plan', 'return',
-    'in', 'two', 'weeks', 'no', 'acute', 'distress', 'noted', 'labs', 'ordered', 'and', 'pending'];
+  const words = [
+    'patient',
+    'reports',
+    'stable',
+    'condition',
+    'follow-up',
+    'advised',
+    'vitals',
+    'within',
+    'normal',
+    'limits',
+    'reviewed',
+    'history',
+    'medication',
+    'adherence',
+    'discussed',
+    'plan',
+    'return',
+    'in',
+    'two',
+    'weeks',
+    'no',
+    'acute',
+    'distress',
+    'noted',
+    'labs',
+    'ordered',
+    'and',
+    'pending',
+  ];
   const next = mulberry32(7);
   const parts: string[] = [];
   let length = 0;
@@ -93,7 +120,10 @@ export function buildDataset(total: number, seed = 1, onProgress?: (done: number
 }
 /** The resource text of entry `i` (a view into the entries buffer, no copy). */
 export function resourceText(data: TypeData, i: number): Buffer {
-  return data.entries.subarray(data.starts[i] + ENTRY_HEAD.length, data.starts[i + 1] - 1 - ENTRY_TAIL.length);
+  return data.entries.subarray(
+    data.starts[i] + ENTRY_HEAD.length,
+    data.starts[i + 1] - 1 - ENTRY_TAIL.length,
+  );
 }
 
 /** Entries `from`..`to` (exclusive) as the inside of a JSON array (a view, no copy). */

@@ -41,12 +41,18 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
 }
 
 /** Runs `work` for every type, `parallelism` types at once, types dealt round-robin into lanes. */
-async function inLanes(types: string[], parallelism: number, work: (type: string) => Promise<void>): Promise<void> {
+async function inLanes(
+  types: string[],
+  parallelism: number,
+  work: (type: string) => Promise<void>,
+): Promise<void> {
   const lanes: string[][] = Array.from({ length: Math.min(parallelism, types.length) }, () => []);
   types.forEach((type, i) => lanes[i % lanes.length].push(type));
-  await Promise.all(lanes.map(async (lane) => {
-    for (const type of lane) await work(type);
-  }));
+  await Promise.all(
+    lanes.map(async (lane) => {
+      for (const type of lane) await work(type);
+    }),
+  );
 }
 
 async function readLimit(options: LimitOptions): Promise<LimitResult> {
@@ -141,7 +147,8 @@ async function writeLimit(options: LimitOptions): Promise<LimitResult> {
 async function main(): Promise<void> {
   const [mode, json] = process.argv.slice(2);
   const options = JSON.parse(json ?? '{}') as LimitOptions;
-  const result = mode === 'read' ? await readLimit(options) : mode === 'write' ? await writeLimit(options) : undefined;
+  const result =
+    mode === 'read' ? await readLimit(options) : mode === 'write' ? await writeLimit(options) : undefined;
   if (!result) throw new Error(`unknown mode ${mode}; use read or write`);
   result.cpuSeconds = timedCpu;
   process.stdout.write(`${RESULT_PREFIX}${JSON.stringify(result)}\n`);

@@ -35,7 +35,10 @@ export async function startPagingServer(dataset: BenchDataset): Promise<PagingSe
       rest: [
         {
           mode: 'server',
-          resource: [...dataset.types.keys()].map((type) => ({ type, interaction: [{ code: 'search-type' }] })),
+          resource: [...dataset.types.keys()].map((type) => ({
+            type,
+            interaction: [{ code: 'search-type' }],
+          })),
         },
       ],
     }),
@@ -80,9 +83,13 @@ export async function startPagingServer(dataset: BenchDataset): Promise<PagingSe
     }
     // `_lastUpdated=geX` past the newest resource matches nothing (the bench's warm-up export);
     // any other `_lastUpdated` is ignored: every resource predates the export's transaction time.
-    const after = url.searchParams.getAll('_lastUpdated').some((v) => v.startsWith('ge') && v.slice(2) > dataset.maxLastUpdated);
+    const after = url.searchParams
+      .getAll('_lastUpdated')
+      .some((v) => v.startsWith('ge') && v.slice(2) > dataset.maxLastUpdated);
     if (after) {
-      return send(res, 200, [Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] }))]);
+      return send(res, 200, [
+        Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] })),
+      ]);
     }
     const count = Math.min(Math.max(Number(url.searchParams.get('_count') ?? 100) || 100, 1), 10_000);
     const offset = Math.max(Number(url.searchParams.get('_offset') ?? 0) || 0, 0);

@@ -18,7 +18,12 @@ import * as path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { BulkDataClient } from '../src/client/bulkDataClient';
 import { getCosmosClient } from '../src/jobs/cosmosClient';
-import { startAzurite, startCosmosEmulator, type RunningAzurite, type RunningCosmosEmulator } from '../src/local/emulators';
+import {
+  startAzurite,
+  startCosmosEmulator,
+  type RunningAzurite,
+  type RunningCosmosEmulator,
+} from '../src/local/emulators';
 import { createCosmosResourceWriter } from '../src/sources/cosmosResourceWriter';
 import { buildDataset, resourceText, type BenchDataset } from './dataset';
 import { RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
@@ -88,7 +93,10 @@ function parseArgs(argv: string[]): Args {
   for (let i = 0; i < argv.length; i++) {
     const [flag, inline] = argv[i].split('=', 2);
     const value = (): string => inline ?? argv[++i];
-    if (flag === '--sizes') args.sizes = value().split(',').map((s) => Number(s.trim()));
+    if (flag === '--sizes')
+      args.sizes = value()
+        .split(',')
+        .map((s) => Number(s.trim()));
     else if (flag === '--cosmos-source') args.cosmosSource = Number(value());
     else if (flag === '--cpu-prof') args.cpuProfDir = path.resolve(value());
     else if (flag === '--out') args.out = value();
@@ -98,16 +106,17 @@ function parseArgs(argv: string[]): Args {
       const eq = setting.indexOf('=');
       if (eq < 1) throw new Error('--app-env takes NAME=value');
       args.appEnv[setting.slice(0, eq)] = setting.slice(eq + 1);
-    }
-    else throw new Error(`unknown option ${argv[i]}`);
+    } else throw new Error(`unknown option ${argv[i]}`);
   }
-  if (args.sizes.some((s) => !Number.isInteger(s) || s < 1)) throw new Error('--sizes takes positive integers');
+  if (args.sizes.some((s) => !Number.isInteger(s) || s < 1))
+    throw new Error('--sizes takes positive integers');
   return args;
 }
 
 const fmt = (n: number, digits = 0): string =>
   n.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
-const short = (n: number): string => (n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n));
+const short = (n: number): string =>
+  n >= 1_000_000 ? `${n / 1_000_000}M` : n >= 1000 ? `${n / 1000}k` : String(n);
 const log = (line: string): void => console.log(`[bench ${new Date().toISOString().slice(11, 19)}] ${line}`);
 
 /** VmRSS and VmHWM (peak) of a process, in MiB; undefined once it is gone. */
@@ -138,7 +147,11 @@ function cpuMeter(azuritePid: number): { stop(extra?: Partial<CpuSplit>): CpuSpl
   return {
     stop: (extra = {}) => {
       const used = process.cpuUsage(self);
-      return { ...extra, azurite: cpuOfPid(azuritePid) - azurite, benchProcess: (used.user + used.system) / 1e6 };
+      return {
+        ...extra,
+        azurite: cpuOfPid(azuritePid) - azurite,
+        benchProcess: (used.user + used.system) / 1e6,
+      };
     },
   };
 }
@@ -160,7 +173,8 @@ function coresLine(cpu: CpuSplit, seconds: number): string {
 async function exportNothing(client: BulkDataClient, since: string): Promise<number> {
   const started = performance.now();
   const kickoff = await client.kickoff('$export', { query: `_since=${encodeURIComponent(since)}` });
-  if (kickoff.status !== 202 || !kickoff.pollUrl) throw new Error(`warm-up kick-off answered ${kickoff.status}: ${kickoff.body}`);
+  if (kickoff.status !== 202 || !kickoff.pollUrl)
+    throw new Error(`warm-up kick-off answered ${kickoff.status}: ${kickoff.body}`);
   const manifest = await client.waitForManifest(kickoff.pollUrl, { minIntervalMs: 50, maxIntervalMs: 100 });
   const count = manifest.output.reduce((sum, o) => sum + (o.count ?? 0), 0);
   if (count !== 0) throw new Error(`the warm-up export found ${count} resources; expected none`);
@@ -184,11 +198,17 @@ function runChild(script: string, args: string[]): Promise<string> {
     const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.once('exit', (code) => (code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}`))));
+    child.once('exit', (code) =>
+      code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}`)),
+    );
   });
 }
 
-async function limit(mode: 'read' | 'write', options: LimitOptions, azuritePid: number): Promise<LimitFigures> {
+async function limit(
+  mode: 'read' | 'write',
+  options: LimitOptions,
+  azuritePid: number,
+): Promise<LimitFigures> {
   // The meter spans the child's set-up too (fetching the pages of the write limit): an upper bound.
   const meter = cpuMeter(azuritePid);
   const out = await runChild(LIMITS, [mode, JSON.stringify(options)]);
@@ -206,7 +226,11 @@ interface AppHandle {
   stop(): Promise<void>;
 }
 
-async function startApp(env: Record<string, string>, pageSize: number, cpuProfDir?: string): Promise<AppHandle> {
+async function startApp(
+  env: Record<string, string>,
+  pageSize: number,
+  cpuProfDir?: string,
+): Promise<AppHandle> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-app-'));
   const nodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
   const child = spawn(process.execPath, [...nodeArgs, APP_HOST], {
@@ -260,7 +284,11 @@ async function runExport(
   warmUp?: string,
 ): Promise<ExportFigures> {
   const app = await startApp(
-    { ...env, EXPORT_STORAGE_CONNECTION_STRING: azurite.storageConnectionString, EXPORT_CONTAINER: container },
+    {
+      ...env,
+      EXPORT_STORAGE_CONNECTION_STRING: azurite.storageConnectionString,
+      EXPORT_CONTAINER: container,
+    },
     pageSize,
     cpuProfDir,
   );
@@ -281,7 +309,8 @@ async function runExport(
     const started = performance.now();
     const kickedOffAt = Date.now();
     const kickoff = await client.kickoff('$export');
-    if (kickoff.status !== 202 || !kickoff.pollUrl) throw new Error(`kick-off answered ${kickoff.status}: ${kickoff.body}`);
+    if (kickoff.status !== 202 || !kickoff.pollUrl)
+      throw new Error(`kick-off answered ${kickoff.status}: ${kickoff.body}`);
     let lastPrint = 0;
     const manifest = await client.waitForManifest(kickoff.pollUrl, {
       timeoutMs: 4 * 3600_000,
@@ -301,11 +330,15 @@ async function runExport(
     // client's poll interval does not add up to half a second; the poll-based time is the fallback.
     const jobId = kickoff.pollUrl.split('/').pop() ?? '';
     const completedAt = await jobCompletedAt(env, jobId);
-    const seconds = completedAt !== undefined && completedAt >= kickedOffAt ? (completedAt - kickedOffAt) / 1000 : polledSeconds;
+    const seconds =
+      completedAt !== undefined && completedAt >= kickedOffAt
+        ? (completedAt - kickedOffAt) / 1000
+        : polledSeconds;
     const m = memoryOf(pid);
     if (m) peakRss = Math.max(peakRss, m.hwm);
     const resources = manifest.output.reduce((sum, o) => sum + (o.count ?? 0), 0);
-    if (resources !== expected) throw new Error(`${label}: manifest counts ${resources} resources, expected ${expected}`);
+    if (resources !== expected)
+      throw new Error(`${label}: manifest counts ${resources} resources, expected ${expected}`);
     // The bytes really in storage (the manifest's URLs point at the app, which only streams them).
     const service = BlobServiceClient.fromConnectionString(azurite.storageConnectionString);
     let bytes = 0;
@@ -315,8 +348,12 @@ async function runExport(
       files += 1;
     }
     await service.getContainerClient(container).deleteIfExists();
-    log(`${label}: done, ${fmt(resources)} resources in ${files} files (${fmt(bytes / MB, 1)} MiB), job ${jobId}`);
-    log(`${label}: ${fmt(resources / seconds)} resources/s in ${fmt(seconds, 1)} s (${coresLine(cpu, seconds)})${coldStartSeconds !== undefined ? `; warm-up export ${fmt(coldStartSeconds, 2)} s` : ''}`);
+    log(
+      `${label}: done, ${fmt(resources)} resources in ${files} files (${fmt(bytes / MB, 1)} MiB), job ${jobId}`,
+    );
+    log(
+      `${label}: ${fmt(resources / seconds)} resources/s in ${fmt(seconds, 1)} s (${coresLine(cpu, seconds)})${coldStartSeconds !== undefined ? `; warm-up export ${fmt(coldStartSeconds, 2)} s` : ''}`,
+    );
     return {
       resources,
       bytes,
@@ -334,13 +371,22 @@ async function runExport(
   }
 }
 
-async function benchSize(size: number, args: Args, azurite: RunningAzurite, cosmos: RunningCosmosEmulator): Promise<SizeResult> {
+async function benchSize(
+  size: number,
+  args: Args,
+  azurite: RunningAzurite,
+  cosmos: RunningCosmosEmulator,
+): Promise<SizeResult> {
   const label = short(size);
   log(`${label}: building the dataset`);
-  let dataset: BenchDataset | undefined = buildDataset(size, 1, (done) => log(`${label}: generated ${fmt(done)}`));
+  let dataset: BenchDataset | undefined = buildDataset(size, 1, (done) =>
+    log(`${label}: generated ${fmt(done)}`),
+  );
   const datasetBytes = dataset.ndjsonBytes;
   const largeResources = dataset.largeResources;
-  log(`${label}: ${fmt(dataset.total)} resources, ${fmt(datasetBytes / MB, 1)} MiB as NDJSON, ${largeResources} of 100+ KB, ${dataset.types.size} types`);
+  log(
+    `${label}: ${fmt(dataset.total)} resources, ${fmt(datasetBytes / MB, 1)} MiB as NDJSON, ${largeResources} of 100+ KB, ${dataset.types.size} types`,
+  );
   const server = await startPagingServer(dataset);
   // One second after the newest resource: the warm-up export's `_since`.
   const warmUpSince = new Date(Date.parse(dataset.maxLastUpdated) + 1000).toISOString();
@@ -355,10 +401,14 @@ async function benchSize(size: number, args: Args, azurite: RunningAzurite, cosm
     };
     log(`${label}: read limit (FhirRestSource paging, ${TYPE_PARALLELISM} types at once, nothing written)`);
     const readLimit = await limit('read', options, azurite.pid);
-    log(`${label}: read limit ${fmt(readLimit.resourcesPerSecond)} resources/s, ${fmt(readLimit.mbPerSecond, 1)} MB/s (${coresLine(readLimit.cpu, readLimit.seconds)})`);
+    log(
+      `${label}: read limit ${fmt(readLimit.resourcesPerSecond)} resources/s, ${fmt(readLimit.mbPerSecond, 1)} MB/s (${coresLine(readLimit.cpu, readLimit.seconds)})`,
+    );
     log(`${label}: write limit (stage + commit the same pages to Azurite, nothing read)`);
     const writeLimit = await limit('write', options, azurite.pid);
-    log(`${label}: write limit ${fmt(writeLimit.resourcesPerSecond)} resources/s, ${fmt(writeLimit.mbPerSecond, 1)} MB/s (${coresLine(writeLimit.cpu, writeLimit.seconds)})`);
+    log(
+      `${label}: write limit ${fmt(writeLimit.resourcesPerSecond)} resources/s, ${fmt(writeLimit.mbPerSecond, 1)} MB/s (${coresLine(writeLimit.cpu, writeLimit.seconds)})`,
+    );
     log(`${label}: export (app process, SOURCE_KIND=fhir)`);
     const figures = await runExport(
       label,
@@ -395,11 +445,20 @@ async function benchSize(size: number, args: Args, azurite: RunningAzurite, cosm
 }
 
 /** A small export with the Cosmos DB emulator as the source: realism, not speed. */
-async function benchCosmosSource(size: number, pageSize: number, azurite: RunningAzurite, cosmos: RunningCosmosEmulator): Promise<SizeResult> {
+async function benchCosmosSource(
+  size: number,
+  pageSize: number,
+  azurite: RunningAzurite,
+  cosmos: RunningCosmosEmulator,
+): Promise<SizeResult> {
   const label = `${short(size)} (Cosmos emulator source)`;
   const dataset = buildDataset(size, 2);
   const database = `bench-cosmos-src-${Date.now()}`;
-  const writer = await createCosmosResourceWriter(getCosmosClient({ endpoint: cosmos.cosmosEndpoint, key: cosmos.cosmosKey }), database, 'resources');
+  const writer = await createCosmosResourceWriter(
+    getCosmosClient({ endpoint: cosmos.cosmosEndpoint, key: cosmos.cosmosKey }),
+    database,
+    'resources',
+  );
   const resources: Array<{ resourceType: string; id: string }> = [];
   for (const data of dataset.types.values()) {
     for (let i = 0; i < data.count; i++) resources.push(JSON.parse(resourceText(data, i).toString('utf8')));
@@ -423,12 +482,29 @@ async function benchCosmosSource(size: number, pageSize: number, azurite: Runnin
     undefined,
     new Date(Date.parse(dataset.maxLastUpdated) + 1000).toISOString(),
   );
-  return { label, source: 'cosmos-emulator', size, datasetBytes: dataset.ndjsonBytes, largeResources: dataset.largeResources, export: figures };
+  return {
+    label,
+    source: 'cosmos-emulator',
+    size,
+    datasetBytes: dataset.ndjsonBytes,
+    largeResources: dataset.largeResources,
+    export: figures,
+  };
 }
 
 function table(results: SizeResult[]): string {
   const rows = [
-    ['size', 'source', 'wall s', 'res/s', 'MB/s', 'peak RSS MiB', 'read-limit res/s', 'write-limit res/s', 'export/slower'],
+    [
+      'size',
+      'source',
+      'wall s',
+      'res/s',
+      'MB/s',
+      'peak RSS MiB',
+      'read-limit res/s',
+      'write-limit res/s',
+      'export/slower',
+    ],
   ];
   for (const r of results) {
     rows.push([
@@ -450,22 +526,32 @@ function table(results: SizeResult[]): string {
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
   const azuriteDir = mkdtempSync(path.join(tmpdir(), 'bench-azurite-'));
-  log(`sizes ${args.sizes.map(short).join(', ')}; starting Azurite (disk, temp folder) and the Cosmos emulator (job store)`);
-  const [azurite, cosmos] = await Promise.all([startAzurite({ location: azuriteDir }), startCosmosEmulator()]);
+  log(
+    `sizes ${args.sizes.map(short).join(', ')}; starting Azurite (disk, temp folder) and the Cosmos emulator (job store)`,
+  );
+  const [azurite, cosmos] = await Promise.all([
+    startAzurite({ location: azuriteDir }),
+    startCosmosEmulator(),
+  ]);
   const results: SizeResult[] = [];
   try {
     for (const size of args.sizes) {
       results.push(await benchSize(size, args, azurite, cosmos));
       global.gc?.();
     }
-    if (args.cosmosSource > 0) results.push(await benchCosmosSource(args.cosmosSource, args.pageSize, azurite, cosmos));
+    if (args.cosmosSource > 0)
+      results.push(await benchCosmosSource(args.cosmosSource, args.pageSize, azurite, cosmos));
   } finally {
     await Promise.all([azurite.stop(), cosmos.stop()]);
     rmSync(azuriteDir, { recursive: true, force: true });
   }
   const report = {
     when: new Date().toISOString(),
-    machine: { cpus: (await import('node:os')).cpus().length, node: process.version, note: 'shared 2-core machine; figures are noisy' },
+    machine: {
+      cpus: (await import('node:os')).cpus().length,
+      node: process.version,
+      note: 'shared 2-core machine; figures are noisy',
+    },
     settings: { resourcesPerPage: args.pageSize, typeParallelism: TYPE_PARALLELISM, appEnv: args.appEnv },
     results,
   };

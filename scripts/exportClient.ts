@@ -9,14 +9,20 @@ import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BulkDataClient, BulkExportFailedError } from '../src/client/bulkDataClient';
 
-const USAGE = 'usage: npm run export -- [--base URL] [--type T,...] [--since INSTANT] [--out DIR] [--token TOKEN]';
+const USAGE =
+  'usage: npm run export -- [--base URL] [--type T,...] [--since INSTANT] [--out DIR] [--token TOKEN]';
 
 /** The text of an OperationOutcome body, or the body itself when it is something else. */
 function outcomeText(body: string): string {
   try {
-    const outcome = JSON.parse(body) as { resourceType?: string; issue?: Array<{ severity?: string; diagnostics?: string; code?: string }> };
+    const outcome = JSON.parse(body) as {
+      resourceType?: string;
+      issue?: Array<{ severity?: string; diagnostics?: string; code?: string }>;
+    };
     if (outcome.resourceType === 'OperationOutcome' && Array.isArray(outcome.issue)) {
-      return outcome.issue.map((i) => `${i.severity ?? 'error'}: ${i.diagnostics ?? i.code ?? ''}`).join('\n');
+      return outcome.issue
+        .map((i) => `${i.severity ?? 'error'}: ${i.diagnostics ?? i.code ?? ''}`)
+        .join('\n');
     }
   } catch {
     // not JSON: show it as it is
@@ -48,7 +54,9 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  const client = new BulkDataClient(values.base.replace(/\/+$/, ''), { token: values.token ?? process.env.EXPORT_TOKEN });
+  const client = new BulkDataClient(values.base.replace(/\/+$/, ''), {
+    token: values.token ?? process.env.EXPORT_TOKEN,
+  });
   const query = new URLSearchParams();
   if (values.type) query.set('_type', values.type);
   if (values.since) query.set('_since', values.since);

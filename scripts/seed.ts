@@ -22,7 +22,11 @@ function positiveInt(value: string | undefined, name: string, fallback?: number)
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
-    options: { patients: { type: 'string' }, seed: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      patients: { type: 'string' },
+      seed: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
     strict: true,
   });
   if (values.help) {
@@ -34,7 +38,8 @@ async function main(): Promise<void> {
 
   const connectionString = process.env.COSMOS_CONNECTION_STRING || undefined;
   const endpoint = process.env.COSMOS_ENDPOINT || undefined;
-  if (!connectionString && !endpoint) throw new Error('Set COSMOS_CONNECTION_STRING, or COSMOS_ENDPOINT (and COSMOS_KEY)');
+  if (!connectionString && !endpoint)
+    throw new Error('Set COSMOS_CONNECTION_STRING, or COSMOS_ENDPOINT (and COSMOS_KEY)');
   const client = getCosmosClient({ connectionString, endpoint, key: process.env.COSMOS_KEY || undefined });
   const database = process.env.COSMOS_DATABASE || 'fhir-export';
   const container = process.env.COSMOS_RESOURCES_CONTAINER || 'resources';
@@ -42,7 +47,9 @@ async function main(): Promise<void> {
   const writer = await createCosmosResourceWriter(client, database, container);
   const started = Date.now();
   const result = await seedDemoData(writer, { patients, seed });
-  console.log(`Seeded ${result.resources} resources into ${database}/${container} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  console.log(
+    `Seeded ${result.resources} resources into ${database}/${container} in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
   const width = Math.max(...Object.keys(result.byType).map((t) => t.length));
   for (const [type, count] of Object.entries(result.byType).sort(([a], [b]) => a.localeCompare(b))) {
     console.log(`  ${type.padEnd(width)}  ${count}`);

@@ -29,7 +29,10 @@ export interface Services {
   /** Kick-offs per client per minute (EXPORT_KICKOFF_RATE_PER_MINUTE). */
   kickoffLimiter: TokenBucketLimiter;
   /** Reads a request body within the configured size limit. */
-  readBody(request: { headers: { get(name: string): string | null }; body: ReadableStream<Uint8Array> | null }): Promise<string>;
+  readBody(request: {
+    headers: { get(name: string): string | null };
+    body: ReadableStream<Uint8Array> | null;
+  }): Promise<string>;
 }
 
 let services: Promise<Services> | undefined;

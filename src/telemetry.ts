@@ -32,7 +32,12 @@ export interface TelemetryScope {
 
 /** The port. Implementations never throw from `track*`: telemetry must not break an export. */
 export interface Telemetry {
-  trackEvent(name: string, properties: TelemetryProperties, measurements?: TelemetryMeasurements, scope?: TelemetryScope): void;
+  trackEvent(
+    name: string,
+    properties: TelemetryProperties,
+    measurements?: TelemetryMeasurements,
+    scope?: TelemetryScope,
+  ): void;
   /** One sample of a metric; samples are aggregated (count, sum, min, max) per export interval. */
   trackMetric(name: string, value: number, properties?: TelemetryProperties): void;
   /** Sends what is buffered. Resolves (never rejects) within a bounded time. */
@@ -59,7 +64,10 @@ const DEFAULT_ROLE_NAME = 'durable-fhir-export';
  * Builds the process's telemetry from the environment: App Insights when a connection string is
  * set, else the no-op (with one log line). Call once per process (src/services.ts does).
  */
-export async function createTelemetry(env: Record<string, string | undefined>, log: (line: string) => void): Promise<Telemetry> {
+export async function createTelemetry(
+  env: Record<string, string | undefined>,
+  log: (line: string) => void,
+): Promise<Telemetry> {
   const connectionString = env[CONNECTION_STRING_SETTING]?.trim();
   if (!connectionString) {
     log(`Application Insights telemetry is off: ${CONNECTION_STRING_SETTING} is not set.`);
@@ -68,14 +76,17 @@ export async function createTelemetry(env: Record<string, string | undefined>, l
   try {
     const sdk = await import('applicationinsights');
     // The OpenTelemetry packages the SDK itself uses (its dependencies, resolved from it).
-    const fromSdk = (name: string) => require.resolve(name, { paths: [path.dirname(require.resolve('applicationinsights'))] });
+    const fromSdk = (name: string) =>
+      require.resolve(name, { paths: [path.dirname(require.resolve('applicationinsights'))] });
     const api = (await import(fromSdk('@opentelemetry/api'))) as typeof OtelApi;
     const resources = (await import(fromSdk('@opentelemetry/resources'))) as typeof OtelResources;
 
     const client = new sdk.TelemetryClient(connectionString, { useGlobalProviders: false });
     // `cloud_RoleName`: the function app's name on Azure, the project's name elsewhere.
     client.config.azureMonitorOpenTelemetryOptions = {
-      resource: resources.resourceFromAttributes({ 'service.name': env.WEBSITE_SITE_NAME || DEFAULT_ROLE_NAME }),
+      resource: resources.resourceFromAttributes({
+        'service.name': env.WEBSITE_SITE_NAME || DEFAULT_ROLE_NAME,
+      }),
     };
     const credential = await credentialFrom(env[AUTHENTICATION_STRING_SETTING]);
     if (credential) client.config.aadTokenCredential = credential;
@@ -120,10 +131,19 @@ export class AppInsightsTelemetry implements Telemetry {
     api.context.setGlobalContextManager(contextManager(this.storage, api.ROOT_CONTEXT));
   }
 
-  trackEvent(name: string, properties: TelemetryProperties, measurements?: TelemetryMeasurements, scope?: TelemetryScope): void {
+  trackEvent(
+    name: string,
+    properties: TelemetryProperties,
+    measurements?: TelemetryMeasurements,
+    scope?: TelemetryScope,
+  ): void {
     this.guard(() => {
       const send = () =>
-        this.client.trackEvent({ name, properties: { 'ai.operation.name': EXPORT_OPERATION_NAME, ...properties }, measurements });
+        this.client.trackEvent({
+          name,
+          properties: { 'ai.operation.name': EXPORT_OPERATION_NAME, ...properties },
+          measurements,
+        });
       if (!scope?.operationId) return send();
       const spanContext: OtelApi.SpanContext = {
         traceId: operationTraceId(scope.operationId),
@@ -177,7 +197,10 @@ export function operationTraceId(operationId: string): string {
 }
 
 /** An AsyncLocalStorage-backed OpenTelemetry context manager (the interface is five methods). */
-function contextManager(storage: AsyncLocalStorage<OtelApi.Context>, root: OtelApi.Context): OtelApi.ContextManager {
+function contextManager(
+  storage: AsyncLocalStorage<OtelApi.Context>,
+  root: OtelApi.Context,
+): OtelApi.ContextManager {
   const manager: OtelApi.ContextManager = {
     active: () => storage.getStore() ?? root,
     with: (ctx, fn, thisArg, ...args) => storage.run(ctx, () => fn.call(thisArg, ...args)),

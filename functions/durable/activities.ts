@@ -16,7 +16,8 @@ df.app.activity(ACTIVITY_START_JOB, {
 });
 
 df.app.activity(ACTIVITY_EXPORT_PAGE, {
-  handler: async (input: PageInput) => runPageStep((await getServices()).exportDeps, input.jobId, input.unitId),
+  handler: async (input: PageInput) =>
+    runPageStep((await getServices()).exportDeps, input.jobId, input.unitId),
 });
 
 df.app.activity(ACTIVITY_COMPLETE_JOB, {

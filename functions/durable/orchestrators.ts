@@ -82,7 +82,10 @@ const exportResourceType: OrchestrationHandler = function* (context: Orchestrati
         unitId: state.unitId,
       });
     } catch {
-      return end('failed', retriesExhausted(`Exporting ${state.resourceType}: the source or the destination`));
+      return end(
+        'failed',
+        retriesExhausted(`Exporting ${state.resourceType}: the source or the destination`),
+      );
     }
     switch (result.outcome) {
       case 'stopped':
@@ -94,7 +97,10 @@ const exportResourceType: OrchestrationHandler = function* (context: Orchestrati
         if (state.throttleWaits > config.retry.maxThrottleWaits) {
           return end('failed', retriesExhausted(`Exporting ${state.resourceType}: the source`));
         }
-        const waitSeconds = Math.min(Math.max(result.retryAfterSeconds, 1), config.retry.maxThrottleWaitSeconds);
+        const waitSeconds = Math.min(
+          Math.max(result.retryAfterSeconds, 1),
+          config.retry.maxThrottleWaitSeconds,
+        );
         yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + waitSeconds * 1000));
         continue;
       }
@@ -103,7 +109,11 @@ const exportResourceType: OrchestrationHandler = function* (context: Orchestrati
         state.throttleWaits = 0;
         state.pages = result.pages;
         state.resources = result.resources;
-        context.df.setCustomStatus({ resourceType: state.resourceType, pages: state.pages, resources: state.resources });
+        context.df.setCustomStatus({
+          resourceType: state.resourceType,
+          pages: state.pages,
+          resources: state.resources,
+        });
         if (result.done) return end('done');
     }
   }
@@ -127,10 +137,21 @@ const exportLane: OrchestrationHandler = function* (context: OrchestrationContex
   const { jobId, units } = context.df.getInput<LaneInput>();
   const results: UnitResult[] = [];
   for (const unit of units) {
-    const input: UnitInput = { jobId, unitId: unit.unitId, resourceType: unit.resourceType, pages: 0, resources: 0, throttleWaits: 0 };
+    const input: UnitInput = {
+      jobId,
+      unitId: unit.unitId,
+      resourceType: unit.resourceType,
+      pages: 0,
+      resources: 0,
+      throttleWaits: 0,
+    };
     let result: UnitResult;
     try {
-      result = yield context.df.callSubOrchestrator(ORCHESTRATOR_EXPORT_TYPE, input, unitInstanceId(jobId, unit.unitId));
+      result = yield context.df.callSubOrchestrator(
+        ORCHESTRATOR_EXPORT_TYPE,
+        input,
+        unitInstanceId(jobId, unit.unitId),
+      );
     } catch {
       result = { ...input, outcome: 'failed', failure: UNKNOWN_ERROR };
     }
@@ -180,7 +201,9 @@ const exportJob: OrchestrationHandler = function* (context: OrchestrationContext
     const laneResults: UnitResult[][] = yield context.df.Task.all(lanes);
     results = laneResults.flat();
   }
-  const summary = Object.fromEntries(results.map((r) => [r.resourceType, { state: r.outcome, pages: r.pages, resources: r.resources }]));
+  const summary = Object.fromEntries(
+    results.map((r) => [r.resourceType, { state: r.outcome, pages: r.pages, resources: r.resources }]),
+  );
   const failed = results.find((r) => r.outcome === 'failed');
   if (failed) {
     context.df.setCustomStatus({ jobId, types: summary, state: 'failed' });
@@ -190,7 +213,11 @@ const exportJob: OrchestrationHandler = function* (context: OrchestrationContext
     context.df.setCustomStatus({ jobId, types: summary, state: 'stopped' });
     return { jobId, outcome: 'stopped' };
   }
-  const completed: { outcome: string } = yield context.df.callActivityWithRetry(ACTIVITY_COMPLETE_JOB, retryOptions(), jobId);
+  const completed: { outcome: string } = yield context.df.callActivityWithRetry(
+    ACTIVITY_COMPLETE_JOB,
+    retryOptions(),
+    jobId,
+  );
   context.df.setCustomStatus({ jobId, types: summary, state: completed.outcome });
   return { jobId, outcome: completed.outcome };
 };

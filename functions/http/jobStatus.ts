@@ -21,7 +21,11 @@ function fileNameOf(blobName: string): string {
   return blobName.slice(blobName.lastIndexOf('/') + 1);
 }
 
-async function getStatus(request: HttpRequest, client: df.DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
+async function getStatus(
+  request: HttpRequest,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   return handled(context, async () => {
     const services = await getServices();
     const principal = await principalOf(request);
@@ -34,11 +38,16 @@ async function getStatus(request: HttpRequest, client: df.DurableClient, context
         ? services.exportDeps
             .destinationFor(j.destination)
             .sasUrl(blobName, new Date(Date.now() + services.exportDeps.config.sasLifetimeMinutes * 60_000))
-        : Promise.resolve(`${base}/_operations/export/${j.jobId}/files/${encodeURIComponent(fileNameOf(blobName))}`),
+        : Promise.resolve(
+            `${base}/_operations/export/${j.jobId}/files/${encodeURIComponent(fileNameOf(blobName))}`,
+          ),
     );
     switch (report.state) {
       case 'in-progress':
-        return { status: 202, headers: { 'X-Progress': report.progress, 'Retry-After': String(report.retryAfterSeconds) } };
+        return {
+          status: 202,
+          headers: { 'X-Progress': report.progress, 'Retry-After': String(report.retryAfterSeconds) },
+        };
       case 'completed': {
         const headers: Record<string, string> = { 'Content-Type': 'application/json' };
         if (report.expires) headers.Expires = new Date(report.expires).toUTCString();
@@ -50,7 +59,11 @@ async function getStatus(request: HttpRequest, client: df.DurableClient, context
   });
 }
 
-async function deleteJob(request: HttpRequest, client: df.DurableClient, context: InvocationContext): Promise<HttpResponseInit> {
+async function deleteJob(
+  request: HttpRequest,
+  client: df.DurableClient,
+  context: InvocationContext,
+): Promise<HttpResponseInit> {
   return handled(context, async () => {
     const services = await getServices();
     const principal = await principalOf(request);
@@ -66,7 +79,13 @@ async function deleteJob(request: HttpRequest, client: df.DurableClient, context
     });
     return fhirJson(202, {
       resourceType: 'OperationOutcome',
-      issue: [{ severity: 'information', code: 'informational', diagnostics: 'Export cancelled; its files are deleted.' }],
+      issue: [
+        {
+          severity: 'information',
+          code: 'informational',
+          diagnostics: 'Export cancelled; its files are deleted.',
+        },
+      ],
     });
   });
 }
@@ -77,7 +96,7 @@ async function download(request: HttpRequest, context: InvocationContext): Promi
     const principal = await principalOf(request);
     const job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
     // Only names listed in the job's own manifest reach storage: no path tricks.
-    const entry = (job.status === 'Completed' ? job.output ?? [] : []).find(
+    const entry = (job.status === 'Completed' ? (job.output ?? []) : []).find(
       (o) => fileNameOf(o.blobName) === request.params.fileName,
     );
     if (!entry) throw new NotFoundError('The file was not found in this export.');

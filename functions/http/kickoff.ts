@@ -19,12 +19,21 @@ async function kickoff(
 ): Promise<HttpResponseInit> {
   return handled(context, async () => {
     const services = await getServices();
-    const principal = await services.authenticator.authenticate(request.headers.get('authorization') ?? undefined);
+    const principal = await services.authenticator.authenticate(
+      request.headers.get('authorization') ?? undefined,
+    );
     // Counted per client before any parsing, so junk kick-offs cost the sender too.
     services.kickoffLimiter.check(principal.clientId);
     const body = request.method === 'POST' ? await services.readBody(request) : undefined;
     const parsed = parseKickoff(
-      { method: request.method, level, groupId: request.params.groupId, url: request.url, headers: request.headers, body },
+      {
+        method: request.method,
+        level,
+        groupId: request.params.groupId,
+        url: request.url,
+        headers: request.headers,
+        body,
+      },
       { compartmentTypes: services.exportDeps.compartmentTypes },
     );
     if (allowedTypes(principal.scopes) !== '*') {
@@ -39,10 +48,16 @@ async function kickoff(
       await ensureOrchestrationStarted(client, job, services.exportDeps.now());
     } else {
       try {
-        await client.startNew(ORCHESTRATOR_EXPORT_JOB, { instanceId: job.jobId, input: { jobId: job.jobId } });
+        await client.startNew(ORCHESTRATOR_EXPORT_JOB, {
+          instanceId: job.jobId,
+          input: { jobId: job.jobId },
+        });
       } catch (error) {
         // Never leave a Queued job that nothing will run.
-        await failJob(services.exportDeps, job.jobId, { reason: 'The export could not be started.', statusCode: 503 });
+        await failJob(services.exportDeps, job.jobId, {
+          reason: 'The export could not be started.',
+          statusCode: 503,
+        });
         throw error;
       }
     }
@@ -50,7 +65,8 @@ async function kickoff(
     // The durable management URLs (status, terminate, purge) carry the extension's system key on
     // Azure, which works for every instance of every client: they are handed out only when there is
     // no authentication anyway (local development). See docs/security.md.
-    const management = services.authenticator.mode === 'none' ? client.createHttpManagementPayload(job.jobId) : {};
+    const management =
+      services.authenticator.mode === 'none' ? client.createHttpManagementPayload(job.jobId) : {};
     return {
       status: 202,
       headers: { 'Content-Location': pollUrl, 'Content-Type': 'application/json' },

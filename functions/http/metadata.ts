@@ -7,5 +7,6 @@ app.http('metadata', {
   methods: ['GET'],
   authLevel: 'anonymous',
   route: 'metadata',
-  handler: (request, context) => handled(context, async () => fhirJson(200, capabilityStatement(baseUrl(request)))),
+  handler: (request, context) =>
+    handled(context, async () => fhirJson(200, capabilityStatement(baseUrl(request)))),
 });

@@ -5,7 +5,11 @@ import { operationOutcome } from '../../src/export/operationOutcome';
 
 export const FHIR_JSON = 'application/fhir+json';
 
-export function fhirJson(status: number, body: unknown, headers: Record<string, string> = {}): HttpResponseInit {
+export function fhirJson(
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): HttpResponseInit {
   return { status, headers: { 'Content-Type': FHIR_JSON, ...headers }, body: JSON.stringify(body) };
 }
 

@@ -67,7 +67,12 @@ export class BulkDataClient {
     const response = await fetch(url, {
       method: init.method ?? (init.body !== undefined ? 'POST' : 'GET'),
       headers,
-      body: init.body === undefined ? undefined : typeof init.body === 'string' ? init.body : JSON.stringify(init.body),
+      body:
+        init.body === undefined
+          ? undefined
+          : typeof init.body === 'string'
+            ? init.body
+            : JSON.stringify(init.body),
     });
     return {
       status: response.status,
@@ -86,11 +91,14 @@ export class BulkDataClient {
       const response = await fetch(pollUrl, { headers: this.headers() });
       const body = await response.text();
       if (response.status === 200) return JSON.parse(body) as Manifest;
-      if (response.status !== 202 && response.status !== 429) throw new BulkExportFailedError(response.status, body);
+      if (response.status !== 202 && response.status !== 429)
+        throw new BulkExportFailedError(response.status, body);
       if (response.status === 202) options.onProgress?.(response.headers.get('x-progress') ?? '');
       if (Date.now() > deadline) throw new Error(`Export did not finish in time (${pollUrl})`);
       const retryAfter = Number(response.headers.get('retry-after') ?? '1') * 1000;
-      await sleep(Math.max(minInterval, Math.min(maxInterval, Number.isFinite(retryAfter) ? retryAfter : 1000)));
+      await sleep(
+        Math.max(minInterval, Math.min(maxInterval, Number.isFinite(retryAfter) ? retryAfter : 1000)),
+      );
     }
   }
 

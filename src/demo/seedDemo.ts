@@ -26,7 +26,9 @@ export async function seedDemoData(
     const result = await writer.upsertAll(chunk as never);
     if (result.failed.length > 0) {
       const first = result.failed[0];
-      throw new Error(`Seeding failed for ${result.failed.length} resources, e.g. ${first.resourceType}/${first.id}: ${first.statusCode}`);
+      throw new Error(
+        `Seeding failed for ${result.failed.length} resources, e.g. ${first.resourceType}/${first.id}: ${first.statusCode}`,
+      );
     }
     written += result.written;
     options.onProgress?.(written);

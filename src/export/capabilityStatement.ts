@@ -3,7 +3,10 @@ import pkg from '../../package.json';
 
 const EXPORT_OPERATIONS = [
   { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' },
-  { name: 'patient-export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export' },
+  {
+    name: 'patient-export',
+    definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export',
+  },
   { name: 'group-export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export' },
 ];
 
@@ -24,7 +27,12 @@ export function capabilityStatement(baseUrl: string): Record<string, unknown> {
         security: {
           service: [
             {
-              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }],
+              coding: [
+                {
+                  system: 'http://terminology.hl7.org/CodeSystem/restful-security-service',
+                  code: 'SMART-on-FHIR',
+                },
+              ],
             },
           ],
           description: 'Bearer tokens with SMART system scopes (system/*.read, system/Type.rs, ...).',

@@ -34,7 +34,10 @@ export type PageStepPhase = 'searched' | 'staged' | 'written' | 'checkpointed';
  * choice (`_container`), so only the account is compared with the configuration.
  */
 export function assertJobDestination(deps: ExportDeps, recorded: DestinationRef): void {
-  assertSameDestination(recorded, { accountUrl: deps.destinationRef.accountUrl, container: recorded.container });
+  assertSameDestination(recorded, {
+    accountUrl: deps.destinationRef.accountUrl,
+    container: recorded.container,
+  });
 }
 
 /** The telemetry port of `deps`, or the no-op one. */

@@ -59,13 +59,26 @@ function elapsedMs(from: string | undefined, to: string | undefined): number | u
 }
 
 function defined(values: Record<string, number | undefined>): TelemetryMeasurements {
-  return Object.fromEntries(Object.entries(values).filter((e): e is [string, number] => e[1] !== undefined && Number.isFinite(e[1])));
+  return Object.fromEntries(
+    Object.entries(values).filter((e): e is [string, number] => e[1] !== undefined && Number.isFinite(e[1])),
+  );
 }
 
-function emit(telemetry: Telemetry, name: string, job: ExportJobRecord, extra: TelemetryProperties, measurements: TelemetryMeasurements) {
-  telemetry.trackEvent(name, { ...jobProperties(job), ...extra }, { ...jobMeasurements(job), ...measurements }, {
-    operationId: job.jobId,
-  });
+function emit(
+  telemetry: Telemetry,
+  name: string,
+  job: ExportJobRecord,
+  extra: TelemetryProperties,
+  measurements: TelemetryMeasurements,
+) {
+  telemetry.trackEvent(
+    name,
+    { ...jobProperties(job), ...extra },
+    { ...jobMeasurements(job), ...measurements },
+    {
+      operationId: job.jobId,
+    },
+  );
 }
 
 export function jobQueued(telemetry: Telemetry, job: ExportJobRecord): void {
@@ -73,7 +86,13 @@ export function jobQueued(telemetry: Telemetry, job: ExportJobRecord): void {
 }
 
 export function jobStarted(telemetry: Telemetry, job: ExportJobRecord): void {
-  emit(telemetry, TelemetryEvents.started, job, {}, defined({ queuedMs: elapsedMs(job.createdAt, job.startedAt) }));
+  emit(
+    telemetry,
+    TelemetryEvents.started,
+    job,
+    {},
+    defined({ queuedMs: elapsedMs(job.createdAt, job.startedAt) }),
+  );
 }
 
 export interface PageFacts {
@@ -109,10 +128,16 @@ export function pageWritten(telemetry: Telemetry, facts: PageFacts): void {
   // Metric dimensions stay bounded (resource types), so no job id here; per-job numbers are in events.
   const dimensions = { resourceType: facts.resourceType };
   telemetry.trackMetric(TelemetryMetrics.pageLatencyMs, facts.latencyMs, dimensions);
-  if (perSecond !== undefined) telemetry.trackMetric(TelemetryMetrics.resourcesPerSecond, perSecond, dimensions);
+  if (perSecond !== undefined)
+    telemetry.trackMetric(TelemetryMetrics.resourcesPerSecond, perSecond, dimensions);
 }
 
-export function jobCompleted(telemetry: Telemetry, job: ExportJobRecord, output: ManifestOutputEntry[], pages: number): void {
+export function jobCompleted(
+  telemetry: Telemetry,
+  job: ExportJobRecord,
+  output: ManifestOutputEntry[],
+  pages: number,
+): void {
   const counts: Record<string, number> = {};
   for (const entry of output) counts[entry.type] = (counts[entry.type] ?? 0) + entry.count;
   const resources = output.reduce((n, o) => n + o.count, 0);

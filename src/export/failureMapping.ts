@@ -24,7 +24,8 @@ const TRANSIENT_NETWORK_CODES = new Set([
 
 export function classifyError(error: unknown): ErrorClass {
   if (error instanceof SourceError) {
-    if (!error.transient) return { kind: 'permanent', failure: { reason: error.message, statusCode: error.statusCode } };
+    if (!error.transient)
+      return { kind: 'permanent', failure: { reason: error.message, statusCode: error.statusCode } };
     if (error.retryAfterSeconds !== undefined) {
       return { kind: 'throttled', retryAfterSeconds: error.retryAfterSeconds, message: error.message };
     }
@@ -39,8 +40,10 @@ export function classifyError(error: unknown): ErrorClass {
   // Azure SDK errors (RestError) carry statusCode/code; server-side and network faults are transient.
   const status = (error as { statusCode?: unknown })?.statusCode;
   const code = (error as { code?: unknown })?.code;
-  if ((typeof status === 'number' && (status >= 500 || status === 408 || status === 429)) ||
-      (typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code))) {
+  if (
+    (typeof status === 'number' && (status >= 500 || status === 408 || status === 429)) ||
+    (typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code))
+  ) {
     return { kind: 'transient', message: error instanceof Error ? error.message : String(error) };
   }
   return { kind: 'permanent', failure: UNKNOWN_ERROR };

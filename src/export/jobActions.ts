@@ -51,8 +51,12 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
     await deps.destinationFor(job.destination).ensureReady();
 
     // A retried start (after a crash) finds the job Running with its plan already made.
-    const plan = job.status === 'Running' && job.plannedTypes ? { types: job.plannedTypes, scope: job.patientScope } : await makePlan(deps, job);
-    for (const resourceType of plan.types) await deps.jobs.createProgress(newProgress(deps, jobId, resourceType));
+    const plan =
+      job.status === 'Running' && job.plannedTypes
+        ? { types: job.plannedTypes, scope: job.patientScope }
+        : await makePlan(deps, job);
+    for (const resourceType of plan.types)
+      await deps.jobs.createProgress(newProgress(deps, jobId, resourceType));
 
     let transitioned = false;
     const started = await updateJob(deps, jobId, (current) => {
@@ -79,7 +83,10 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
   }
 }
 
-async function makePlan(deps: ExportDeps, job: ExportJobRecord): Promise<{ types: string[]; scope?: string[] }> {
+async function makePlan(
+  deps: ExportDeps,
+  job: ExportJobRecord,
+): Promise<{ types: string[]; scope?: string[] }> {
   const { request } = job;
   let types = request.types.length > 0 ? request.types : await deps.source.listResourceTypes();
   if (request.level !== 'system') types = types.filter((t) => deps.compartmentTypes.has(t));
@@ -107,7 +114,8 @@ async function groupMembers(deps: ExportDeps, groupId: string, transactionTime: 
     if (period?.start && Date.parse(period.start) > at) continue;
     if (period?.end && Date.parse(period.end) < at) continue;
     const reference = (member.entity as { reference?: unknown } | undefined)?.reference;
-    if (typeof reference === 'string' && /^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(reference)) references.push(reference);
+    if (typeof reference === 'string' && /^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(reference))
+      references.push(reference);
   }
   return [...new Set(references)];
 }
@@ -129,11 +137,17 @@ function newProgress(deps: ExportDeps, jobId: string, resourceType: string): Pro
 }
 
 /** Writes the manifest and marks the job Completed. A job that left Running meanwhile stays as it is. */
-export async function completeJob(deps: ExportDeps, jobId: string): Promise<{ outcome: 'completed' | 'stopped' }> {
+export async function completeJob(
+  deps: ExportDeps,
+  jobId: string,
+): Promise<{ outcome: 'completed' | 'stopped' }> {
   const progress = await deps.jobs.listProgress(jobId);
   const unfinished = progress.filter((p) => !p.done);
   if (unfinished.length > 0) {
-    return failJob(deps, jobId, { reason: 'Export ended with unfinished resource types.', statusCode: 500 }).then(() => ({
+    return failJob(deps, jobId, {
+      reason: 'Export ended with unfinished resource types.',
+      statusCode: 500,
+    }).then(() => ({
       outcome: 'stopped' as const,
     }));
   }
@@ -153,7 +167,12 @@ export async function completeJob(deps: ExportDeps, jobId: string): Promise<{ ou
   });
   if (job?.status === 'Completed' && transitioned) {
     const telemetry = telemetryOf(deps);
-    jobCompleted(telemetry, job, job.output ?? [], progress.reduce((n, p) => n + p.page, 0));
+    jobCompleted(
+      telemetry,
+      job,
+      job.output ?? [],
+      progress.reduce((n, p) => n + p.page, 0),
+    );
     await telemetry.flush();
   }
   return { outcome: job?.status === 'Completed' ? 'completed' : 'stopped' };

@@ -37,7 +37,9 @@ export function checkFiltersWithSource(deps: ExportDeps, kickoff: ParsedKickoff)
         return true;
       } catch (error) {
         if (!(error instanceof BadRequestError) || !kickoff.lenient) throw error;
-        kickoff.warnings.push(`Ignored _typeFilter for ${type} that this source cannot apply: ${error.message}`);
+        kickoff.warnings.push(
+          `Ignored _typeFilter for ${type} that this source cannot apply: ${error.message}`,
+        );
         return false;
       }
     });
@@ -45,13 +47,18 @@ export function checkFiltersWithSource(deps: ExportDeps, kickoff: ParsedKickoff)
   }
 }
 
-export async function createExportJob(deps: ExportDeps, kickoff: ParsedKickoff, clientId: string): Promise<KickoffResult> {
+export async function createExportJob(
+  deps: ExportDeps,
+  kickoff: ParsedKickoff,
+  clientId: string,
+): Promise<KickoffResult> {
   checkFiltersWithSource(deps, kickoff);
   // An unknown Group is refused at kick-off (404), so no job is made for it. Should it vanish later,
   // the job fails with 404 when it starts.
   if (kickoff.request.level === 'group') {
     const groupId = kickoff.request.groupId ?? '';
-    if (!(await deps.source.read('Group', groupId))) throw new NotFoundError(`Group ${groupId} was not found.`);
+    if (!(await deps.source.read('Group', groupId)))
+      throw new NotFoundError(`Group ${groupId} was not found.`);
   }
   const hash = requestHash(kickoff.request, clientId);
   if (!kickoff.noCache) {
@@ -59,7 +66,10 @@ export async function createExportJob(deps: ExportDeps, kickoff: ParsedKickoff, 
     if (running) return { job: running, reused: true };
   }
   if ((await deps.jobs.countActiveJobs(clientId)) >= deps.config.maxActiveJobsPerClient) {
-    throw new TooManyRequestsError('Too many exports of this client are running; retry later.', BUSY_RETRY_AFTER_SECONDS);
+    throw new TooManyRequestsError(
+      'Too many exports of this client are running; retry later.',
+      BUSY_RETRY_AFTER_SECONDS,
+    );
   }
   if ((await deps.jobs.countActiveJobs()) >= deps.config.maxActiveJobs) {
     throw new TooManyRequestsError('Too many exports are running; retry later.', BUSY_RETRY_AFTER_SECONDS);

@@ -62,7 +62,8 @@ export const FORBIDDEN_FILTER_PARAMETERS: ReadonlySet<string> = new Set([
   '_format',
 ]);
 // A FHIR instant: full date and time with a zone. Partial dates are not instants.
-const INSTANT = /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))$/;
+const INSTANT =
+  /^\d{4}-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])T([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d{1,9})?(Z|[+-]((0\d|1[0-3]):[0-5]\d|14:00))$/;
 const ELEMENT = /^([A-Z][A-Za-z]+\.)?[a-z][A-Za-z0-9]*(\[x\])?$/;
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
 const MAX_PARAMETER_VALUES = 1000;
@@ -89,7 +90,8 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
   const raw = collectParameters(input);
   for (const name of raw.keys()) {
     if (!KNOWN_PARAMETERS.has(name)) {
-      if (!lenient) throw new BadRequestError(`The parameter ${clip(name)} is not supported.`, 'not-supported');
+      if (!lenient)
+        throw new BadRequestError(`The parameter ${clip(name)} is not supported.`, 'not-supported');
       warnings.push(`Ignored unsupported parameter ${name}.`);
       raw.delete(name);
     }
@@ -97,7 +99,9 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
 
   const outputFormat = single(raw, '_outputFormat');
   if (outputFormat !== undefined && !OUTPUT_FORMATS.has(outputFormat)) {
-    throw new BadRequestError(`_outputFormat ${clip(outputFormat)} is not supported; use application/fhir+ndjson.`);
+    throw new BadRequestError(
+      `_outputFormat ${clip(outputFormat)} is not supported; use application/fhir+ndjson.`,
+    );
   }
 
   const since = instant(raw, '_since');
@@ -111,7 +115,8 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
   const typeFilters = parseTypeFilters(raw, types, compartmentOnly, options, lenient, warnings);
   const elements = list(raw, '_elements');
   for (const element of elements) {
-    if (!ELEMENT.test(element)) throw new BadRequestError(`_elements value ${clip(element)} is not an element name.`);
+    if (!ELEMENT.test(element))
+      throw new BadRequestError(`_elements value ${clip(element)} is not an element name.`);
   }
 
   const includeAssociatedData = list(raw, 'includeAssociatedData');
@@ -166,18 +171,21 @@ function parsePrefer(header: string | null): { respondAsync: boolean; handling?:
 
 function acceptsFhirJson(accept: string | null): boolean {
   if (!accept) return false;
-  return accept
-    .split(',')
-    .map((part) => part.split(';')[0].trim().toLowerCase())
-    // Generic HTTP clients send wildcards or application/json next to it; they get FHIR JSON too.
-    .some((type) => FHIR_JSON_ACCEPTS.has(type));
+  return (
+    accept
+      .split(',')
+      .map((part) => part.split(';')[0].trim().toLowerCase())
+      // Generic HTTP clients send wildcards or application/json next to it; they get FHIR JSON too.
+      .some((type) => FHIR_JSON_ACCEPTS.has(type))
+  );
 }
 
 function collectParameters(input: KickoffInput): RawParameters {
   const raw: RawParameters = new Map();
   const add = (name: string, value: string) => {
     const values = raw.get(name) ?? [];
-    if (values.length >= MAX_PARAMETER_VALUES) throw new BadRequestError(`Too many values for ${clip(name)}.`);
+    if (values.length >= MAX_PARAMETER_VALUES)
+      throw new BadRequestError(`Too many values for ${clip(name)}.`);
     values.push(value);
     raw.set(name, values);
   };
@@ -215,7 +223,8 @@ function parametersBody(input: KickoffInput): Array<[string, string]> {
     throw new BadRequestError('The request body must be a Parameters resource.', 'structure');
   }
   const parameters = body.parameter ?? [];
-  if (!Array.isArray(parameters)) throw new BadRequestError('Parameters.parameter must be an array.', 'structure');
+  if (!Array.isArray(parameters))
+    throw new BadRequestError('Parameters.parameter must be an array.', 'structure');
   const pairs: Array<[string, string]> = [];
   for (const parameter of parameters) {
     if (!isObject(parameter) || typeof parameter.name !== 'string') {
@@ -230,7 +239,8 @@ function parameterValue(parameter: Record<string, unknown>): string {
   for (const [key, value] of Object.entries(parameter)) {
     if (!key.startsWith('value')) continue;
     if (typeof value === 'string') return value;
-    if (key === 'valueReference' && isObject(value) && typeof value.reference === 'string') return value.reference;
+    if (key === 'valueReference' && isObject(value) && typeof value.reference === 'string')
+      return value.reference;
   }
   throw new BadRequestError(`Parameter ${clip(String(parameter.name))} has no supported value.`, 'structure');
 }
@@ -256,7 +266,9 @@ function instant(raw: RawParameters, name: string): string | undefined {
   const value = single(raw, name);
   if (value === undefined) return undefined;
   if (!INSTANT.test(value) || Number.isNaN(Date.parse(value))) {
-    throw new BadRequestError(`${name} must be a FHIR instant such as 2024-01-01T00:00:00Z, not "${clip(value)}".`);
+    throw new BadRequestError(
+      `${name} must be a FHIR instant such as 2024-01-01T00:00:00Z, not "${clip(value)}".`,
+    );
   }
   return new Date(value).toISOString();
 }
@@ -276,7 +288,10 @@ function parseTypes(
       continue;
     }
     if (compartmentOnly && !options.compartmentTypes.has(type)) {
-      if (!lenient) throw new BadRequestError(`_type ${type} is not in the Patient compartment as this server exports it.`);
+      if (!lenient)
+        throw new BadRequestError(
+          `_type ${type} is not in the Patient compartment as this server exports it.`,
+        );
       warnings.push(`Ignored ${type}: not in the Patient compartment.`);
       continue;
     }
@@ -313,7 +328,9 @@ function parseTypeFilters(
       continue;
     }
     if (compartmentOnly && !options.compartmentTypes.has(type)) {
-      throw new BadRequestError(`_typeFilter for ${type}, which is not in the Patient compartment as this server exports it.`);
+      throw new BadRequestError(
+        `_typeFilter for ${type}, which is not in the Patient compartment as this server exports it.`,
+      );
     }
     const params = new URLSearchParams(query);
     for (const name of params.keys()) {

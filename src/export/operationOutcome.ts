@@ -2,7 +2,11 @@
 
 export interface OperationOutcome {
   resourceType: 'OperationOutcome';
-  issue: Array<{ severity: 'fatal' | 'error' | 'warning' | 'information'; code: string; diagnostics: string }>;
+  issue: Array<{
+    severity: 'fatal' | 'error' | 'warning' | 'information';
+    code: string;
+    diagnostics: string;
+  }>;
 }
 
 export function operationOutcome(

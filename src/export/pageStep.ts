@@ -61,7 +61,8 @@ export async function runPageStep(deps: ExportDeps, jobId: string, unitId: strin
   } catch (error) {
     const verdict = classifyError(error);
     if (verdict.kind === 'transient') throw new TransientPageError(verdict.message);
-    if (verdict.kind === 'throttled') return { outcome: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds };
+    if (verdict.kind === 'throttled')
+      return { outcome: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds };
     return { outcome: 'failed', failure: verdict.failure };
   }
 }
@@ -82,7 +83,11 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   if (progress.done) return written(progress, 0);
   // A Group without active members (or an empty patient list) has nothing to export.
   if (job.patientScope && job.patientScope.length === 0) {
-    return checkpoint(deps, { ...progress, page: progress.page + 1, done: true, updatedAt: deps.now().toISOString() }, 0);
+    return checkpoint(
+      deps,
+      { ...progress, page: progress.page + 1, done: true, updatedAt: deps.now().toISOString() },
+      0,
+    );
   }
 
   const searchStart = performance.now();
@@ -129,7 +134,10 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
       bytes: file.bytes + data.length,
     };
     // Only the current file's block list is ever committed again; closed files keep their totals.
-    next.files = [...progress.files.filter((f) => f.part !== file.part).map((f) => ({ ...f, blockIds: [] })), updated];
+    next.files = [
+      ...progress.files.filter((f) => f.part !== file.part).map((f) => ({ ...f, blockIds: [] })),
+      updated,
+    ];
     next.resourceCount = progress.resourceCount + lines.length;
     next.bytes = progress.bytes + data.length;
   }
@@ -195,13 +203,31 @@ function written(progress: ProgressDocument, pageResources: number): PageStepRes
 }
 
 /** The file this page goes to: the last one, or a new part when the page would push it past the roll size. */
-function currentFile(progress: ProgressDocument, jobId: string, pageBytes: number, rollBytes: number): ProgressFile {
-  const last = progress.files.reduce<ProgressFile | undefined>((a, f) => (!a || f.part > a.part ? f : a), undefined);
-  if (last && (last.bytes === 0 || last.bytes + pageBytes <= rollBytes) && last.blockIds.length < MAX_BLOCKS_PER_FILE) {
+function currentFile(
+  progress: ProgressDocument,
+  jobId: string,
+  pageBytes: number,
+  rollBytes: number,
+): ProgressFile {
+  const last = progress.files.reduce<ProgressFile | undefined>(
+    (a, f) => (!a || f.part > a.part ? f : a),
+    undefined,
+  );
+  if (
+    last &&
+    (last.bytes === 0 || last.bytes + pageBytes <= rollBytes) &&
+    last.blockIds.length < MAX_BLOCKS_PER_FILE
+  ) {
     return last;
   }
   const part = (last?.part ?? 0) + 1;
-  return { part, blobName: blobNameFor(jobId, progress.resourceType, part), blockIds: [], count: 0, bytes: 0 };
+  return {
+    part,
+    blobName: blobNameFor(jobId, progress.resourceType, part),
+    blockIds: [],
+    count: 0,
+    bytes: 0,
+  };
 }
 
 /** `_until` never reaches past the transaction time: later changes belong to the next export. */

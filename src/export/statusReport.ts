@@ -22,9 +22,14 @@ export type StatusReport =
 export const JOB_NOT_FOUND = 'The export job was not found.';
 
 /** Reads a job the client may see: another client's, a cancelled or an expired job is "not found". */
-export async function readOwnJob(deps: ExportDeps, jobId: string, clientId: string): Promise<ExportJobRecord> {
+export async function readOwnJob(
+  deps: ExportDeps,
+  jobId: string,
+  clientId: string,
+): Promise<ExportJobRecord> {
   const job = isJobId(jobId) ? await deps.jobs.getJob(jobId) : undefined;
-  const expired = job?.status === 'Completed' && job.expiresAt && Date.parse(job.expiresAt) < deps.now().getTime();
+  const expired =
+    job?.status === 'Completed' && job.expiresAt && Date.parse(job.expiresAt) < deps.now().getTime();
   if (!job || job.clientId !== clientId || job.status === 'Cancelled' || expired) {
     // One answer for all of these, without echoing the id: nothing tells them apart.
     throw new NotFoundError(JOB_NOT_FOUND);
@@ -39,7 +44,11 @@ export async function statusReport(
 ): Promise<StatusReport> {
   switch (job.status) {
     case 'Queued':
-      return { state: 'in-progress', progress: 'Queued', retryAfterSeconds: deps.config.pollRetryAfterSeconds };
+      return {
+        state: 'in-progress',
+        progress: 'Queued',
+        retryAfterSeconds: deps.config.pollRetryAfterSeconds,
+      };
     case 'Running':
       return {
         state: 'in-progress',
@@ -48,7 +57,11 @@ export async function statusReport(
       };
     case 'Completed': {
       const output = await Promise.all(
-        (job.output ?? []).map(async (o) => ({ type: o.type, url: await fileUrl(job, o.blobName), count: o.count })),
+        (job.output ?? []).map(async (o) => ({
+          type: o.type,
+          url: await fileUrl(job, o.blobName),
+          count: o.count,
+        })),
       );
       return {
         state: 'completed',
@@ -64,7 +77,11 @@ export async function statusReport(
     }
     case 'Failed': {
       const failure = job.failureDetails ?? { reason: 'Unknown error', statusCode: 500 };
-      return { state: 'failed', statusCode: failure.statusCode, outcome: operationOutcome(failure.reason, 'exception') };
+      return {
+        state: 'failed',
+        statusCode: failure.statusCode,
+        outcome: operationOutcome(failure.reason, 'exception'),
+      };
     }
     default:
       throw new NotFoundError(JOB_NOT_FOUND);

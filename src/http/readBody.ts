@@ -11,7 +11,8 @@ export async function readBodyText(
   maxBytes: number,
 ): Promise<string> {
   const declared = Number(request.headers.get('content-length') ?? '0');
-  if (declared > maxBytes) throw new PayloadTooLargeError(`The request body is larger than ${maxBytes} bytes.`);
+  if (declared > maxBytes)
+    throw new PayloadTooLargeError(`The request body is larger than ${maxBytes} bytes.`);
   if (!request.body) return '';
   const chunks: Uint8Array[] = [];
   let total = 0;

@@ -14,7 +14,9 @@ export function crashProbeFromEnv(setting: string | undefined, dataDir: string):
   const [phase, pageText] = setting.split(':');
   const page = Number(pageText ?? '0');
   if (!PHASES.includes(phase as PageStepPhase) || !Number.isInteger(page)) {
-    throw new Error(`Invalid setting LOCAL_CRASH_AT: "${setting}" is not phase:page with phase one of ${PHASES.join(', ')}`);
+    throw new Error(
+      `Invalid setting LOCAL_CRASH_AT: "${setting}" is not phase:page with phase one of ${PHASES.join(', ')}`,
+    );
   }
   const marker = path.join(dataDir, 'crash-injected');
   return (at, where) => {

@@ -55,7 +55,9 @@ async function main(): Promise<void> {
   console.log('');
   console.log(`FHIR base URL: ${apiBaseUrl}`);
   console.log('Kick off a system export:');
-  console.log(`  curl -i -H 'Accept: application/fhir+json' -H 'Prefer: respond-async' '${apiBaseUrl}/$export'`);
+  console.log(
+    `  curl -i -H 'Accept: application/fhir+json' -H 'Prefer: respond-async' '${apiBaseUrl}/$export'`,
+  );
   console.log(`Or a Group export: ${apiBaseUrl}/Group/${DEMO_GROUP_ID}/$export`);
   console.log(`Or with the client: npm run export -- --base ${apiBaseUrl} --out exported`);
 }

@@ -244,7 +244,10 @@ export function buildSearchQuery(resourceType: string, params: SearchParameters)
     // Every patient's compartment: the patient reference points at some Patient.
     const field = PATIENT_REFERENCE_FIELDS[resourceType];
     if (!field) {
-      throw new BadRequestError(`${resourceType} is not supported in a patient compartment export`, 'not-supported');
+      throw new BadRequestError(
+        `${resourceType} is not supported in a patient compartment export`,
+        'not-supported',
+      );
     }
     q.where.push(`STARTSWITH(c.${field}.reference, ${q.param('Patient/')})`);
   }
@@ -341,7 +344,9 @@ export class CosmosSearchSource implements SearchSource {
 
   /** How many resources `spec` matches (its WHERE clause, without the ordering). */
   private async count(spec: SqlQuerySpec, resourceType: string): Promise<number> {
-    const query = spec.query.replace(/^SELECT \* FROM c/, 'SELECT VALUE COUNT(1) FROM c').replace(/ ORDER BY .*$/, '');
+    const query = spec.query
+      .replace(/^SELECT \* FROM c/, 'SELECT VALUE COUNT(1) FROM c')
+      .replace(/ ORDER BY .*$/, '');
     const { resources } = await this.container.items
       .query<number>({ query, parameters: spec.parameters }, { partitionKey: resourceType })
       .fetchAll();

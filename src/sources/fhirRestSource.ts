@@ -172,7 +172,10 @@ export class FhirRestSource implements SearchSource {
     let count = countOf(url) ?? requested;
     for (;;) {
       try {
-        const { body } = await this.http.requestJson(url, { maxBytes: this.config.maxPageBytes, rawResources: true });
+        const { body } = await this.http.requestJson(url, {
+          maxBytes: this.config.maxPageBytes,
+          rawResources: true,
+        });
         return { bundle: asSearchBundle(body), url };
       } catch (error) {
         if (!(error instanceof ResponseTooLargeError)) throw error;

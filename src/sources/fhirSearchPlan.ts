@@ -37,7 +37,6 @@ export interface SearchCursor {
   next?: string;
 }
 
-
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 const RESOURCE_ID = /^[A-Za-z0-9.-]{1,64}$/;
 const CURSOR_VERSION = 1;

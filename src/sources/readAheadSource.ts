@@ -55,7 +55,11 @@ export class ReadAheadSource implements SearchSource {
     this.inner.checkTypeFilter(resourceType, query);
   }
 
-  async search(resourceType: string, params: SearchParameters, continuationToken?: string): Promise<SearchPage> {
+  async search(
+    resourceType: string,
+    params: SearchParameters,
+    continuationToken?: string,
+  ): Promise<SearchPage> {
     const key = keyOf(resourceType, params, continuationToken);
     const ahead = this.take(key);
     let page = ahead ? await ahead : undefined;

@@ -132,7 +132,12 @@ class Scanner {
         member = this.value(Context.Other);
       }
       if (key === '__proto__') {
-        Object.defineProperty(result, key, { value: member, writable: true, enumerable: true, configurable: true });
+        Object.defineProperty(result, key, {
+          value: member,
+          writable: true,
+          enumerable: true,
+          configurable: true,
+        });
       } else {
         result[key] = member;
       }
@@ -327,7 +332,16 @@ class Scanner {
             }
           }
           i += 6;
-        } else if (e === 0x22 || e === 0x5c || e === 0x2f || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
+        } else if (
+          e === 0x22 ||
+          e === 0x5c ||
+          e === 0x2f ||
+          e === 0x62 ||
+          e === 0x66 ||
+          e === 0x6e ||
+          e === 0x72 ||
+          e === 0x74
+        ) {
           i += 2;
         } else {
           this.pos = i;

@@ -38,7 +38,8 @@ export async function startApp(
     await seedPatients(app, PATIENTS);
     if (extra.length > 0) {
       const result = await (await resourceWriter(app)).upsertAll(extra as never);
-      if (result.failed.length > 0) throw new Error(`seeding extra resources failed: ${JSON.stringify(result.failed[0])}`);
+      if (result.failed.length > 0)
+        throw new Error(`seeding extra resources failed: ${JSON.stringify(result.failed[0])}`);
     }
   };
   // Seeding upserts, so a second try after a busy emulator's error is safe.
@@ -74,7 +75,12 @@ export async function request(url: string, init: RequestInit = {}): Promise<RawR
 export function kickoff(
   base: string,
   path: string,
-  init: { query?: string; method?: 'GET' | 'POST'; body?: unknown; headers?: Record<string, string | null> } = {},
+  init: {
+    query?: string;
+    method?: 'GET' | 'POST';
+    body?: unknown;
+    headers?: Record<string, string | null>;
+  } = {},
 ): Promise<RawResponse> {
   const headers: Record<string, string> = {};
   const merged: Record<string, string | null> = {

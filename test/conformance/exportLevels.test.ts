@@ -60,7 +60,7 @@ describe('Bulk Data export levels: Patient and Group (IG v2.0.0)', () => {
     expect(exportedKeys(resources).some((k) => k.startsWith('Group/'))).toBe(false);
   });
 
-  it('SHALL restrict a Patient-level export to the POST patient parameter\'s patients', async () => {
+  it("SHALL restrict a Patient-level export to the POST patient parameter's patients", async () => {
     const chosen = ['Patient/pat-000001', 'Patient/pat-000003'];
     const { resources } = await runExport(target, 'Patient/$export', {
       body: parameters(chosen.map((p) => ['patient', p] as [string, string])),
@@ -68,7 +68,7 @@ describe('Bulk Data export levels: Patient and Group (IG v2.0.0)', () => {
     expect(exportedKeys(resources)).toEqual(keys(compartmentOf(chosen)));
   });
 
-  it('SHALL export, at the Group level, the compartments of the Group\'s members', async () => {
+  it("SHALL export, at the Group level, the compartments of the Group's members", async () => {
     const { resources, manifest } = await runExport(target, 'Group/demo-cohort/$export');
     expect(exportedKeys(resources)).toEqual(keys(compartmentOf(allPatients)));
     expect(manifest.request).toMatch(/\/Group\/demo-cohort\/\$export$/);
@@ -79,7 +79,7 @@ describe('Bulk Data export levels: Patient and Group (IG v2.0.0)', () => {
     expect(exportedKeys(resources)).toEqual(keys(compartmentOf(['Patient/pat-000001'])));
   });
 
-  it('SHALL restrict a Group-level export to the POST patient parameter\'s patients that are members', async () => {
+  it("SHALL restrict a Group-level export to the POST patient parameter's patients that are members", async () => {
     const { resources } = await runExport(target, 'Group/demo-cohort/$export', {
       body: parameters([
         ['patient', 'Patient/pat-000002'],
@@ -87,7 +87,11 @@ describe('Bulk Data export levels: Patient and Group (IG v2.0.0)', () => {
       ]),
     });
     expect(exportedKeys(resources)).toEqual(
-      keys(compartmentOf(['Patient/pat-000002']).filter((r) => ['Patient', 'Condition'].includes(r.resourceType))),
+      keys(
+        compartmentOf(['Patient/pat-000002']).filter((r) =>
+          ['Patient', 'Condition'].includes(r.resourceType),
+        ),
+      ),
     );
   });
 
@@ -97,7 +101,9 @@ describe('Bulk Data export levels: Patient and Group (IG v2.0.0)', () => {
       query: `_type=Patient,Observation&_since=${since}`,
     });
     const expected = compartmentOf(allPatients).filter(
-      (r) => ['Patient', 'Observation'].includes(r.resourceType) && String((r.meta as { lastUpdated: string }).lastUpdated) >= since,
+      (r) =>
+        ['Patient', 'Observation'].includes(r.resourceType) &&
+        String((r.meta as { lastUpdated: string }).lastUpdated) >= since,
     );
     expect(exportedKeys(resources)).toEqual(keys(expected));
   });

@@ -16,7 +16,12 @@ import {
 } from './conformanceSupport';
 
 const EXTRA = [
-  { resourceType: 'Organization', id: 'org-1', meta: { lastUpdated: '2024-06-01T00:00:00.000Z' }, name: 'Clinic' },
+  {
+    resourceType: 'Organization',
+    id: 'org-1',
+    meta: { lastUpdated: '2024-06-01T00:00:00.000Z' },
+    name: 'Clinic',
+  },
 ];
 const SUBSETTED = { system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'SUBSETTED' };
 
@@ -36,7 +41,9 @@ describe('Bulk Data kick-off parameters and their effect on the files (IG v2.0.0
       const { resources } = await runExport(target, '$export', {
         query: `_type=Patient&_outputFormat=${encodeURIComponent(format)}`,
       });
-      expect(ids(resources, 'Patient')).toEqual(keys(ofType('Patient')).map((k) => k.slice('Patient/'.length)));
+      expect(ids(resources, 'Patient')).toEqual(
+        keys(ofType('Patient')).map((k) => k.slice('Patient/'.length)),
+      );
     },
   );
 
@@ -61,11 +68,15 @@ describe('Bulk Data kick-off parameters and their effect on the files (IG v2.0.0
     const since = '2024-07-01T00:00:00.000Z';
     const until = '2025-06-30T23:59:59.999Z';
     const { resources } = await runExport(target, '$export', { query: `_since=${since}&_until=${until}` });
-    expect(exportedKeys(resources)).toEqual(keys(seeded.filter((r) => lastUpdatedOf(r) >= since && lastUpdatedOf(r) <= until)));
+    expect(exportedKeys(resources)).toEqual(
+      keys(seeded.filter((r) => lastUpdatedOf(r) >= since && lastUpdatedOf(r) <= until)),
+    );
   });
 
   it('SHOULD support _type: only the listed types, repeated parameters and comma lists merged', async () => {
-    const { resources } = await runExport(target, '$export', { query: '_type=Patient&_type=Condition,Immunization' });
+    const { resources } = await runExport(target, '$export', {
+      query: '_type=Patient&_type=Condition,Immunization',
+    });
     expect(types(resources)).toEqual(['Condition', 'Immunization', 'Patient']);
     expect(exportedKeys(resources)).toEqual(
       keys(seeded.filter((r) => ['Patient', 'Condition', 'Immunization'].includes(r.resourceType))),
@@ -106,7 +117,9 @@ describe('Bulk Data kick-off parameters and their effect on the files (IG v2.0.0
   });
 
   it('SHOULD support _typeFilter with a token search (code=system|code)', async () => {
-    const first = ofType('Observation')[0] as unknown as { code: { coding: Array<{ system: string; code: string }> } };
+    const first = ofType('Observation')[0] as unknown as {
+      code: { coding: Array<{ system: string; code: string }> };
+    };
     const { system, code } = first.code.coding[0];
     const { resources } = await runExport(target, '$export', {
       query: `_type=Observation&_typeFilter=${encodeURIComponent(`Observation?code=${system}|${code}`)}`,
@@ -127,7 +140,14 @@ describe('Bulk Data kick-off parameters and their effect on the files (IG v2.0.0
     }
     for (const observation of resources.get('Observation') ?? []) {
       // status and code are mandatory (1..1) in Observation, so they stay.
-      expect(Object.keys(observation).sort()).toEqual(['code', 'effectiveDateTime', 'id', 'meta', 'resourceType', 'status']);
+      expect(Object.keys(observation).sort()).toEqual([
+        'code',
+        'effectiveDateTime',
+        'id',
+        'meta',
+        'resourceType',
+        'status',
+      ]);
       expect((observation.meta as { tag: unknown[] }).tag).toContainEqual(SUBSETTED);
     }
     const conditions = resources.get('Condition') ?? [];

@@ -42,7 +42,11 @@ describe('Bulk Data kick-off request (IG v2.0.0)', () => {
   ] as const)('SHALL accept a kick-off at %s with %s', async (path, method) => {
     const body = method === 'POST' ? parameters([['_type', 'Patient']]) : undefined;
     await expectAccepted(
-      await kickoff(target.base, path, { method, body, query: method === 'GET' ? '_type=Patient' : undefined }),
+      await kickoff(target.base, path, {
+        method,
+        body,
+        query: method === 'GET' ? '_type=Patient' : undefined,
+      }),
     );
   });
 
@@ -53,11 +57,16 @@ describe('Bulk Data kick-off request (IG v2.0.0)', () => {
   });
 
   it('SHALL reject an Accept header other than application/fhir+json (400 OperationOutcome)', async () => {
-    expectOperationOutcome(await kickoff(target.base, '$export', { headers: { Accept: 'application/xml' } }), 400);
+    expectOperationOutcome(
+      await kickoff(target.base, '$export', { headers: { Accept: 'application/xml' } }),
+      400,
+    );
   });
 
   it('MAY process a kick-off without Accept as if application/fhir+json was sent', async () => {
-    await expectAccepted(await kickoff(target.base, '$export', { query: '_type=Patient', headers: { Accept: null } }));
+    await expectAccepted(
+      await kickoff(target.base, '$export', { query: '_type=Patient', headers: { Accept: null } }),
+    );
   });
 
   it('SHALL accept the combined header Prefer: respond-async, handling=lenient', async () => {
@@ -76,7 +85,9 @@ describe('Bulk Data kick-off request (IG v2.0.0)', () => {
   });
 
   it('SHOULD reject includeAssociatedData, which this server does not support, unless handling=lenient', async () => {
-    const strict = await kickoff(target.base, '$export', { query: 'includeAssociatedData=LatestProvenanceResources' });
+    const strict = await kickoff(target.base, '$export', {
+      query: 'includeAssociatedData=LatestProvenanceResources',
+    });
     expectOperationOutcome(strict, 400);
     expect(strict.text).toMatch(/includeAssociatedData/);
     await expectAccepted(
@@ -130,7 +141,10 @@ describe('Bulk Data kick-off request (IG v2.0.0)', () => {
   });
 
   it('SHALL accept the patient parameter only with POST (GET and system level are 400)', async () => {
-    expectOperationOutcome(await kickoff(target.base, 'Patient/$export', { query: 'patient=Patient/pat-000001' }), 400);
+    expectOperationOutcome(
+      await kickoff(target.base, 'Patient/$export', { query: 'patient=Patient/pat-000001' }),
+      400,
+    );
     expectOperationOutcome(
       await kickoff(target.base, '$export', { body: parameters([['patient', 'Patient/pat-000001']]) }),
       400,
@@ -148,7 +162,10 @@ describe('Bulk Data kick-off request (IG v2.0.0)', () => {
   });
 
   it('SHALL reject a type outside the Patient compartment at the Patient level (400)', async () => {
-    expectOperationOutcome(await kickoff(target.base, 'Patient/$export', { query: '_type=Organization' }), 400);
+    expectOperationOutcome(
+      await kickoff(target.base, 'Patient/$export', { query: '_type=Organization' }),
+      400,
+    );
   });
 
   it('reuses the running job for an identical kick-off (same Content-Location) unless Cache-Control: no-cache', async () => {

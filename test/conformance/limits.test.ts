@@ -2,7 +2,13 @@
  * Bulk Data Access IG v2.0.0: a server SHOULD answer 429 Too Many Requests with Retry-After to a
  * client that polls too often, and may refuse kick-offs beyond its job limits the same way.
  */
-import { expectOperationOutcome, kickoff, request, startApp, type ConformanceApp } from './conformanceSupport';
+import {
+  expectOperationOutcome,
+  kickoff,
+  request,
+  startApp,
+  type ConformanceApp,
+} from './conformanceSupport';
 
 describe('Bulk Data rate limits (IG v2.0.0)', () => {
   describe('per-client limits', () => {

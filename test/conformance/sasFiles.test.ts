@@ -28,7 +28,10 @@ describe('Bulk Data files as SAS URLs (IG v2.0.0, requiresAccessToken false)', (
       const file = await request(entry.url);
       expect(file.status).toBe(200);
       expect(file.headers.get('content-type')).toBe('application/fhir+ndjson');
-      const lines = file.text.split('\n').filter((l) => l.length > 0).map((l) => JSON.parse(l) as { resourceType: string });
+      const lines = file.text
+        .split('\n')
+        .filter((l) => l.length > 0)
+        .map((l) => JSON.parse(l) as { resourceType: string });
       expect(lines).toHaveLength(entry.count as number);
       for (const line of lines) expect(line.resourceType).toBe(entry.type);
       expect(entry.count).toBe(seeded.filter((r) => r.resourceType === entry.type).length);

@@ -34,9 +34,9 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
   afterAll(() => target.app.dispose());
 
   async function blobsOf(jobId: string): Promise<string[]> {
-    const container = BlobServiceClient.fromConnectionString(testConnectionInfo().storageConnectionString).getContainerClient(
-      target.app.container,
-    );
+    const container = BlobServiceClient.fromConnectionString(
+      testConnectionInfo().storageConnectionString,
+    ).getContainerClient(target.app.container);
     const names: string[] = [];
     for await (const blob of container.listBlobsFlat({ prefix: `${jobId}/` })) names.push(blob.name);
     return names;
@@ -59,7 +59,9 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
     expect(progress.length).toBeGreaterThan(0);
     for (const text of progress) expect(text.length).toBeLessThan(100);
     // Once every unit reported its total, the percentage counts resources written against the total.
-    const percents = progress.map((p) => /^(\d+)% \((\d+) of (\d+) resources/.exec(p)).filter((m) => m !== null);
+    const percents = progress
+      .map((p) => /^(\d+)% \((\d+) of (\d+) resources/.exec(p))
+      .filter((m) => m !== null);
     expect(percents.length).toBeGreaterThan(0);
     const total = seededResources().length;
     for (const [, percent, written, of] of percents) {
@@ -79,18 +81,24 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
     expect(manifest.requiresAccessToken).toBe(true);
     expect(manifest.error).toEqual([]);
     const output = manifest.output as Array<{ type: string; url: string; count: number }>;
-    expect(output.map((o) => o.type).sort()).toEqual(expect.arrayContaining(['Condition', 'Observation', 'Patient']));
+    expect(output.map((o) => o.type).sort()).toEqual(
+      expect.arrayContaining(['Condition', 'Observation', 'Patient']),
+    );
     for (const entry of output) {
-      expect(entry.url).toMatch(/^http:\/\/[^/]+\/api\/_operations\/export\/[0-9a-f-]{36}\/files\/.+\.ndjson$/);
+      expect(entry.url).toMatch(
+        /^http:\/\/[^/]+\/api\/_operations\/export\/[0-9a-f-]{36}\/files\/.+\.ndjson$/,
+      );
       expect(entry.count).toBeGreaterThan(0);
     }
   });
 
-  it('SHALL write NDJSON whose every line is a resource of the entry\'s type, as many as count', async () => {
+  it("SHALL write NDJSON whose every line is a resource of the entry's type, as many as count", async () => {
     // runExport downloaded every file and checked each line's type and the counts.
     const seeded = seededResources();
     for (const type of ['Patient', 'Condition', 'Observation']) {
-      expect(completed.resources.get(type)?.length).toBe(seeded.filter((r) => r.resourceType === type).length);
+      expect(completed.resources.get(type)?.length).toBe(
+        seeded.filter((r) => r.resourceType === type).length,
+      );
     }
   });
 
@@ -104,7 +112,9 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
 
   it('SHALL serve files as application/fhir+ndjson, gzip-compressed when the client accepts gzip', async () => {
     const url = completed.manifest.output[0].url;
-    const plain = await fetch(url, { headers: { 'Accept-Encoding': 'identity', Accept: 'application/fhir+ndjson' } });
+    const plain = await fetch(url, {
+      headers: { 'Accept-Encoding': 'identity', Accept: 'application/fhir+ndjson' },
+    });
     expect(plain.status).toBe(200);
     expect(plain.headers.get('content-type')).toBe('application/fhir+ndjson');
     expect(plain.headers.get('content-encoding')).toBeNull();
@@ -112,15 +122,17 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
 
     // node:http leaves the body compressed, so the bytes on the wire can be checked.
     const { request: httpRequest } = await import('node:http');
-    const gzipped = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>((resolve, reject) => {
-      httpRequest(url, { headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
-      })
-        .on('error', reject)
-        .end();
-    });
+    const gzipped = await new Promise<{ headers: Record<string, unknown>; body: Buffer }>(
+      (resolve, reject) => {
+        httpRequest(url, { headers: { 'Accept-Encoding': 'gzip' } }, (res) => {
+          const chunks: Buffer[] = [];
+          res.on('data', (c: Buffer) => chunks.push(c));
+          res.on('end', () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
+        })
+          .on('error', reject)
+          .end();
+      },
+    );
     expect(gzipped.headers['content-encoding']).toBe('gzip');
     expect(gzipped.headers['content-type']).toBe('application/fhir+ndjson');
     expect(gunzipSync(gzipped.body).toString('utf8')).toBe(text);
@@ -130,7 +142,10 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
     // A deployment whose storage account cannot be reached: the job fails with 400 when it starts.
     const storage = testConnectionInfo().storageConnectionString;
     const unreachable = storage.replace(/BlobEndpoint=http:\/\/[^/;]+/i, 'BlobEndpoint=http://127.0.0.1:9');
-    const broken = await startApp({ EXPORT_STORAGE_CONNECTION_STRING: unreachable, EXPORT_STORAGE_MAX_TRIES: '1' });
+    const broken = await startApp({
+      EXPORT_STORAGE_CONNECTION_STRING: unreachable,
+      EXPORT_STORAGE_MAX_TRIES: '1',
+    });
     try {
       const accepted = await kickoff(broken.base, '$export', { query: '_type=Patient' });
       expect(accepted.status).toBe(202);
@@ -190,7 +205,10 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
     expect(response.status).toBe(200);
     expect(response.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
     const statement = response.json as Record<string, unknown> & {
-      rest: Array<{ operation: Array<{ name: string; definition: string }>; resource: Array<{ type: string; operation: Array<{ definition: string }> }> }>;
+      rest: Array<{
+        operation: Array<{ name: string; definition: string }>;
+        resource: Array<{ type: string; operation: Array<{ definition: string }> }>;
+      }>;
     };
     expect(statement.resourceType).toBe('CapabilityStatement');
     expect(statement.instantiates).toContain('http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data');

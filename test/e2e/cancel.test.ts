@@ -2,7 +2,14 @@
 import { randomUUID } from 'node:crypto';
 import { BulkDataClient } from '../../src/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
-import { durableStatus, jobIdOf, listBlobs, managementOf, sleep, waitForRuntimeStatus } from '../support/e2eHelpers';
+import {
+  durableStatus,
+  jobIdOf,
+  listBlobs,
+  managementOf,
+  sleep,
+  waitForRuntimeStatus,
+} from '../support/e2eHelpers';
 import { seedPatients } from '../support/exportFixtures';
 
 describe('cancelling exports end to end', () => {
@@ -40,7 +47,9 @@ describe('cancelling exports end to end', () => {
     expect(await pollStatus(pollUrl)).toBe(404);
     expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
 
-    expect((await waitForRuntimeStatus(statusQueryGetUri, ['Terminated', 'Completed', 'Failed'])).runtimeStatus).toBe('Terminated');
+    expect(
+      (await waitForRuntimeStatus(statusQueryGetUri, ['Terminated', 'Completed', 'Failed'])).runtimeStatus,
+    ).toBe('Terminated');
     // Late pages that were in flight must not leave anything behind.
     await sleep(3000);
     expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
@@ -49,7 +58,9 @@ describe('cancelling exports end to end', () => {
     // No orchestration of the job lives on: its lanes end too (their next unit finds the job cancelled).
     for (const lane of [':lane-0', ':lane-1']) {
       const laneUri = statusQueryGetUri.replace(jobId, `${jobId}${lane}`);
-      expect(['Completed', 'Terminated']).toContain((await waitForRuntimeStatus(laneUri, ['Completed', 'Terminated', 'Failed'])).runtimeStatus);
+      expect(['Completed', 'Terminated']).toContain(
+        (await waitForRuntimeStatus(laneUri, ['Completed', 'Terminated', 'Failed'])).runtimeStatus,
+      );
     }
   });
 
@@ -69,7 +80,9 @@ describe('cancelling exports end to end', () => {
   });
 
   it('given an unknown job id, when it is deleted, then 404 with an OperationOutcome', async () => {
-    const response = await fetch(`${client.baseUrl}/_operations/export/${randomUUID()}`, { method: 'DELETE' });
+    const response = await fetch(`${client.baseUrl}/_operations/export/${randomUUID()}`, {
+      method: 'DELETE',
+    });
     expect(response.status).toBe(404);
     expect(((await response.json()) as { resourceType: string }).resourceType).toBe('OperationOutcome');
   });

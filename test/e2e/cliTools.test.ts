@@ -12,7 +12,10 @@ const DIST_SCRIPTS = path.resolve(__dirname, '..', '..', 'dist', 'scripts');
 
 async function script(name: string, args: string[], env: Record<string, string>) {
   try {
-    const { stdout, stderr } = await run(process.execPath, [path.join(DIST_SCRIPTS, name), ...args], { env, timeout: 90_000 });
+    const { stdout, stderr } = await run(process.execPath, [path.join(DIST_SCRIPTS, name), ...args], {
+      env,
+      timeout: 90_000,
+    });
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code?: number; stdout?: string; stderr?: string };
@@ -30,7 +33,12 @@ describe('command-line tools', () => {
   });
 
   it('given an empty database, when seeding and then exporting with the CLI, then the files hold the seeded resources', async () => {
-    const cosmosEnv = { PATH: process.env.PATH ?? '', COSMOS_ENDPOINT: app.env.COSMOS_ENDPOINT, COSMOS_KEY: app.env.COSMOS_KEY, COSMOS_DATABASE: app.database };
+    const cosmosEnv = {
+      PATH: process.env.PATH ?? '',
+      COSMOS_ENDPOINT: app.env.COSMOS_ENDPOINT,
+      COSMOS_KEY: app.env.COSMOS_KEY,
+      COSMOS_DATABASE: app.database,
+    };
     const seeded = await script('seed.js', ['--patients', String(PATIENTS), '--seed', '1'], cosmosEnv);
     expect(seeded.stderr).toBe('');
     expect(seeded.code).toBe(0);
@@ -39,7 +47,11 @@ describe('command-line tools', () => {
     expect(seeded.stdout).toMatch(new RegExp(`Observation\\s+${expected.get('Observation')?.length}\\b`));
 
     const base = await app.start();
-    const exported = await script('exportClient.js', ['--base', base, '--type', 'Patient,Condition', '--out', out], { PATH: process.env.PATH ?? '' });
+    const exported = await script(
+      'exportClient.js',
+      ['--base', base, '--type', 'Patient,Condition', '--out', out],
+      { PATH: process.env.PATH ?? '' },
+    );
     expect(exported.code).toBe(0);
     // Not a terminal: progress comes as plain lines, never as carriage-return redraws.
     expect(exported.stderr).not.toContain('\r');
@@ -50,7 +62,9 @@ describe('command-line tools', () => {
     expect(files.length).toBe(manifest.output.length);
     const ids: Record<string, string[]> = {};
     for (const file of files) {
-      for (const line of readFileSync(path.join(out, file), 'utf8').split('\n').filter((l) => l !== '')) {
+      for (const line of readFileSync(path.join(out, file), 'utf8')
+        .split('\n')
+        .filter((l) => l !== '')) {
         const resource = JSON.parse(line) as { resourceType: string; id: string };
         (ids[resource.resourceType] ??= []).push(resource.id);
       }
@@ -63,7 +77,9 @@ describe('command-line tools', () => {
 
   it('given a bad --since, when exporting with the CLI, then it exits non-zero with the OperationOutcome text', async () => {
     const base = app.apiBaseUrl || (await app.start());
-    const result = await script('exportClient.js', ['--base', base, '--since', 'yesterday', '--out', out], { PATH: process.env.PATH ?? '' });
+    const result = await script('exportClient.js', ['--base', base, '--since', 'yesterday', '--out', out], {
+      PATH: process.env.PATH ?? '',
+    });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/HTTP 400/);
     expect(result.stderr).toMatch(/error: .*_since/);

@@ -26,35 +26,40 @@ async function expectExactExport(client: BulkDataClient, pollUrl: string): Promi
   expect(ids).toEqual(expected);
 }
 
-describe.each(['searched', 'staged', 'written', 'checkpointed'] as const)('crash after the %s phase of a page', (phase) => {
-  const env: Record<string, string> = { EXPORT_RESOURCES_PER_PAGE: PAGE_SIZE };
-  const app = new AppProcess({ env });
+describe.each(['searched', 'staged', 'written', 'checkpointed'] as const)(
+  'crash after the %s phase of a page',
+  (phase) => {
+    const env: Record<string, string> = { EXPORT_RESOURCES_PER_PAGE: PAGE_SIZE };
+    const app = new AppProcess({ env });
 
-  const crashNextRunAt = async (page: number): Promise<void> => {
-    await app.stop();
-    env.LOCAL_CRASH_AT = `${phase}:${page}`;
-    rmSync(path.join(app.dataDir, 'crash-injected'), { force: true });
-  };
+    const crashNextRunAt = async (page: number): Promise<void> => {
+      await app.stop();
+      env.LOCAL_CRASH_AT = `${phase}:${page}`;
+      rmSync(path.join(app.dataDir, 'crash-injected'), { force: true });
+    };
 
-  beforeAll(() => seedPatients(app, PATIENTS));
-  afterAll(() => app.dispose());
+    beforeAll(() => seedPatients(app, PATIENTS));
+    afterAll(() => app.dispose());
 
-  it.each([0, 2])(
-    `given an app that crashes after ${phase} of page %i, when it is restarted, then the export holds every resource exactly once`,
-    async (page) => {
-      await crashNextRunAt(page);
-      const client = new BulkDataClient(await app.start());
-      const pollUrl = await kickoffSystemExport(client);
+    it.each([0, 2])(
+      `given an app that crashes after ${phase} of page %i, when it is restarted, then the export holds every resource exactly once`,
+      async (page) => {
+        await crashNextRunAt(page);
+        const client = new BulkDataClient(await app.start());
+        const pollUrl = await kickoffSystemExport(client);
 
-      await waitForExit(app);
-      // The injected crash, not something else, ended the process.
-      expect(readFileSync(path.join(app.dataDir, 'crash-injected'), 'utf8')).toMatch(new RegExp(`^${phase}:${page} `));
-      await app.start();
+        await waitForExit(app);
+        // The injected crash, not something else, ended the process.
+        expect(readFileSync(path.join(app.dataDir, 'crash-injected'), 'utf8')).toMatch(
+          new RegExp(`^${phase}:${page} `),
+        );
+        await app.start();
 
-      await expectExactExport(client, pollUrl);
-    },
-  );
-});
+        await expectExactExport(client, pollUrl);
+      },
+    );
+  },
+);
 
 describe('the app killed at a random moment of an export', () => {
   const app = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: '10', EXPORT_TYPE_PARALLELISM: '2' } });

@@ -24,7 +24,10 @@ describe('durable status endpoint', () => {
 
     const status = await waitForRuntimeStatus(statusQueryGetUri, ['Completed', 'Failed', 'Terminated']);
     expect(status.runtimeStatus).toBe('Completed');
-    const custom = status.customStatus as { state: string; types: Record<string, { state: string; pages: number; resources: number }> };
+    const custom = status.customStatus as {
+      state: string;
+      types: Record<string, { state: string; pages: number; resources: number }>;
+    };
     expect(custom.state).toBe('completed');
     const expected = expectedKeys(PATIENTS);
     for (const type of ['Patient', 'Observation']) {

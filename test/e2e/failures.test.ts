@@ -25,12 +25,19 @@ interface Outcome {
 }
 
 /** Kicks off, waits for the end, and returns the failure status and the OperationOutcome's text. */
-async function expectExportToFail(client: BulkDataClient, path: string, query?: string): Promise<{ status: number; diagnostics: string }> {
+async function expectExportToFail(
+  client: BulkDataClient,
+  path: string,
+  query?: string,
+): Promise<{ status: number; diagnostics: string }> {
   const kickoff = await client.kickoff(path, { query, headers: { 'Cache-Control': 'no-cache' } });
   expect(kickoff.status).toBe(202);
   const error = await client
     .waitForManifest(kickoff.pollUrl as string, { timeoutMs: 60_000, maxIntervalMs: 500 })
-    .then(() => undefined, (e: unknown) => e);
+    .then(
+      () => undefined,
+      (e: unknown) => e,
+    );
   expect(error).toBeInstanceOf(BulkExportFailedError);
   const failed = error as BulkExportFailedError;
   // The status answer is an OperationOutcome served as FHIR JSON.
@@ -46,7 +53,9 @@ describe('destination failures', () => {
   afterAll(() => Promise.all(apps.map((a) => a.dispose())));
 
   async function appWithStorage(connectionString: string): Promise<BulkDataClient> {
-    const app = new AppProcess({ env: { ...FAST_RETRIES, EXPORT_STORAGE_CONNECTION_STRING: connectionString } });
+    const app = new AppProcess({
+      env: { ...FAST_RETRIES, EXPORT_STORAGE_CONNECTION_STRING: connectionString },
+    });
     apps.push(app);
     await seedPatients(app, 2);
     return new BulkDataClient(await app.start());
@@ -88,7 +97,9 @@ describe('resource not found and bad settings', () => {
     // The source is asked at kick-off; a Group that vanishes after it fails the job with 404
     // (test/integration/export/pageStep.test.ts covers that path).
     const before = await countJobDocuments(app);
-    const kickoff = await client.kickoff('Group/no-such-group/$export', { headers: { 'Cache-Control': 'no-cache' } });
+    const kickoff = await client.kickoff('Group/no-such-group/$export', {
+      headers: { 'Cache-Control': 'no-cache' },
+    });
     expect(kickoff.status).toBe(404);
     expect(kickoff.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
     const outcome = JSON.parse(kickoff.body) as Outcome;
@@ -100,7 +111,10 @@ describe('resource not found and bad settings', () => {
   it('given EXPORT_RESOURCES_PER_PAGE=abc, when the app starts, then it exits non-zero naming the setting', async () => {
     const bad = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: 'abc' } });
     try {
-      const error = await bad.start().then(() => undefined, (e: unknown) => e as Error);
+      const error = await bad.start().then(
+        () => undefined,
+        (e: unknown) => e as Error,
+      );
       expect(error?.message).toMatch(/app exited early \(1\)/);
       expect(bad.output).toMatch(/EXPORT_RESOURCES_PER_PAGE/);
     } finally {
@@ -118,10 +132,17 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
 
   beforeAll(async () => {
     server = await startFhirTestServer();
-    await server.seed([...generateDataset({ patients: PATIENTS, seed: 1 })].filter((r) => r.resourceType === 'Patient'));
+    await server.seed(
+      [...generateDataset({ patients: PATIENTS, seed: 1 })].filter((r) => r.resourceType === 'Patient'),
+    );
     proxy = await startFaultProxy(server.baseUrl);
     app = new AppProcess({
-      env: { ...FAST_RETRIES, SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: proxy.baseUrl, EXPORT_RESOURCES_PER_PAGE: '3' },
+      env: {
+        ...FAST_RETRIES,
+        SOURCE_KIND: 'fhir',
+        FHIR_SOURCE_URL: proxy.baseUrl,
+        EXPORT_RESOURCES_PER_PAGE: '3',
+      },
     });
     client = new BulkDataClient(await app.start());
   });
@@ -137,7 +158,10 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
     action: {
       kind: 'status' as const,
       status,
-      body: { resourceType: 'OperationOutcome', issue: [{ severity: 'error', code: 'security', diagnostics }] },
+      body: {
+        resourceType: 'OperationOutcome',
+        issue: [{ severity: 'error', code: 'security', diagnostics }],
+      },
     },
   });
 
@@ -145,16 +169,25 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
     [400, 'unknown search parameter _lastUpdated'],
     [401, 'the access token has expired'],
     [403, 'this client may not read Patient'],
-  ])('given a source that answers %i, when exporting, then the job fails with that status and the source reason', async (code, reason) => {
-    proxy.addRule(reject(code, reason));
-    const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
-    expect(status).toBe(code);
-    expect(diagnostics).toContain(reason);
-  });
+  ])(
+    'given a source that answers %i, when exporting, then the job fails with that status and the source reason',
+    async (code, reason) => {
+      proxy.addRule(reject(code, reason));
+      const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
+      expect(status).toBe(code);
+      expect(diagnostics).toContain(reason);
+    },
+  );
 
   async function expectExactPatients(): Promise<void> {
-    const kickoff = await client.kickoff('$export', { query: '_type=Patient', headers: { 'Cache-Control': 'no-cache' } });
-    const manifest = await client.waitForManifest(kickoff.pollUrl as string, { timeoutMs: 60_000, maxIntervalMs: 500 });
+    const kickoff = await client.kickoff('$export', {
+      query: '_type=Patient',
+      headers: { 'Cache-Control': 'no-cache' },
+    });
+    const manifest = await client.waitForManifest(kickoff.pollUrl as string, {
+      timeoutMs: 60_000,
+      maxIntervalMs: 500,
+    });
     const { ids, duplicates } = await downloadSummary(client, manifest);
     expect(duplicates).toEqual([]);
     expect(ids).toEqual({ Patient: [...(expectedKeys(PATIENTS).get('Patient') ?? [])].sort() });
@@ -162,7 +195,11 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
 
   it('given a source that throttles (429, Retry-After: 1) a few times, when exporting, then the waits are honoured and the export is exact', async () => {
     const before = proxy.requests.length;
-    proxy.addRule({ match: patientSearch, times: 3, action: { kind: 'status', status: 429, retryAfter: '1' } });
+    proxy.addRule({
+      match: patientSearch,
+      times: 3,
+      action: { kind: 'status', status: 429, retryAfter: '1' },
+    });
     const started = Date.now();
     await expectExactPatients();
     expect(proxy.requests.slice(before).filter((r) => r.action === 'status')).toHaveLength(3);

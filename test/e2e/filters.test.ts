@@ -22,7 +22,9 @@ function expectedSince(since: string, types?: string[]): Record<string, string[]
 }
 
 function sortedKeys(types: string[]): Record<string, string[]> {
-  return Object.fromEntries([...expectedKeys(PATIENTS)].filter(([t]) => types.includes(t)).map(([t, ids]) => [t, [...ids].sort()]));
+  return Object.fromEntries(
+    [...expectedKeys(PATIENTS)].filter(([t]) => types.includes(t)).map(([t, ids]) => [t, [...ids].sort()]),
+  );
 }
 
 describe('export filters end to end', () => {
@@ -38,7 +40,10 @@ describe('export filters end to end', () => {
   async function exportWith(query: string) {
     const kickoff = await client.kickoff('$export', { query });
     expect(kickoff.status).toBe(202);
-    const manifest = await client.waitForManifest(kickoff.pollUrl as string, { timeoutMs: 60_000, maxIntervalMs: 1000 });
+    const manifest = await client.waitForManifest(kickoff.pollUrl as string, {
+      timeoutMs: 60_000,
+      maxIntervalMs: 1000,
+    });
     return { manifest, ...(await downloadSummary(client, manifest)) };
   }
 
@@ -53,7 +58,9 @@ describe('export filters end to end', () => {
     const expected = expectedSince(SINCE);
     // The dataset straddles the instant, so the filter has something to keep and something to drop.
     expect(Object.values(expected).flat().length).toBeGreaterThan(0);
-    expect(Object.values(expected).flat().length).toBeLessThan([...expectedKeys(PATIENTS).values()].flat().length - 1);
+    expect(Object.values(expected).flat().length).toBeLessThan(
+      [...expectedKeys(PATIENTS).values()].flat().length - 1,
+    );
 
     const { ids, duplicates } = await exportWith(`_since=${encodeURIComponent(SINCE)}`);
     expect(duplicates).toEqual([]);
@@ -62,7 +69,9 @@ describe('export filters end to end', () => {
 
   it('given _type and _since together, when the export completes, then both restrictions apply', async () => {
     const types = ['Observation', 'Patient'];
-    const { manifest, ids } = await exportWith(`_type=${types.join(',')}&_since=${encodeURIComponent(SINCE)}`);
+    const { manifest, ids } = await exportWith(
+      `_type=${types.join(',')}&_since=${encodeURIComponent(SINCE)}`,
+    );
     expect(manifest.output.every((o) => types.includes(o.type))).toBe(true);
     expect(ids).toEqual(expectedSince(SINCE, types));
   });
@@ -75,20 +84,26 @@ describe('export filters end to end', () => {
       ['no Prefer header', '', { Prefer: '' }, /Prefer/],
     ];
 
-    it.each(cases)('given %s, when kicking off, then 400 with an OperationOutcome and no job is created', async (_label, query, headers, reason) => {
-      const before = await countJobDocuments(app);
-      const response = await fetch(`${client.baseUrl}/$export${query ? `?${query}` : ''}`, {
-        headers: { Accept: 'application/fhir+json', Prefer: 'respond-async', ...headers },
-      });
-      expect(response.status).toBe(400);
-      expect(response.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
-      expect(response.headers.get('content-location')).toBeNull();
-      const body = (await response.json()) as { resourceType: string; issue: Array<{ severity: string; diagnostics?: string }> };
-      expect(body.resourceType).toBe('OperationOutcome');
-      expect(body.issue[0].severity).toMatch(/error|fatal/);
-      expect(body.issue.map((i) => i.diagnostics).join(' ')).toMatch(reason);
-      expect(await countJobDocuments(app)).toBe(before);
-    });
+    it.each(cases)(
+      'given %s, when kicking off, then 400 with an OperationOutcome and no job is created',
+      async (_label, query, headers, reason) => {
+        const before = await countJobDocuments(app);
+        const response = await fetch(`${client.baseUrl}/$export${query ? `?${query}` : ''}`, {
+          headers: { Accept: 'application/fhir+json', Prefer: 'respond-async', ...headers },
+        });
+        expect(response.status).toBe(400);
+        expect(response.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
+        expect(response.headers.get('content-location')).toBeNull();
+        const body = (await response.json()) as {
+          resourceType: string;
+          issue: Array<{ severity: string; diagnostics?: string }>;
+        };
+        expect(body.resourceType).toBe('OperationOutcome');
+        expect(body.issue[0].severity).toMatch(/error|fatal/);
+        expect(body.issue.map((i) => i.diagnostics).join(' ')).toMatch(reason);
+        expect(await countJobDocuments(app)).toBe(before);
+      },
+    );
 
     it('given the earlier exports, then the job count reflects exactly those jobs', async () => {
       // Guards the "no job created" checks above against a count that is always zero.

@@ -72,7 +72,9 @@ describe('Application Insights telemetry of an export (local runtime, loopback i
     const manifest = await client.waitForManifest(system.pollUrl as string);
 
     // A Group export with a patient restriction and a type list: values that must not leak.
-    const group = await client.kickoff(`Group/${DEMO_GROUP_ID}/$export`, { query: '_type=Patient,Condition' });
+    const group = await client.kickoff(`Group/${DEMO_GROUP_ID}/$export`, {
+      query: '_type=Patient,Condition',
+    });
     expect(group.status).toBe(202);
     const groupJobId = (group.pollUrl as string).split('/').pop() as string;
     await client.waitForManifest(group.pollUrl as string);
@@ -80,16 +82,23 @@ describe('Application Insights telemetry of an export (local runtime, loopback i
     // Deleting the finished system export reports a cancellation.
     expect(await client.cancel(system.pollUrl as string)).toBe(202);
 
-    const forJob = (jobId: string, name: string) => receiver.events(name).filter((e) => props(e).jobId === jobId);
+    const forJob = (jobId: string, name: string) =>
+      receiver.events(name).filter((e) => props(e).jobId === jobId);
     await receiver.waitFor(
-      () => forJob(systemJobId, 'ExportJobCancelled').length > 0 && forJob(groupJobId, 'ExportJobCompleted').length > 0,
+      () =>
+        forJob(systemJobId, 'ExportJobCancelled').length > 0 &&
+        forJob(groupJobId, 'ExportJobCompleted').length > 0,
       'the final events',
     );
     await receiver.waitFor(() => receiver.metrics('ExportPageLatencyMs').length > 0, 'the page metrics');
 
     // The ingestion contract: envelopes posted to /v2(.1)/track with the connection string's key.
     expect(receiver.paths.every((p) => /\/v2(\.1)?\/track$/.test(p))).toBe(true);
-    expect(receiver.envelopes.every((e) => (e.iKey ?? e.instrumentationKey) === '00000000-0000-0000-0000-000000000000')).toBe(true);
+    expect(
+      receiver.envelopes.every(
+        (e) => (e.iKey ?? e.instrumentationKey) === '00000000-0000-0000-0000-000000000000',
+      ),
+    ).toBe(true);
 
     // The life of the system export, each stage once, all under operation id = job id.
     const operationId = systemJobId.replace(/-/g, '');
@@ -117,16 +126,21 @@ describe('Application Insights telemetry of an export (local runtime, loopback i
     const pages = forJob(systemJobId, 'ExportPageWritten');
     expect(pages.every((p) => p.tags?.['ai.operation.id'] === operationId)).toBe(true);
     const perType: Record<string, number> = {};
-    for (const page of pages) perType[props(page).resourceType] = (perType[props(page).resourceType] ?? 0) + measures(page).resources;
+    for (const page of pages)
+      perType[props(page).resourceType] = (perType[props(page).resourceType] ?? 0) + measures(page).resources;
     expect(Object.fromEntries(Object.entries(perType).filter(([, n]) => n > 0))).toEqual(manifestCounts);
     expect(pages.every((p) => measures(p).latencyMs >= 0 && Number.isInteger(measures(p).page))).toBe(true);
     expect(measures(completed).pages).toBe(pages.length);
 
     // Per-page metrics arrive as aggregated MetricData, one series per resource type.
     const latency = receiver.metrics('ExportPageLatencyMs');
-    const samples = latency.flatMap((e) => e.data?.baseData?.metrics ?? []).reduce((n, m) => n + (m.count ?? 1), 0);
+    const samples = latency
+      .flatMap((e) => e.data?.baseData?.metrics ?? [])
+      .reduce((n, m) => n + (m.count ?? 1), 0);
     expect(samples).toBeGreaterThanOrEqual(pages.length);
-    expect(latency.every((e) => props(e).resourceType !== undefined && props(e).jobId === undefined)).toBe(true);
+    expect(latency.every((e) => props(e).resourceType !== undefined && props(e).jobId === undefined)).toBe(
+      true,
+    );
     expect(receiver.metrics('ExportResourcesPerSecond').length).toBeGreaterThan(0);
 
     // The Group export: its own operation, no Group id anywhere.
@@ -141,7 +155,11 @@ describe('Application Insights telemetry of an export (local runtime, loopback i
 
     // No resource data in any item: scan every body for every seeded id, name, identifier and address.
     const everything = receiver.bodies.join('\n');
-    const leaked = seededSecrets().filter((secret) => new RegExp(`(^|[^A-Za-z0-9-])${secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9-])`).test(everything));
+    const leaked = seededSecrets().filter((secret) =>
+      new RegExp(`(^|[^A-Za-z0-9-])${secret.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}($|[^A-Za-z0-9-])`).test(
+        everything,
+      ),
+    );
     expect(leaked).toEqual([]);
   });
 });

@@ -54,7 +54,8 @@ export class AppProcess {
 
   /** Starts the app and waits for its READY line. Restarts reuse the same port and data folder. */
   async start(): Promise<string> {
-    if (!existsSync(APP_HOST)) throw new Error(`${APP_HOST} is missing: run 'npm run build' first (npm test does)`);
+    if (!existsSync(APP_HOST))
+      throw new Error(`${APP_HOST} is missing: run 'npm run build' first (npm test does)`);
     const child = spawn(process.execPath, [APP_HOST], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
     this.child = child;
     child.stderr?.on('data', (d: Buffer) => {
@@ -71,7 +72,9 @@ export class AppProcess {
         const match = /READY (\S+)/.exec(buffered);
         if (match) resolve(match[1]);
       });
-      child.once('exit', (code, signal) => reject(new Error(`app exited early (${code ?? signal}):\n${this.output.slice(-3000)}`)));
+      child.once('exit', (code, signal) =>
+        reject(new Error(`app exited early (${code ?? signal}):\n${this.output.slice(-3000)}`)),
+      );
     });
     this.port = Number(new URL(this.apiBaseUrl).port);
     return this.apiBaseUrl;

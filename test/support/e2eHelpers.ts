@@ -11,7 +11,12 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Polls `check` until it returns a value other than undefined, or fails after `timeoutMs`. */
-export async function eventually<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000, everyMs = 200): Promise<T> {
+export async function eventually<T>(
+  what: string,
+  check: () => Promise<T | undefined>,
+  timeoutMs = 60_000,
+  everyMs = 200,
+): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();
@@ -34,7 +39,12 @@ function isAlive(pid: number): boolean {
 export async function waitForExit(app: AppProcess, timeoutMs = 60_000): Promise<void> {
   const pid = app.pid;
   if (pid === undefined) throw new Error('the app was never started');
-  await eventually(`app process ${pid} to exit`, async () => (isAlive(pid) ? undefined : true), timeoutMs, 100);
+  await eventually(
+    `app process ${pid} to exit`,
+    async () => (isAlive(pid) ? undefined : true),
+    timeoutMs,
+    100,
+  );
 }
 
 /** Number of job records in the app's Cosmos jobs container (0 when it does not exist yet). */
@@ -56,9 +66,9 @@ export async function countJobDocuments(app: AppProcess): Promise<number> {
 
 /** Names of the blobs under `prefix` in the app's export container ([] when it does not exist). */
 export async function listBlobs(app: AppProcess, prefix = ''): Promise<string[]> {
-  const container = BlobServiceClient.fromConnectionString(testConnectionInfo().storageConnectionString).getContainerClient(
-    app.container,
-  );
+  const container = BlobServiceClient.fromConnectionString(
+    testConnectionInfo().storageConnectionString,
+  ).getContainerClient(app.container);
   const names: string[] = [];
   try {
     for await (const blob of container.listBlobsFlat({ prefix })) names.push(blob.name);
@@ -94,7 +104,10 @@ export function summarise(resources: Map<string, Array<Record<string, unknown>>>
 }
 
 /** The expected ids per type, sorted, from `expectedKeys`. */
-export function sortedExpectation(expected: Map<string, string[]>, types?: string[]): Record<string, string[]> {
+export function sortedExpectation(
+  expected: Map<string, string[]>,
+  types?: string[],
+): Record<string, string[]> {
   return Object.fromEntries(
     [...expected]
       .filter(([type]) => !types || types.includes(type))
@@ -131,7 +144,11 @@ export async function durableStatus(statusQueryGetUri: string): Promise<DurableS
 }
 
 /** Waits until the orchestration reaches one of `statuses`. */
-export function waitForRuntimeStatus(statusQueryGetUri: string, statuses: string[], timeoutMs = 60_000): Promise<DurableStatus> {
+export function waitForRuntimeStatus(
+  statusQueryGetUri: string,
+  statuses: string[],
+  timeoutMs = 60_000,
+): Promise<DurableStatus> {
   return eventually(
     `runtimeStatus ${statuses.join('|')}`,
     async () => {

@@ -41,7 +41,8 @@ export async function downloadAll(client: BulkDataClient, manifest: Manifest): P
     const lines = text.split('\n').filter((l) => l.length > 0);
     const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     for (const resource of parsed) {
-      if (resource.resourceType !== entry.type) throw new Error(`${entry.url} holds a ${String(resource.resourceType)}`);
+      if (resource.resourceType !== entry.type)
+        throw new Error(`${entry.url} holds a ${String(resource.resourceType)}`);
     }
     if (entry.count !== undefined && entry.count !== parsed.length) {
       throw new Error(`${entry.url}: manifest count ${entry.count} but ${parsed.length} lines`);

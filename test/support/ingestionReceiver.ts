@@ -46,17 +46,37 @@ export class IngestionReceiver {
   /** Starts listening on 127.0.0.1 (a free port); returns the endpoint URL for the connection string. */
   async start(): Promise<string> {
     const keyFile = path.join(this.certDir, 'key.pem');
-    execFileSync('openssl', [
-      'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1',
-      '-addext', 'subjectAltName=IP:127.0.0.1', '-keyout', keyFile, '-out', this.caFile,
-    ], { stdio: 'ignore' });
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-days',
+        '1',
+        '-subj',
+        '/CN=127.0.0.1',
+        '-addext',
+        'subjectAltName=IP:127.0.0.1',
+        '-keyout',
+        keyFile,
+        '-out',
+        this.caFile,
+      ],
+      { stdio: 'ignore' },
+    );
     const tls = { key: readFileSync(keyFile), cert: readFileSync(this.caFile) };
     this.server = createServer(tls, (request, response) => {
       const chunks: Buffer[] = [];
       request.on('data', (c: Buffer) => chunks.push(c));
       request.on('end', () => {
         this.paths.push(request.url ?? '');
-        if (request.method !== 'POST' || !/\/v2(\.1)?\/track$/.test(new URL(request.url ?? '/', 'http://x').pathname)) {
+        if (
+          request.method !== 'POST' ||
+          !/\/v2(\.1)?\/track$/.test(new URL(request.url ?? '/', 'http://x').pathname)
+        ) {
           response.writeHead(404).end();
           return;
         }
@@ -68,7 +88,9 @@ export class IngestionReceiver {
         const items = Array.isArray(parsed) ? parsed : [parsed];
         this.envelopes.push(...items);
         response.writeHead(200, { 'Content-Type': 'application/json' });
-        response.end(JSON.stringify({ itemsReceived: items.length, itemsAccepted: items.length, errors: [] }));
+        response.end(
+          JSON.stringify({ itemsReceived: items.length, itemsAccepted: items.length, errors: [] }),
+        );
       });
     });
     await new Promise<void>((resolve) => this.server?.listen(0, '127.0.0.1', resolve));
@@ -78,12 +100,16 @@ export class IngestionReceiver {
 
   /** Custom events (`EventData`) with the given name. */
   events(name?: string): Envelope[] {
-    return this.envelopes.filter((e) => e.data?.baseType === 'EventData' && (name === undefined || e.data.baseData?.name === name));
+    return this.envelopes.filter(
+      (e) => e.data?.baseType === 'EventData' && (name === undefined || e.data.baseData?.name === name),
+    );
   }
 
   /** Metric envelopes (`MetricData`) of the given metric name. */
   metrics(name: string): Envelope[] {
-    return this.envelopes.filter((e) => e.data?.baseType === 'MetricData' && e.data.baseData?.metrics?.some((m) => m.name === name));
+    return this.envelopes.filter(
+      (e) => e.data?.baseType === 'MetricData' && e.data.baseData?.metrics?.some((m) => m.name === name),
+    );
   }
 
   /** Waits until `check` holds for the received envelopes, or fails after `timeoutMs`. */

@@ -1,6 +1,13 @@
 import { failJob } from '../../src/export/jobActions';
 import type { ExportDeps } from '../../src/export/exportDeps';
-import { jobCompleted, jobQueued, pageWritten, scrubReason, TelemetryEvents, TelemetryMetrics } from '../../src/export/exportTelemetry';
+import {
+  jobCompleted,
+  jobQueued,
+  pageWritten,
+  scrubReason,
+  TelemetryEvents,
+  TelemetryMetrics,
+} from '../../src/export/exportTelemetry';
 import type { ExportJobRecord } from '../../src/export/model';
 import type { JobStore } from '../../src/jobs/jobStore';
 import {
@@ -27,7 +34,12 @@ function recordingTelemetry(): Telemetry & { items: Recorded[]; flushes: number 
   const recorder = {
     items: [] as Recorded[],
     flushes: 0,
-    trackEvent(name: string, properties: TelemetryProperties, measurements?: TelemetryMeasurements, scope?: TelemetryScope) {
+    trackEvent(
+      name: string,
+      properties: TelemetryProperties,
+      measurements?: TelemetryMeasurements,
+      scope?: TelemetryScope,
+    ) {
       recorder.items.push({ kind: 'event', name, properties, measurements, scope });
     },
     trackMetric(name: string, value: number, properties?: TelemetryProperties) {
@@ -52,7 +64,8 @@ function groupJob(overrides: Partial<ExportJobRecord> = {}): ExportJobRecord {
     transactionTime: '2024-05-01T10:00:00.000Z',
     request: {
       level: 'group',
-      requestUrl: 'https://fhir.example/Group/diabetes-cohort-7/$export?_typeFilter=Observation%3Fsubject%3DPatient%2Fp-42',
+      requestUrl:
+        'https://fhir.example/Group/diabetes-cohort-7/$export?_typeFilter=Observation%3Fsubject%3DPatient%2Fp-42',
       outputFormat: 'application/fhir+ndjson',
       types: ['Observation', 'Patient'],
       typeFilters: { Observation: ['subject=Patient/p-42&code=1234-5'] },
@@ -105,11 +118,17 @@ describe('export telemetry vocabulary', () => {
       kind: 'event',
       name: TelemetryEvents.queued,
       scope: { operationId: JOB_ID },
-      properties: { jobId: JOB_ID, level: 'group', requestedTypes: 'Observation,Patient', hasTypeFilter: 'true' },
+      properties: {
+        jobId: JOB_ID,
+        level: 'group',
+        requestedTypes: 'Observation,Patient',
+        hasTypeFilter: 'true',
+      },
       measurements: { typeFilterCount: 1, patientFilterCount: 1, patientScopeCount: 2 },
     });
     const text = allText(telemetry.items);
-    for (const secret of ['diabetes-cohort-7', 'p-42', 'p-43', '1234-5', 'dr-smith', 'fhir.example']) expect(text).not.toContain(secret);
+    for (const secret of ['diabetes-cohort-7', 'p-42', 'p-43', '1234-5', 'dr-smith', 'fhir.example'])
+      expect(text).not.toContain(secret);
   });
 
   it('given a written page, when reported, then one event and both metrics are tracked, metrics without the job id', () => {
@@ -125,15 +144,29 @@ describe('export telemetry vocabulary', () => {
       searchMs: 100,
       done: false,
     });
-    expect(telemetry.items.map((i) => i.name)).toEqual([TelemetryEvents.pageWritten, TelemetryMetrics.pageLatencyMs, TelemetryMetrics.resourcesPerSecond]);
-    expect(telemetry.items[0].measurements).toMatchObject({ page: 3, resources: 50, bytes: 12_000, latencyMs: 250, resourcesPerSecond: 200 });
+    expect(telemetry.items.map((i) => i.name)).toEqual([
+      TelemetryEvents.pageWritten,
+      TelemetryMetrics.pageLatencyMs,
+      TelemetryMetrics.resourcesPerSecond,
+    ]);
+    expect(telemetry.items[0].measurements).toMatchObject({
+      page: 3,
+      resources: 50,
+      bytes: 12_000,
+      latencyMs: 250,
+      resourcesPerSecond: 200,
+    });
     expect(telemetry.items[2]).toMatchObject({ value: 200, properties: { resourceType: 'Observation' } });
     expect(telemetry.items[1].properties).not.toHaveProperty('jobId');
   });
 
   it('given a completed job, when reported, then counts per type add up to the manifest', () => {
     const telemetry = recordingTelemetry();
-    const job = groupJob({ status: 'Completed', startedAt: '2024-05-01T10:00:01.000Z', completedAt: '2024-05-01T10:00:11.000Z' });
+    const job = groupJob({
+      status: 'Completed',
+      startedAt: '2024-05-01T10:00:01.000Z',
+      completedAt: '2024-05-01T10:00:11.000Z',
+    });
     const output = [
       { type: 'Observation', blobName: `${JOB_ID}/Observation-1.ndjson`, count: 70, bytes: 7000 },
       { type: 'Observation', blobName: `${JOB_ID}/Observation-2.ndjson`, count: 30, bytes: 3000 },
@@ -142,16 +175,27 @@ describe('export telemetry vocabulary', () => {
     jobCompleted(telemetry, job, output, 5);
     const [event] = telemetry.items;
     expect(JSON.parse(event.properties?.resourceCounts ?? '{}')).toEqual({ Observation: 100, Patient: 2 });
-    expect(event.measurements).toMatchObject({ resources: 102, bytes: 10_900, files: 3, pages: 5, runDurationMs: 10_000, resourcesPerSecond: 10.2 });
+    expect(event.measurements).toMatchObject({
+      resources: 102,
+      bytes: 10_900,
+      files: 3,
+      pages: 5,
+      runDurationMs: 10_000,
+      resourcesPerSecond: 10.2,
+    });
   });
 
   it('given reasons that quote identifiers, when scrubbed, then the identifiers are gone and the gist stays', () => {
     const job = groupJob();
-    expect(scrubReason('Group diabetes-cohort-7 was not found.', job)).toBe('Group [redacted] was not found.');
+    expect(scrubReason('Group diabetes-cohort-7 was not found.', job)).toBe(
+      'Group [redacted] was not found.',
+    );
     expect(scrubReason('Source refused https://fhir.example/Observation?subject=Patient/p-99 (400)')).toBe(
       'Source refused https://fhir.example/Observation?[redacted] (400)',
     );
-    expect(scrubReason('Invalid reference Patient/p-77 in "subject"')).toBe('Invalid reference Patient/[redacted] in "[redacted]"');
+    expect(scrubReason('Invalid reference Patient/p-77 in "subject"')).toBe(
+      'Invalid reference Patient/[redacted] in "[redacted]"',
+    );
     expect(scrubReason('Unknown error')).toBe('Unknown error');
   });
 
@@ -162,14 +206,22 @@ describe('export telemetry vocabulary', () => {
       replaceJob: async (job: ExportJobRecord) => (stored = job),
     } as unknown as JobStore;
     const telemetry = recordingTelemetry();
-    const deps = { jobs, telemetry, now: () => new Date('2024-05-01T10:00:05.000Z') } as unknown as ExportDeps;
+    const deps = {
+      jobs,
+      telemetry,
+      now: () => new Date('2024-05-01T10:00:05.000Z'),
+    } as unknown as ExportDeps;
 
     await failJob(deps, JOB_ID, { reason: 'Group diabetes-cohort-7 was not found.', statusCode: 404 });
     await failJob(deps, JOB_ID, { reason: 'again', statusCode: 500 });
 
     const failed = telemetry.items.filter((i) => i.name === TelemetryEvents.failed);
     expect(failed).toHaveLength(1);
-    expect(failed[0].properties).toMatchObject({ failureReason: 'Group [redacted] was not found.', failureStatusCode: '404', status: 'Failed' });
+    expect(failed[0].properties).toMatchObject({
+      failureReason: 'Group [redacted] was not found.',
+      failureStatusCode: '404',
+      status: 'Failed',
+    });
     expect(failed[0].measurements).toMatchObject({ statusCode: 404, durationMs: 5000 });
     expect(telemetry.flushes).toBe(1);
   });

@@ -6,7 +6,13 @@ import { blockId } from '../../../src/destination/blockIds';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 /** One page as the page step writes it: stage the block, then commit the list with it appended. */
-async function append(dest: BlobExportDestination, name: string, committed: string[], id: string, data: Buffer) {
+async function append(
+  dest: BlobExportDestination,
+  name: string,
+  committed: string[],
+  id: string,
+  data: Buffer,
+) {
   await dest.stageBlock(name, id, data);
   await dest.commitBlocks(name, [...committed, id]);
 }
@@ -95,7 +101,8 @@ describe('BlobExportDestination', () => {
   });
 
   test('a SAS URL can be fetched with plain fetch and serves NDJSON', async () => {
-    await append(dest, 
+    await append(
+      dest,
       'sas/Patient-1.ndjson',
       [],
       blockId('sas', 'Patient', 1, 0),

@@ -66,13 +66,20 @@ describe('the page step with real adapters', () => {
   afterAll(() => destination.containerClient.deleteIfExists());
 
   /** A Queued job for `request`, started (planned, Running) through `startJob`. */
-  async function runningJob(request: Partial<ExportRequest> = {}, on: ExportDeps = deps): Promise<ExportJobRecord> {
+  async function runningJob(
+    request: Partial<ExportRequest> = {},
+    on: ExportDeps = deps,
+  ): Promise<ExportJobRecord> {
     const jobId = randomUUID();
     await jobs.createJob(
       newJobRecord({
         jobId,
         now: new Date(),
-        request: exportRequest({ requestUrl: 'http://localhost/$export?_type=Patient', types: ['Patient'], ...request }),
+        request: exportRequest({
+          requestUrl: 'http://localhost/$export?_type=Patient',
+          types: ['Patient'],
+          ...request,
+        }),
         requestHash: jobId,
         destination: destination.ref,
         clientId: 'test',
@@ -91,7 +98,10 @@ describe('the page step with real adapters', () => {
 
   it('given a duplicate delivery of the same page, when both run at once, then both succeed, progress advances once and the file holds the page once', async () => {
     const job = await runningJob();
-    const [first, second] = await Promise.all([runPageStep(deps, job.jobId, 'Patient'), runPageStep(deps, job.jobId, 'Patient')]);
+    const [first, second] = await Promise.all([
+      runPageStep(deps, job.jobId, 'Patient'),
+      runPageStep(deps, job.jobId, 'Patient'),
+    ]);
 
     expect(first.outcome).toBe('written');
     expect(second.outcome).toBe('written');
@@ -116,7 +126,8 @@ describe('the page step with real adapters', () => {
     const rolling: ExportDeps = { ...deps, config: { ...deps.config, fileRollBytes: 1024 } };
     const job = await runningJob({}, rolling);
     let result = await runPageStep(rolling, job.jobId, 'Patient');
-    while (result.outcome === 'written' && !result.done) result = await runPageStep(rolling, job.jobId, 'Patient');
+    while (result.outcome === 'written' && !result.done)
+      result = await runPageStep(rolling, job.jobId, 'Patient');
 
     const progress = (await jobs.getProgress(job.jobId, 'Patient')) as ProgressDocument;
     const parts = [...progress.files].sort((a, b) => a.part - b.part);
@@ -127,7 +138,9 @@ describe('the page step with real adapters', () => {
 
     const ids: string[] = [];
     for (const file of parts) {
-      const text = (await destination.containerClient.getBlobClient(file.blobName).downloadToBuffer()).toString('utf8');
+      const text = (
+        await destination.containerClient.getBlobClient(file.blobName).downloadToBuffer()
+      ).toString('utf8');
       const lines = text.split('\n').filter((l) => l !== '');
       expect(lines).toHaveLength(file.count);
       expect(Buffer.byteLength(text)).toBe(file.bytes);
@@ -141,7 +154,8 @@ describe('the page step with real adapters', () => {
     const cancelling: ExportDeps = {
       ...deps,
       probe: (phase, at) => {
-        if (phase === 'written' && at.jobId === job.jobId) cancelled = cancelJob(deps, job.jobId, 'test', async () => undefined);
+        if (phase === 'written' && at.jobId === job.jobId)
+          cancelled = cancelJob(deps, job.jobId, 'test', async () => undefined);
       },
     };
     let cancelled: Promise<void> | undefined;
@@ -159,7 +173,8 @@ describe('the page step with real adapters', () => {
     expect((await jobs.getJob(job.jobId))?.status).toBe('Cancelled');
     expect((await jobs.getProgress(job.jobId, 'Patient'))?.page).toBe(0);
     const left: string[] = [];
-    for await (const blob of destination.containerClient.listBlobsFlat({ prefix: `${job.jobId}/` })) left.push(blob.name);
+    for await (const blob of destination.containerClient.listBlobsFlat({ prefix: `${job.jobId}/` }))
+      left.push(blob.name);
     expect(left).toEqual([]);
   });
 
@@ -175,11 +190,25 @@ describe('the page step with real adapters', () => {
 
   it('given a Group that no longer exists when the job starts, then the start fails 404 naming the group', async () => {
     const jobId = randomUUID();
-    const request = exportRequest({ level: 'group', groupId: 'gone-group', requestUrl: 'http://localhost/Group/gone-group/$export' });
+    const request = exportRequest({
+      level: 'group',
+      groupId: 'gone-group',
+      requestUrl: 'http://localhost/Group/gone-group/$export',
+    });
     await jobs.createJob(
-      newJobRecord({ jobId, now: new Date(), request, requestHash: jobId, destination: destination.ref, clientId: 'test' }),
+      newJobRecord({
+        jobId,
+        now: new Date(),
+        request,
+        requestHash: jobId,
+        destination: destination.ref,
+        clientId: 'test',
+      }),
     );
     const started = await startJob(deps, jobId);
-    expect(started).toEqual({ outcome: 'failed', failure: { reason: expect.stringContaining('Group gone-group'), statusCode: 404 } });
+    expect(started).toEqual({
+      outcome: 'failed',
+      failure: { reason: expect.stringContaining('Group gone-group'), statusCode: 404 },
+    });
   });
 });

@@ -7,7 +7,11 @@ const BASE = 'http://127.0.0.1:7071/api';
 type Overrides = Partial<Omit<KickoffInput, 'headers'>> & { headers?: Record<string, string> };
 
 function input(query: string, overrides: Overrides = {}): KickoffInput {
-  const headers = new Headers({ accept: 'application/fhir+json', prefer: 'respond-async', ...(overrides.headers ?? {}) });
+  const headers = new Headers({
+    accept: 'application/fhir+json',
+    prefer: 'respond-async',
+    ...(overrides.headers ?? {}),
+  });
   return { method: 'GET', level: 'system', url: `${BASE}/$export${query}`, ...overrides, headers };
 }
 
@@ -28,7 +32,12 @@ function rejection(query: string, overrides: Overrides = {}): string {
 describe('parseKickoff', () => {
   it('given a plain system kick-off, when parsed, then it exports every type in NDJSON', () => {
     const { request, lenient } = parse('');
-    expect(request).toMatchObject({ level: 'system', types: [], outputFormat: 'application/fhir+ndjson', patients: [] });
+    expect(request).toMatchObject({
+      level: 'system',
+      types: [],
+      outputFormat: 'application/fhir+ndjson',
+      patients: [],
+    });
     expect(request.requestUrl).toBe(`${BASE}/$export`);
     expect(lenient).toBe(false);
   });
@@ -40,7 +49,9 @@ describe('parseKickoff', () => {
 
   it('accepts the three output format spellings', () => {
     for (const format of ['application/fhir+ndjson', 'application/ndjson', 'ndjson']) {
-      expect(parse(`?_outputFormat=${encodeURIComponent(format)}`).request.outputFormat).toBe('application/fhir+ndjson');
+      expect(parse(`?_outputFormat=${encodeURIComponent(format)}`).request.outputFormat).toBe(
+        'application/fhir+ndjson',
+      );
     }
     expect(rejection('?_outputFormat=text/csv')).toMatch(/_outputFormat/);
   });
@@ -52,7 +63,9 @@ describe('parseKickoff', () => {
     expect(rejection('?_since=2024-01-01')).toMatch(/_since must be a FHIR instant/);
     expect(rejection('?_since=yesterday')).toMatch(/_since/);
     expect(rejection('?_since=2024-02-30T00:00:00Z&_until=2024-01-01T00:00:00Z')).toMatch(/_since/);
-    expect(rejection('?_since=2025-01-01T00:00:00Z&_until=2024-01-01T00:00:00Z')).toMatch(/later than _until/);
+    expect(rejection('?_since=2025-01-01T00:00:00Z&_until=2024-01-01T00:00:00Z')).toMatch(
+      /later than _until/,
+    );
   });
 
   it('requires Prefer: respond-async and Accept: application/fhir+json', () => {
@@ -63,7 +76,9 @@ describe('parseKickoff', () => {
   it('rejects unknown types and parameters, and ignores them under handling=lenient', () => {
     expect(rejection('?_type=Spaceship')).toMatch(/Spaceship/);
     expect(rejection('?_foo=bar')).toMatch(/_foo/);
-    const lenient = parse('?_type=Patient,Spaceship&_foo=bar', { headers: { prefer: 'respond-async, handling=lenient' } });
+    const lenient = parse('?_type=Patient,Spaceship&_foo=bar', {
+      headers: { prefer: 'respond-async, handling=lenient' },
+    });
     expect(lenient.request.types).toEqual(['Patient']);
     expect(lenient.warnings).toHaveLength(2);
     expect(lenient.lenient).toBe(true);
@@ -74,10 +89,17 @@ describe('parseKickoff', () => {
       '?_type=Observation&_typeFilter=' +
         encodeURIComponent('Observation?status=final,Observation?code=http://loinc.org|1234-5,9999-9'),
     );
-    expect(request.typeFilters.Observation).toEqual(['status=final', 'code=http%3A%2F%2Floinc.org%7C1234-5%2C9999-9']);
-    expect(rejection('?_typeFilter=' + encodeURIComponent('Observation?_include=Observation:subject'))).toMatch(/_include/);
+    expect(request.typeFilters.Observation).toEqual([
+      'status=final',
+      'code=http%3A%2F%2Floinc.org%7C1234-5%2C9999-9',
+    ]);
+    expect(
+      rejection('?_typeFilter=' + encodeURIComponent('Observation?_include=Observation:subject')),
+    ).toMatch(/_include/);
     expect(rejection('?_typeFilter=' + encodeURIComponent('Observation?_sort=date'))).toMatch(/_sort/);
-    expect(rejection('?_type=Patient&_typeFilter=' + encodeURIComponent('Observation?status=final'))).toMatch(/_type/);
+    expect(rejection('?_type=Patient&_typeFilter=' + encodeURIComponent('Observation?status=final'))).toMatch(
+      /_type/,
+    );
     expect(rejection('?_typeFilter=status=final')).toMatch(/Type\?query/);
   });
 
@@ -114,7 +136,10 @@ describe('parseKickoff', () => {
     expect(rejection('', { ...post, body: '{not json' })).toMatch(/JSON/);
     expect(rejection('', { ...post, body: '{"resourceType":"Patient"}' })).toMatch(/Parameters/);
     expect(rejection('?patient=Patient/1', { level: 'patient' })).toMatch(/POST/);
-    const patientBody = JSON.stringify({ resourceType: 'Parameters', parameter: [{ name: 'patient', valueReference: { reference: 'Patient/1' } }] });
+    const patientBody = JSON.stringify({
+      resourceType: 'Parameters',
+      parameter: [{ name: 'patient', valueReference: { reference: 'Patient/1' } }],
+    });
     expect(rejection('', { ...post, body: patientBody })).toMatch(/Patient and Group/);
   });
 

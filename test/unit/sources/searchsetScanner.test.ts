@@ -7,7 +7,12 @@ const entries = (bundle: Record<string, unknown>) =>
 
 describe('searchsetScanner', () => {
   describe('Given a compact searchset Bundle', () => {
-    const resource = { resourceType: 'Observation', id: 'o-1', valueQuantity: { value: 1.5, unit: 'mg' }, note: [{ text: 'é "q" \\ \n' }] };
+    const resource = {
+      resourceType: 'Observation',
+      id: 'o-1',
+      valueQuantity: { value: 1.5, unit: 'mg' },
+      note: [{ text: 'é "q" \\ \n' }],
+    };
     const body = JSON.stringify({
       resourceType: 'Bundle',
       type: 'searchset',
@@ -42,7 +47,8 @@ describe('searchsetScanner', () => {
   });
 
   it('Given escaped member names, When scanned, Then resourceType and id are still found', () => {
-    const body = '{"resourceType":"Bundle","entry":[{"resource":{"resourceTyp\\u0065":"Patient","\\u0069d":"p-2"}}]}';
+    const body =
+      '{"resourceType":"Bundle","entry":[{"resource":{"resourceTyp\\u0065":"Patient","\\u0069d":"p-2"}}]}';
     const [raw] = entries(parse(body));
     expect(raw.resourceType).toBe('Patient');
     expect(raw.id).toBe('p-2');
@@ -72,7 +78,11 @@ describe('searchsetScanner', () => {
   });
 
   it('Given bytes that are not UTF-8, When scanned, Then it declines (the caller parses as before)', () => {
-    const body = Buffer.concat([Buffer.from('{"resourceType":"Bundle","x":"'), Buffer.from([0xff]), Buffer.from('"}')]);
+    const body = Buffer.concat([
+      Buffer.from('{"resourceType":"Bundle","x":"'),
+      Buffer.from([0xff]),
+      Buffer.from('"}'),
+    ]);
     expect(parseSearchsetBytes(body)).toBeUndefined();
   });
 });
