@@ -88,7 +88,15 @@ export class BulkDataClient {
     const maxInterval = options.maxIntervalMs ?? 10_000;
     const minInterval = options.minIntervalMs ?? 200;
     for (;;) {
-      const response = await fetch(pollUrl, { headers: this.headers() });
+      let response: Response;
+      try {
+        response = await fetch(pollUrl, { headers: this.headers() });
+      } catch (error) {
+        // The server may be restarting (a recycled worker): keep polling until the deadline.
+        if (Date.now() > deadline) throw error;
+        await sleep(Math.max(minInterval, 1000));
+        continue;
+      }
       const body = await response.text();
       if (response.status === 200) return JSON.parse(body) as Manifest;
       if (response.status !== 202 && response.status !== 429)

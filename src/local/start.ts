@@ -105,7 +105,10 @@ class AppSupervisor {
           buffered = buffered.slice(newline + 1);
           if (!ready && line.startsWith(APP_READY_PREFIX)) {
             ready = true;
-            resolve(line.slice(APP_READY_PREFIX.length).trim());
+            const apiBaseUrl = line.slice(APP_READY_PREFIX.length).trim();
+            // A restarted app must come back where clients know it (PORT=0 picks a port once).
+            this.env.PORT = new URL(apiBaseUrl).port;
+            resolve(apiBaseUrl);
           } else if (line.trim()) {
             console.log(line);
           }
