@@ -2,7 +2,8 @@
  * The benchmark's dataset: exactly `total` resources from the deterministic synthetic generator,
  * each padded with a generated narrative to a realistic size (1–2 KB), and every LARGE_EVERY-th
  * resource blown up to 100–160 KB. Kept pre-serialised, per type, as searchset Bundle entries in one
- * Buffer with offsets, so that serving a page is a slice, never a JSON.stringify.
+ * Buffer with offsets, so that serving a page is a slice, never a JSON.stringify. Each type's entries
+ * are ordered by `meta.lastUpdated`, so a `_lastUpdated` window is a contiguous run of entries.
  */
 import { generateDataset, mulberry32 } from '../src/demo/syntheticFhir';
 
@@ -18,6 +19,8 @@ export interface TypeData {
   entries: Buffer;
   /** Start of entry i in `entries`; `starts[count]` is the end of the last entry plus one (its comma). */
   starts: Float64Array;
+  /** `meta.lastUpdated` of entry i in epoch milliseconds, ascending. */
+  times: Float64Array;
 }
 
 export interface BenchDataset {
@@ -85,7 +88,7 @@ function narrative(random: () => number, chars: number): { status: string; div: 
 /** Builds the dataset; `onProgress` is called every 100k resources. */
 export function buildDataset(total: number, seed = 1, onProgress?: (done: number) => void): BenchDataset {
   const random = mulberry32(seed * 7919 + 1);
-  const chunks = new Map<string, { parts: Buffer[]; lengths: number[] }>();
+  const chunks = new Map<string, Array<{ time: number; json: Buffer }>>();
   let produced = 0;
   let ndjsonBytes = 0;
   let largeResources = 0;
@@ -104,17 +107,23 @@ export function buildDataset(total: number, seed = 1, onProgress?: (done: number
     const json = Buffer.from(JSON.stringify(padded), 'utf8');
     ndjsonBytes += json.length + 1;
     let bucket = chunks.get(resource.resourceType);
-    if (!bucket) chunks.set(resource.resourceType, (bucket = { parts: [], lengths: [] }));
-    bucket.parts.push(ENTRY_HEAD, json, ENTRY_TAIL, COMMA);
-    bucket.lengths.push(ENTRY_HEAD.length + json.length + ENTRY_TAIL.length + 1);
+    if (!bucket) chunks.set(resource.resourceType, (bucket = []));
+    bucket.push({ time: Date.parse(resource.meta.lastUpdated), json });
     if (onProgress && produced % 100_000 === 0) onProgress(produced);
   }
   const types = new Map<string, TypeData>();
   for (const [type, bucket] of [...chunks].sort(([a], [b]) => a.localeCompare(b))) {
-    const starts = new Float64Array(bucket.lengths.length + 1);
-    for (let i = 0; i < bucket.lengths.length; i++) starts[i + 1] = starts[i] + bucket.lengths[i];
-    types.set(type, { count: bucket.lengths.length, entries: Buffer.concat(bucket.parts), starts });
-    bucket.parts.length = 0;
+    bucket.sort((a, b) => a.time - b.time); // stable: equal instants keep the generator's order
+    const starts = new Float64Array(bucket.length + 1);
+    const times = new Float64Array(bucket.length);
+    const parts: Buffer[] = [];
+    bucket.forEach(({ time, json }, i) => {
+      times[i] = time;
+      starts[i + 1] = starts[i] + ENTRY_HEAD.length + json.length + ENTRY_TAIL.length + COMMA.length;
+      parts.push(ENTRY_HEAD, json, ENTRY_TAIL, COMMA);
+    });
+    types.set(type, { count: bucket.length, entries: Buffer.concat(parts), starts, times });
+    bucket.length = 0;
   }
   return { seed, total: produced, ndjsonBytes, largeResources, maxLastUpdated, types };
 }
@@ -124,6 +133,18 @@ export function resourceText(data: TypeData, i: number): Buffer {
     data.starts[i] + ENTRY_HEAD.length,
     data.starts[i + 1] - 1 - ENTRY_TAIL.length,
   );
+}
+
+/** The first entry whose time is at or after `ms` (`strict`: after it); `count` when there is none. */
+export function firstEntryFrom(data: TypeData, ms: number, strict = false): number {
+  let lo = 0;
+  let hi = data.count;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (data.times[mid] < ms || (strict && data.times[mid] === ms)) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }
 
 /** Entries `from`..`to` (exclusive) as the inside of a JSON array (a view, no copy). */

@@ -3,15 +3,16 @@
  * pre-serialised dataset from memory on 127.0.0.1, fast enough not to be the bottleneck.
  *
  *   GET /metadata                      CapabilityStatement listing the types (search-type)
- *   GET /{Type}?_count=N[&_offset=K]   searchset Bundle with `total` and a `next` link; other
- *                                      parameters are accepted and ignored, and `_lastUpdated`
- *                                      only matters when it starts after the newest resource
- *   GET /{Type}?_summary=count         Bundle with `total` only
+ *   GET /{Type}?_count=N[&_offset=K]   searchset Bundle with `total` and a `next` link, limited by
+ *       [&_lastUpdated=geX|gtX|leX|ltX]  any `_lastUpdated` bounds (entries are kept in
+ *       [&_sort=_lastUpdated|-_lastUpdated]  `_lastUpdated` order; `-` serves them newest first);
+ *                                      other parameters are accepted and ignored
+ *   GET /{Type}?_summary=count         Bundle with `total` only (within the bounds)
  *   GET /_bench/ndjson/{Type}          the type's resources as NDJSON (for the write-limit run)
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { type BenchDataset, type TypeData, entrySlice, resourceText } from './dataset';
+import { type BenchDataset, type TypeData, entrySlice, firstEntryFrom, resourceText } from './dataset';
 
 export interface PagingServer {
   baseUrl: string;
@@ -76,33 +77,51 @@ export async function startPagingServer(dataset: BenchDataset): Promise<PagingSe
     const type = segments[0];
     const data = dataset.types.get(type);
     if (!data) return notFound(res, `no type ${type}`);
+    // The `_lastUpdated` window as a run [from, to) of the type's time-ordered entries.
+    let from = 0;
+    let to = data.count;
+    for (const value of url.searchParams.getAll('_lastUpdated')) {
+      const ms = Date.parse(value.slice(2));
+      const prefix = value.slice(0, 2);
+      if (Number.isNaN(ms)) continue;
+      if (prefix === 'ge') from = Math.max(from, firstEntryFrom(data, ms));
+      if (prefix === 'gt') from = Math.max(from, firstEntryFrom(data, ms, true));
+      if (prefix === 'lt') to = Math.min(to, firstEntryFrom(data, ms));
+      if (prefix === 'le') to = Math.min(to, firstEntryFrom(data, ms, true));
+    }
+    const matches = Math.max(0, to - from);
     if (url.searchParams.get('_summary') === 'count') {
       return send(res, 200, [
-        Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: data.count })),
-      ]);
-    }
-    // `_lastUpdated=geX` past the newest resource matches nothing (the bench's warm-up export);
-    // any other `_lastUpdated` is ignored: every resource predates the export's transaction time.
-    const after = url.searchParams
-      .getAll('_lastUpdated')
-      .some((v) => v.startsWith('ge') && v.slice(2) > dataset.maxLastUpdated);
-    if (after) {
-      return send(res, 200, [
-        Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: 0, entry: [] })),
+        Buffer.from(JSON.stringify({ resourceType: 'Bundle', type: 'searchset', total: matches })),
       ]);
     }
     const count = Math.min(Math.max(Number(url.searchParams.get('_count') ?? 100) || 100, 1), 10_000);
     const offset = Math.max(Number(url.searchParams.get('_offset') ?? 0) || 0, 0);
-    const end = Math.min(offset + count, data.count);
+    const end = Math.min(offset + count, matches);
     pages += 1;
     const links: { relation: string; url: string }[] = [{ relation: 'self', url: url.toString() }];
-    if (end < data.count) {
-      links.push({ relation: 'next', url: `${baseUrl}/${type}?_count=${count}&_offset=${end}` });
+    if (end < matches) {
+      const next = new URL(url);
+      next.searchParams.set('_offset', String(end));
+      links.push({ relation: 'next', url: next.toString() });
     }
+    const newestFirst = url.searchParams.get('_sort') === '-_lastUpdated';
+    const body =
+      offset >= end
+        ? Buffer.alloc(0)
+        : newestFirst
+          ? Buffer.from(
+              Array.from({ length: end - offset }, (_, i) =>
+                entrySlice(data, to - offset - i - 1, to - offset - i),
+              )
+                .map((b) => b.toString('utf8'))
+                .join(','),
+            )
+          : entrySlice(data, from + offset, from + end);
     const head = Buffer.from(
-      `{"resourceType":"Bundle","type":"searchset","total":${data.count},"link":${JSON.stringify(links)},"entry":[`,
+      `{"resourceType":"Bundle","type":"searchset","total":${matches},"link":${JSON.stringify(links)},"entry":[`,
     );
-    send(res, 200, [head, entrySlice(data, offset, end), Buffer.from(']}')]);
+    send(res, 200, [head, body, Buffer.from(']}')]);
   });
   server.keepAliveTimeout = 30_000;
 

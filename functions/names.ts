@@ -17,12 +17,15 @@ export function laneInstanceId(jobId: string, index: number): string {
   return `${jobId}:lane-${index}`;
 }
 
-/** Every instance a job may have running: the job, its lanes and its units. */
-export function jobInstanceIds(jobId: string, plannedTypes: string[], lanes: number): string[] {
-  const laneCount = Math.min(lanes, plannedTypes.length);
+/**
+ * Every instance a job may have running: the job, its lanes and its units (`unitIds`: a type, or
+ * `Type.rN` for a range of a split type).
+ */
+export function jobInstanceIds(jobId: string, unitIds: string[], lanes: number): string[] {
+  const laneCount = Math.min(lanes, unitIds.length);
   return [
     jobId,
     ...Array.from({ length: laneCount }, (_, i) => laneInstanceId(jobId, i)),
-    ...plannedTypes.map((type) => unitInstanceId(jobId, type)),
+    ...unitIds.map((unitId) => unitInstanceId(jobId, unitId)),
   ];
 }

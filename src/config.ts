@@ -31,8 +31,15 @@ export interface ExportConfig {
   pagesPerContinueAsNew: number;
   /** An output file rolls over to the next part once it holds this many bytes. */
   fileRollBytes: number;
-  /** Resource types exported at once (sub-orchestrations in flight). */
+  /** Units (resource types, or time ranges of a split type) exported at once (lanes of the fan-out). */
   typeParallelism: number;
+  /**
+   * A type whose source reports more resources than this is split into time ranges that run as
+   * parallel units (`EXPORT_RANGE_SPLIT_THRESHOLD`, default 50,000; see src/export/rangePlan.ts).
+   */
+  rangeSplitThreshold: number;
+  /** Most ranges one type is split into (`EXPORT_MAX_RANGES_PER_TYPE`, default 4; 1 turns splitting off). */
+  maxRangesPerType: number;
   /**
    * Fetch each unit's next page while the current one is written (`EXPORT_SOURCE_READ_AHEAD`, `on`
    * by default; see src/sources/readAheadSource.ts). Overlaps the source's and the storage's latency.
@@ -176,6 +183,8 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
     pagesPerContinueAsNew: intSetting(env, 'EXPORT_PAGES_PER_CONTINUE_AS_NEW', 20, 1, 1000),
     fileRollBytes: intSetting(env, 'EXPORT_FILE_ROLL_BYTES', 64 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
     typeParallelism: intSetting(env, 'EXPORT_TYPE_PARALLELISM', 4, 1, 64),
+    rangeSplitThreshold: intSetting(env, 'EXPORT_RANGE_SPLIT_THRESHOLD', 50_000, 1, 1_000_000_000),
+    maxRangesPerType: intSetting(env, 'EXPORT_MAX_RANGES_PER_TYPE', 4, 1, 64),
     sourceReadAhead: choiceSetting(env, 'EXPORT_SOURCE_READ_AHEAD', 'on', ['on', 'off'] as const) === 'on',
     retry: {
       maxAttempts: intSetting(env, 'EXPORT_RETRY_MAX_ATTEMPTS', 5, 1, 100),

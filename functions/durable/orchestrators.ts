@@ -2,8 +2,9 @@
  * The durable orchestrations. Deterministic by construction: they only call activities, timers and
  * sub-orchestrations, read time from `currentUtcDateTime`, and carry ids and counters, never data.
  *
- * exportJob          start the job → `typeParallelism` lanes (`exportLane`), each running one
- *                    `exportResourceType` after another → complete (manifest), or leave the job
+ * exportJob          start the job (plans the units: types, and time ranges of large types) →
+ *                    `typeParallelism` lanes (`exportLane`), each running one unit
+ *                    (`exportResourceType`) after another → complete (manifest), or leave the job
  *                    failed with the first failure's details.
  * exportResourceType loop `exportPage` with a retry policy, wait out throttling with durable timers,
  *                    `continueAsNew` every `pagesPerContinueAsNew` pages.
@@ -12,8 +13,9 @@ import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { exportConfigFromEnv } from '../../src/config';
 import { retriesExhausted, UNKNOWN_ERROR } from '../../src/export/failureMapping';
-import type { PlannedUnit, StartResult } from '../../src/export/jobActions';
-import type { FailureDetails } from '../../src/export/model';
+import type { StartResult } from '../../src/export/jobActions';
+import type { FailureDetails, PlannedUnit } from '../../src/export/model';
+import { dealIntoLanes } from '../../src/export/rangePlan';
 import type { PageStepResult } from '../../src/export/pageStep';
 import {
   ACTIVITY_COMPLETE_JOB,
@@ -58,6 +60,7 @@ export interface UnitResult {
 }
 
 export interface UnitStatus {
+  unitId: string;
   resourceType: string;
   pages: number;
   resources: number;
@@ -110,6 +113,7 @@ const exportResourceType: OrchestrationHandler = function* (context: Orchestrati
         state.pages = result.pages;
         state.resources = result.resources;
         context.df.setCustomStatus({
+          unitId: state.unitId,
           resourceType: state.resourceType,
           pages: state.pages,
           resources: state.resources,
@@ -128,7 +132,7 @@ export interface LaneInput {
 }
 
 /**
- * One lane of the fan-out: exports its types one after another. `typeParallelism` lanes run at once
+ * One lane of the fan-out: exports its units one after another. `typeParallelism` lanes run at once
  * under `Task.all`, which bounds the parallelism without re-awaiting tasks of an earlier `Task.any`
  * (the durable SDK would schedule those again). A failing unit fails the job at once, so the other
  * lanes stop at their next page.
@@ -168,11 +172,23 @@ export interface JobInput {
   jobId: string;
 }
 
-/** Deals the units round-robin into at most `lanes` lanes. */
-export function dealIntoLanes(units: PlannedUnit[], lanes: number): PlannedUnit[][] {
-  const dealt: PlannedUnit[][] = Array.from({ length: Math.min(lanes, units.length) }, () => []);
-  units.forEach((unit, i) => dealt[i % dealt.length].push(unit));
-  return dealt;
+/** Per type (ranges summed): the worst outcome, pages and resources, for the job's customStatus. */
+export function summariseByType(
+  results: UnitResult[],
+): Record<string, { state: UnitResult['outcome']; pages: number; resources: number }> {
+  const rank = { done: 0, stopped: 1, failed: 2 } as const;
+  const summary: Record<string, { state: UnitResult['outcome']; pages: number; resources: number }> = {};
+  for (const r of results) {
+    const entry = summary[r.resourceType];
+    if (!entry) {
+      summary[r.resourceType] = { state: r.outcome, pages: r.pages, resources: r.resources };
+      continue;
+    }
+    entry.pages += r.pages;
+    entry.resources += r.resources;
+    if (rank[r.outcome] > rank[entry.state]) entry.state = r.outcome;
+  }
+  return summary;
 }
 
 const exportJob: OrchestrationHandler = function* (context: OrchestrationContext) {
@@ -191,7 +207,12 @@ const exportJob: OrchestrationHandler = function* (context: OrchestrationContext
     yield fail(start.failure);
     return { jobId, outcome: 'failed', failure: start.failure };
   }
-  context.df.setCustomStatus({ jobId, types: start.units.map((u) => u.resourceType), state: 'running' });
+  context.df.setCustomStatus({
+    jobId,
+    types: [...new Set(start.units.map((u) => u.resourceType))].sort(),
+    units: start.units.length,
+    state: 'running',
+  });
 
   let results: UnitResult[] = [];
   if (start.units.length > 0) {
@@ -201,9 +222,7 @@ const exportJob: OrchestrationHandler = function* (context: OrchestrationContext
     const laneResults: UnitResult[][] = yield context.df.Task.all(lanes);
     results = laneResults.flat();
   }
-  const summary = Object.fromEntries(
-    results.map((r) => [r.resourceType, { state: r.outcome, pages: r.pages, resources: r.resources }]),
-  );
+  const summary = summariseByType(results);
   const failed = results.find((r) => r.outcome === 'failed');
   if (failed) {
     context.df.setCustomStatus({ jobId, types: summary, state: 'failed' });

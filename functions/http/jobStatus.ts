@@ -4,7 +4,7 @@ import * as df from 'durable-functions';
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { NotFoundError } from '../../src/export/errors';
-import { cancelJob } from '../../src/export/jobActions';
+import { cancelJob, plannedUnitIds } from '../../src/export/jobActions';
 import type { ExportJobRecord } from '../../src/export/model';
 import { readOwnJob, statusReport } from '../../src/export/statusReport';
 import { getServices } from '../../src/services';
@@ -69,7 +69,7 @@ async function deleteJob(
     const principal = await principalOf(request);
     await cancelJob(services.exportDeps, request.params.jobId, principal.clientId, async (job) => {
       const lanes = services.exportDeps.config.typeParallelism;
-      for (const instanceId of jobInstanceIds(job.jobId, job.plannedTypes ?? [], lanes)) {
+      for (const instanceId of jobInstanceIds(job.jobId, plannedUnitIds(job), lanes)) {
         try {
           await client.terminate(instanceId, 'Export cancelled by the client');
         } catch {

@@ -2,9 +2,10 @@
  * Deterministic block ids. Azure requires every block id of one blob to have the same length and to
  * be at most 64 bytes before base64 encoding. An id here is the base64 of a fixed-width ASCII string
  *
- *   {24 hex chars of sha256(jobId, type)}-{part, 6 digits}-{page, 10 digits}   (42 bytes)
+ *   {24 hex chars of sha256(jobId, unitId)}-{part, 6 digits}-{page, 10 digits}   (42 bytes)
  *
- * so the same (job, type, part, page) always gives the same id, a retried page re-stages the same
+ * where the unit is a resource type or one time range of it (`Observation.r2`), so the same
+ * (job, unit, part, page) always gives the same id, a retried page re-stages the same
  * block, and ids stay readable when decoded.
  */
 import { createHash } from 'node:crypto';
@@ -13,14 +14,14 @@ export const MAX_PART = 999_999;
 export const MAX_PAGE = 9_999_999_999;
 
 export interface BlockIdParts {
-  /** First 24 hex chars of sha256 over jobId and type; identifies the unit, not reversible. */
+  /** First 24 hex chars of sha256 over jobId and unit id; identifies the unit, not reversible. */
   unitHash: string;
   part: number;
   page: number;
 }
 
-function unitHash(jobId: string, resourceType: string): string {
-  return createHash('sha256').update(jobId).update('\u0000').update(resourceType).digest('hex').slice(0, 24);
+function unitHash(jobId: string, unitId: string): string {
+  return createHash('sha256').update(jobId).update('\u0000').update(unitId).digest('hex').slice(0, 24);
 }
 
 function checkNumber(name: string, value: number, max: number): void {
@@ -29,11 +30,11 @@ function checkNumber(name: string, value: number, max: number): void {
   }
 }
 
-/** The block id of page `page` in part `part` of `resourceType` in job `jobId`. */
-export function blockId(jobId: string, resourceType: string, part: number, page: number): string {
+/** The block id of page `page` in part `part` of unit `unitId` (a type, or a range of one) in job `jobId`. */
+export function blockId(jobId: string, unitId: string, part: number, page: number): string {
   checkNumber('part', part, MAX_PART);
   checkNumber('page', page, MAX_PAGE);
-  const raw = `${unitHash(jobId, resourceType)}-${String(part).padStart(6, '0')}-${String(page).padStart(10, '0')}`;
+  const raw = `${unitHash(jobId, unitId)}-${String(part).padStart(6, '0')}-${String(page).padStart(10, '0')}`;
   return Buffer.from(raw, 'ascii').toString('base64');
 }
 

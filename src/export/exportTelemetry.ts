@@ -91,7 +91,11 @@ export function jobStarted(telemetry: Telemetry, job: ExportJobRecord): void {
     TelemetryEvents.started,
     job,
     {},
-    defined({ queuedMs: elapsedMs(job.createdAt, job.startedAt) }),
+    defined({
+      queuedMs: elapsedMs(job.createdAt, job.startedAt),
+      // How many units the plan made (types plus extra time ranges); a count, not a dimension.
+      plannedUnitCount: job.plannedUnits?.length,
+    }),
   );
 }
 

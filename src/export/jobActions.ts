@@ -7,15 +7,19 @@ import { JobConflictError, NotFoundError } from './errors';
 import { jobCancelled, jobCompleted, jobFailed, jobStarted } from './exportTelemetry';
 import { classifyError } from './failureMapping';
 import { assertTransition, isFinalStatus } from './jobLifecycle';
-import type { ExportJobRecord, FailureDetails, ManifestOutputEntry, ProgressDocument } from './model';
+import type {
+  ExportJobRecord,
+  FailureDetails,
+  ManifestOutputEntry,
+  PlannedUnit,
+  ProgressDocument,
+} from './model';
 import { isJobId } from './kickoff';
-import { progressId } from './pageStep';
+import { progressId, searchUntil } from './pageStep';
+import { planRanges, rangeUnitId } from './rangePlan';
 import { JOB_NOT_FOUND } from './statusReport';
 
-export interface PlannedUnit {
-  unitId: string;
-  resourceType: string;
-}
+export type { PlannedUnit };
 
 export type StartResult =
   | { outcome: 'started'; units: PlannedUnit[] }
@@ -23,6 +27,26 @@ export type StartResult =
   | { outcome: 'failed'; failure: FailureDetails };
 
 const MAX_CONFLICT_RETRIES = 5;
+/** Types described at once while planning. */
+const DESCRIBE_CONCURRENCY = 4;
+
+/** `map` with at most `limit` calls in flight; results keep the input order. */
+async function mapWithConcurrency<T, R>(
+  items: T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array<R>(items.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
 
 /** Applies `change` to the freshest job record, retrying on etag conflicts; undefined if the job is gone. */
 async function updateJob(
@@ -50,13 +74,26 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
     assertJobDestination(deps, job.destination);
     await deps.destinationFor(job.destination).ensureReady();
 
-    // A retried start (after a crash) finds the job Running with its plan already made.
-    const plan =
-      job.status === 'Running' && job.plannedTypes
-        ? { types: job.plannedTypes, scope: job.patientScope }
-        : await makePlan(deps, job);
-    for (const resourceType of plan.types)
-      await deps.jobs.createProgress(newProgress(deps, jobId, resourceType));
+    // The plan is saved on the job before any progress document exists: a retried start (after a
+    // crash) finds it and creates exactly the same units, even if the source changed meanwhile.
+    let planned = job.plannedUnits
+      ? { units: job.plannedUnits, types: job.plannedTypes ?? [], scope: job.patientScope }
+      : job.status === 'Running' && job.plannedTypes
+        ? { units: legacyUnits(job.plannedTypes), types: job.plannedTypes, scope: job.patientScope }
+        : undefined;
+    if (!planned) {
+      const plan = await makePlan(deps, job);
+      const units = await planUnits(deps, job, plan);
+      const saved = await updateJob(deps, jobId, (current) =>
+        current.plannedUnits || isFinalStatus(current.status)
+          ? undefined
+          : { ...current, plannedTypes: plan.types, plannedUnits: units, patientScope: plan.scope },
+      );
+      if (!saved || isFinalStatus(saved.status) || !saved.plannedUnits) return { outcome: 'stopped' };
+      planned = { units: saved.plannedUnits, types: saved.plannedTypes ?? [], scope: saved.patientScope };
+    }
+    const plan = planned;
+    for (const unit of plan.units) await deps.jobs.createProgress(newProgress(deps, jobId, unit));
 
     let transitioned = false;
     const started = await updateJob(deps, jobId, (current) => {
@@ -68,6 +105,7 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
         ...current,
         status: 'Running',
         plannedTypes: plan.types,
+        plannedUnits: plan.units,
         patientScope: plan.scope,
         startedAt: deps.now().toISOString(),
       };
@@ -75,7 +113,7 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
     if (!started || started.status !== 'Running') return { outcome: 'stopped' };
     // Only the execution that moved the job to Running reports it (not a retried start).
     if (transitioned) jobStarted(telemetryOf(deps), started);
-    return { outcome: 'started', units: plan.types.map((t) => ({ unitId: t, resourceType: t })) };
+    return { outcome: 'started', units: plan.units };
   } catch (error) {
     const verdict = classifyError(error);
     if (verdict.kind === 'permanent') return { outcome: 'failed', failure: verdict.failure };
@@ -101,6 +139,79 @@ async function makePlan(
   return { types };
 }
 
+/** The ids of every unit a job planned (its durable sub-orchestrations are named after them). */
+export function plannedUnitIds(job: ExportJobRecord): string[] {
+  return (job.plannedUnits ?? legacyUnits(job.plannedTypes ?? [])).map((u) => u.unitId);
+}
+
+/** One unit per type, as jobs planned before ranges existed have them. */
+function legacyUnits(types: string[]): PlannedUnit[] {
+  return types.map((t) => ({ unitId: t, resourceType: t }));
+}
+
+/**
+ * The units of a job: each type on its own, or, when the source says it holds more than the split
+ * threshold, one unit per time range (see rangePlan.ts). Sorted by estimated size, largest first,
+ * so that the lanes start with the biggest units and a split type's ranges land in different lanes.
+ */
+async function planUnits(
+  deps: ExportDeps,
+  job: ExportJobRecord,
+  plan: { types: string[]; scope?: string[] },
+): Promise<PlannedUnit[]> {
+  const settings = { threshold: deps.config.rangeSplitThreshold, maxRanges: deps.config.maxRangesPerType };
+  const describe = deps.source.describe?.bind(deps.source);
+  const canSplit =
+    describe !== undefined && settings.maxRanges > 1 && !(plan.scope && plan.scope.length === 0);
+  const until = searchUntil(job);
+  const describeType = (resourceType: string) =>
+    describe && canSplit
+      ? describe(
+          resourceType,
+          {
+            since: job.request.since,
+            until,
+            typeFilters: job.request.typeFilters[resourceType] ?? [],
+            patients: plan.scope,
+            patientCompartmentOnly: job.request.level !== 'system',
+            count: deps.config.resourcesPerPage,
+          },
+          settings.threshold,
+        )
+      : Promise.resolve(undefined);
+  // A few types at a time: a source may list a hundred types, each one count request here.
+  const descriptions = await mapWithConcurrency(plan.types, DESCRIBE_CONCURRENCY, describeType);
+  const units: PlannedUnit[] = [];
+  plan.types.forEach((resourceType, i) => {
+    const description = descriptions[i];
+    if (!description) {
+      units.push({ unitId: resourceType, resourceType });
+      return;
+    }
+    const estimate = description.total;
+    const ranges = planRanges(description, until, settings);
+    if (ranges.length === 0) {
+      units.push({ unitId: resourceType, resourceType, ...(estimate !== undefined ? { estimate } : {}) });
+      return;
+    }
+    for (const range of ranges) {
+      units.push({
+        unitId: rangeUnitId(resourceType, range.index),
+        resourceType,
+        rangeIndex: range.index,
+        ...(range.start !== undefined ? { rangeStart: range.start } : {}),
+        ...(range.end !== undefined ? { rangeEnd: range.end } : {}),
+        ...(estimate !== undefined ? { estimate: Math.ceil(estimate / ranges.length) } : {}),
+      });
+    }
+  });
+  // Stable: equal estimates (or none) keep the type order, then the range order.
+  return units
+    .map((unit, order) => ({ unit, order }))
+    .sort((a, b) => (b.unit.estimate ?? 0) - (a.unit.estimate ?? 0) || a.order - b.order)
+    .map(({ unit }) => unit);
+}
+
 /** The Group's active members at the transaction time, as `Patient/{id}` references. */
 async function groupMembers(deps: ExportDeps, groupId: string, transactionTime: string): Promise<string[]> {
   const group = await deps.source.read('Group', groupId);
@@ -120,13 +231,16 @@ async function groupMembers(deps: ExportDeps, groupId: string, transactionTime: 
   return [...new Set(references)];
 }
 
-function newProgress(deps: ExportDeps, jobId: string, resourceType: string): ProgressDocument {
+function newProgress(deps: ExportDeps, jobId: string, unit: PlannedUnit): ProgressDocument {
   return {
-    id: progressId(jobId, resourceType),
+    id: progressId(jobId, unit.unitId),
     jobId,
     docType: 'progress',
-    unitId: resourceType,
-    resourceType,
+    unitId: unit.unitId,
+    resourceType: unit.resourceType,
+    ...(unit.rangeIndex !== undefined ? { rangeIndex: unit.rangeIndex } : {}),
+    ...(unit.rangeStart !== undefined ? { rangeStart: unit.rangeStart } : {}),
+    ...(unit.rangeEnd !== undefined ? { rangeEnd: unit.rangeEnd } : {}),
     page: 0,
     done: false,
     resourceCount: 0,
@@ -178,10 +292,15 @@ export async function completeJob(
   return { outcome: job?.status === 'Completed' ? 'completed' : 'stopped' };
 }
 
+/** Every non-empty file, sorted by type, then range, then part. */
 export function manifestOutput(progress: ProgressDocument[]): ManifestOutputEntry[] {
   return progress
-    .flatMap((p) => p.files.filter((f) => f.count > 0).map((f) => ({ type: p.resourceType, ...f })))
-    .sort((a, b) => a.type.localeCompare(b.type) || a.part - b.part)
+    .flatMap((p) =>
+      p.files
+        .filter((f) => f.count > 0)
+        .map((f) => ({ type: p.resourceType, range: p.rangeIndex ?? 0, ...f })),
+    )
+    .sort((a, b) => a.type.localeCompare(b.type) || a.range - b.range || a.part - b.part)
     .map((f) => ({ type: f.type, blobName: f.blobName, count: f.count, bytes: f.bytes }));
 }
 

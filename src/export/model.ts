@@ -67,8 +67,14 @@ export interface ExportJobRecord {
   destination: DestinationRef;
   /** Who created the job (token subject / client id), `anonymous` when auth is off. */
   clientId: string;
-  /** Resource types planned when the job started, one progress unit each. */
+  /** Resource types planned when the job started. */
   plannedTypes?: string[];
+  /**
+   * The units planned when the job started: one per type, or one per time range of a split type.
+   * Saved before any progress document exists, so a retried start makes exactly the same units.
+   * Absent on jobs planned before ranges existed (then there is one unit per planned type).
+   */
+  plannedUnits?: PlannedUnit[];
   /**
    * Patient references whose compartments a Patient or Group export covers, fixed when the job
    * starts (the `patient` parameter, or the Group's active members). Undefined: no restriction.
@@ -84,9 +90,24 @@ export interface ExportJobRecord {
   _etag?: string;
 }
 
+/** One unit of parallel work: a resource type, or one time range of it. */
+export interface PlannedUnit {
+  /** `Observation`, or `Observation.r2` for range 2 of a split type. */
+  unitId: string;
+  resourceType: string;
+  /** 1-based range within the type; absent when the type is not split. */
+  rangeIndex?: number;
+  /** Inclusive lower bound of `meta.lastUpdated` (ISO instant); absent: the job's `_since`. */
+  rangeStart?: string;
+  /** Exclusive upper bound of `meta.lastUpdated` (ISO instant); absent: the job's `until`. */
+  rangeEnd?: string;
+  /** The source's size estimate at planning time, used to balance the lanes; absent when unknown. */
+  estimate?: number;
+}
+
 /** One output file of a progress unit. */
 export interface ProgressFile {
-  /** 1-based part number within the type. */
+  /** 1-based part number within the unit. */
   part: number;
   blobName: string;
   /** Committed block ids, in order; the blob's content is exactly these blocks. */
@@ -96,7 +117,7 @@ export interface ProgressFile {
 }
 
 /**
- * Progress of one unit of parallel work (one resource type), a document of its own in the job's
+ * Progress of one unit of parallel work (a type or a range of it), a document of its own in the job's
  * partition (`id = {jobId}:progress:{unitId}`), so parallel units never contend for one etag.
  */
 export interface ProgressDocument {
@@ -105,6 +126,10 @@ export interface ProgressDocument {
   docType: 'progress';
   unitId: string;
   resourceType: string;
+  /** The unit's time range when its type is split (see PlannedUnit); all absent otherwise. */
+  rangeIndex?: number;
+  rangeStart?: string;
+  rangeEnd?: string;
   /** Next page to fetch (0 before the first). */
   page: number;
   /** The source's cursor for the next page; undefined before the first page. */

@@ -2,7 +2,7 @@
  * One page of one unit: the exactly-once step of an export.
  *
  * load job + progress (etag) → search one page from the saved cursor → stage a block whose id derives
- * from (job, type, part, page) → commit the file's block list → checkpoint with If-Match.
+ * from (job, unit, part, page) → commit the file's block list → checkpoint with If-Match.
  * A retry after a crash anywhere repeats the same search from the same cursor and stages the same
  * block id, so the file holds each resource once. Only small summaries go back to the orchestrator.
  */
@@ -11,6 +11,7 @@ import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
 import { classifyError } from './failureMapping';
 import { ndjsonBuffer } from './ndjson';
+import { laterInstant } from './rangePlan';
 import type { ExportJobRecord, FailureDetails, ProgressDocument, ProgressFile } from './model';
 
 import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
@@ -47,12 +48,15 @@ export function progressId(jobId: string, unitId: string): string {
   return `${jobId}:progress:${unitId}`;
 }
 
-export function fileName(resourceType: string, part: number): string {
-  return `${resourceType}-${part}.ndjson`;
+/** `Patient-1.ndjson`; a range of a split type adds its range: `Observation-r2-1.ndjson`. */
+export function fileName(resourceType: string, part: number, rangeIndex?: number): string {
+  return rangeIndex === undefined
+    ? `${resourceType}-${part}.ndjson`
+    : `${resourceType}-r${rangeIndex}-${part}.ndjson`;
 }
 
-export function blobNameFor(jobId: string, resourceType: string, part: number): string {
-  return `${jobId}/${fileName(resourceType, part)}`;
+export function blobNameFor(jobId: string, resourceType: string, part: number, rangeIndex?: number): string {
+  return `${jobId}/${fileName(resourceType, part, rangeIndex)}`;
 }
 
 export async function runPageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
@@ -94,8 +98,10 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   const page = await deps.source.search(
     progress.resourceType,
     {
-      since: job.request.since,
+      // A range of a split type narrows the window: [rangeStart, rangeEnd) within [since, until].
+      since: laterInstant(job.request.since, progress.rangeStart),
       until: searchUntil(job),
+      ...(progress.rangeEnd !== undefined ? { before: progress.rangeEnd } : {}),
       typeFilters: job.request.typeFilters[progress.resourceType] ?? [],
       patients: job.patientScope,
       patientCompartmentOnly: job.request.level !== 'system',
@@ -122,7 +128,8 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   if (lines.length > 0) {
     const data = ndjsonBuffer(lines);
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
-    const blockId = blockIdFor(jobId, progress.resourceType, file.part, progress.page);
+    // The unit id (the type, or `Type.rN`) keeps the ids of parallel ranges of one type apart.
+    const blockId = blockIdFor(jobId, progress.unitId, file.part, progress.page);
     await destination.stageBlock(file.blobName, blockId, data);
     deps.probe?.('staged', { jobId, unitId, page: progress.page });
     await destination.commitBlocks(file.blobName, [...file.blockIds, blockId]);
@@ -223,7 +230,7 @@ function currentFile(
   const part = (last?.part ?? 0) + 1;
   return {
     part,
-    blobName: blobNameFor(jobId, progress.resourceType, part),
+    blobName: blobNameFor(jobId, progress.resourceType, part, progress.rangeIndex),
     blockIds: [],
     count: 0,
     bytes: 0,

@@ -91,9 +91,14 @@ export async function statusReport(
 /** A short `X-Progress` line (the spec asks for under 100 characters). */
 export function progressText(job: ExportJobRecord, progress: ProgressDocument[]): string {
   const resources = progress.reduce((sum, p) => sum + p.resourceCount, 0);
-  const typesDone = progress.filter((p) => p.done).length;
-  const planned = job.plannedTypes?.length ?? progress.length;
-  const totals = progress.map((p) => (p.done ? p.resourceCount : p.total));
+  // A split type has one progress document per range; it is done when all of them are.
+  const types = new Map<string, boolean>();
+  for (const p of progress) types.set(p.resourceType, (types.get(p.resourceType) ?? true) && p.done);
+  const typesDone = [...types.values()].filter(Boolean).length;
+  const planned = job.plannedTypes?.length ?? types.size;
+  // A unit that has not read its first page yet counts with the plan's estimate, when there is one.
+  const estimates = new Map((job.plannedUnits ?? []).map((u) => [u.unitId, u.estimate]));
+  const totals = progress.map((p) => (p.done ? p.resourceCount : (p.total ?? estimates.get(p.unitId))));
   if (progress.length > 0 && totals.every((t): t is number => t !== undefined)) {
     const total = totals.reduce((a, b) => a + b, 0);
     const percent = total === 0 ? 100 : Math.min(99, Math.floor((resources / total) * 100));

@@ -31,7 +31,7 @@ import { Container, CosmosClient, FeedOptions, SqlParameter, SqlQuerySpec } from
 import { BadRequestError, SourceError } from '../export/errors';
 import { R4_RESOURCE_TYPES } from '../export/fhirResourceTypes';
 import { ensureContainer } from '../jobs/cosmosClient';
-import type { SearchPage, SearchParameters, SearchSource } from './searchSource';
+import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
 
 /** Partition key path of a resource container. */
 export const RESOURCES_PARTITION_KEY_PATH = '/resourceType';
@@ -222,6 +222,8 @@ export function buildSearchQuery(resourceType: string, params: SearchParameters)
   const until = canonicalInstant('until', params.until);
   q.where.push(`c.meta.lastUpdated <= ${q.param(until)}`);
   if (params.since) q.where.push(`c.meta.lastUpdated >= ${q.param(canonicalInstant('since', params.since))}`);
+  if (params.before)
+    q.where.push(`c.meta.lastUpdated < ${q.param(canonicalInstant('before', params.before))}`);
   if (params.patients) {
     const ids = params.patients.map((ref) => {
       const m = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);
@@ -337,6 +339,35 @@ export class CosmosSearchSource implements SearchSource {
         if (resources.length > 0 || !nextToken || attempt >= 10)
           return { resources, nextToken: nextToken || undefined, total };
       }
+    } catch (err) {
+      throw toSourceError(err);
+    }
+  }
+
+  /**
+   * COUNT of the search's matches and, above `spanAbove`, the first and last `meta.lastUpdated`
+   * (`TOP 1 … ORDER BY` both ways: the local emulator has no MIN/MAX, and on Cosmos DB each is a
+   * single-partition index lookup).
+   */
+  async describe(resourceType: string, params: SearchParameters, spanAbove = 0): Promise<SourceDescription> {
+    checkType(resourceType);
+    const spec = buildSearchQuery(resourceType, params);
+    try {
+      const total = await this.count(spec, resourceType);
+      if (total <= spanAbove || total === 0) return { total };
+      const [earliest, latest] = await Promise.all(
+        ['', ' DESC'].map(async (direction) => {
+          const query = spec.query
+            .replace(/^SELECT \* FROM c/, 'SELECT TOP 1 VALUE c.meta.lastUpdated FROM c')
+            .replace(/ ORDER BY .*$/, ` ORDER BY c.meta.lastUpdated${direction}`);
+          const { resources } = await this.container.items
+            .query<unknown>({ query, parameters: spec.parameters }, { partitionKey: resourceType })
+            .fetchAll();
+          const value = resources[0];
+          return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : undefined;
+        }),
+      );
+      return { total, earliest, latest };
     } catch (err) {
       throw toSourceError(err);
     }

@@ -27,7 +27,7 @@ import {
 import { FhirSourceConfig, fhirSourceConfig } from './fhirSourceConfig';
 import { PATIENT_COMPARTMENT_TYPES } from './patientCompartment';
 import { resourceJsonText } from './searchsetScanner';
-import type { SearchPage, SearchParameters, SearchSource } from './searchSource';
+import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
 import { createSourceAuth } from './sourceAuth';
 
 export interface FhirRestSourceDeps {
@@ -155,8 +155,46 @@ export class FhirRestSource implements SearchSource {
     const query: QueryParam[] = [...conditions];
     if (params.since !== undefined) query.push(['_lastUpdated', `ge${params.since}`]);
     query.push(['_lastUpdated', `le${params.until}`]);
+    if (params.before !== undefined) query.push(['_lastUpdated', `lt${params.before}`]);
     query.push(['_count', String(count)]);
     return `${this.config.baseUrl}/${type}?${encodeQuery(query)}`;
+  }
+
+  /**
+   * `_summary=count` for the total and, above `spanAbove`, `_sort=_lastUpdated&_count=1` both ways for
+   * the time span. Only for units that are one FHIR search (no OR-ed `_typeFilter`s, no compartment
+   * batches); anything the server refuses or answers oddly means "cannot say" (no split), never an error.
+   */
+  async describe(resourceType: string, params: SearchParameters, spanAbove = 0): Promise<SourceDescription> {
+    const plan = planSearch(resourceType, params, this.config.compartmentBatchSize);
+    if (plan.queries.length !== 1) return {};
+    const url = new URL(this.firstPageUrl(resourceType, plan.queries[0].conditions, params, 1));
+    const total = await this.countOnly(url.toString());
+    if (total === undefined || total === 0 || total <= spanAbove) return { total };
+    const [earliest, latest] = await Promise.all(
+      ['_lastUpdated', '-_lastUpdated'].map((sort) => this.firstLastUpdated(url, sort, resourceType)),
+    );
+    if (earliest === undefined || latest === undefined || Date.parse(earliest) > Date.parse(latest))
+      return { total };
+    return { total, earliest, latest };
+  }
+
+  /** `meta.lastUpdated` of the first match when sorted by `sort`; undefined when it cannot be had. */
+  private async firstLastUpdated(url: URL, sort: string, resourceType: string): Promise<string | undefined> {
+    try {
+      const sorted = new URL(url);
+      const kept = [...sorted.searchParams].filter(([name]) => name !== '_count' && name !== '_sort');
+      kept.push(['_sort', sort], ['_count', '1']);
+      sorted.search = encodeQuery(kept);
+      const { body } = await this.http.requestJson(sorted.toString(), { maxBytes: this.config.maxPageBytes });
+      const [first] =
+        isRecord(body) && body.resourceType === 'Bundle' ? matchedResources(body, resourceType) : [];
+      const meta = first?.meta;
+      const value = isRecord(meta) ? meta.lastUpdated : undefined;
+      return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   /**

@@ -13,7 +13,7 @@
  * dropped and the page step searches itself (its error, if any, is the one that counts). Entries are
  * few (one per unit in flight, capped) and expire, so memory stays at about one page per lane.
  */
-import type { SearchPage, SearchParameters, SearchSource } from './searchSource';
+import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
 
 export interface ReadAheadOptions {
   /** Pages held at once; the oldest is dropped beyond it. Default 16. */
@@ -53,6 +53,14 @@ export class ReadAheadSource implements SearchSource {
 
   checkTypeFilter(resourceType: string, query: string): void {
     this.inner.checkTypeFilter(resourceType, query);
+  }
+
+  async describe(
+    resourceType: string,
+    params: SearchParameters,
+    spanAbove?: number,
+  ): Promise<SourceDescription> {
+    return this.inner.describe ? this.inner.describe(resourceType, params, spanAbove) : {};
   }
 
   async search(
@@ -101,6 +109,7 @@ function keyOf(resourceType: string, params: SearchParameters, token: string | u
     token ?? null,
     params.since ?? null,
     params.until,
+    params.before ?? null,
     params.typeFilters,
     params.patients ?? null,
     params.patientCompartmentOnly ?? false,

@@ -5,6 +5,11 @@ export interface SearchParameters {
   since?: string;
   /** Only resources with `meta.lastUpdated <= until` (ISO instant); always set (transaction time). */
   until: string;
+  /**
+   * Only resources with `meta.lastUpdated < before` (ISO instant, exclusive): the upper end of a time
+   * range when a large type is split into several units. Undefined: no bound besides `until`.
+   */
+  before?: string;
   /** FHIR search query strings for this type (without `Type?`), OR-ed. Empty: no filter. */
   typeFilters: string[];
   /** Patient references (`Patient/123`) whose compartment the search is limited to; undefined: all. */
@@ -27,6 +32,16 @@ export interface SearchPage {
   total?: number;
 }
 
+/** What a source can say cheaply about the matches of a search, for planning ranges. */
+export interface SourceDescription {
+  /** How many resources match (an estimate is fine); undefined when the source cannot say. */
+  total?: number;
+  /** Smallest `meta.lastUpdated` among the matches (ISO instant). */
+  earliest?: string;
+  /** Largest `meta.lastUpdated` among the matches (ISO instant). */
+  latest?: string;
+}
+
 export interface SearchSource {
   /** Resource types that hold data, for a system export without `_type`. */
   listResourceTypes(): Promise<string[]>;
@@ -40,6 +55,12 @@ export interface SearchSource {
    * that the kick-off refuses it instead of a job failing later.
    */
   checkTypeFilter(resourceType: string, query: string): void;
+  /**
+   * Optional: the size and time span of what `search(resourceType, params)` would return, without
+   * reading it. `earliest`/`latest` are only looked up when `total` exceeds `spanAbove` (they cost
+   * more). A source without this method, or one that answers without a span, is never split.
+   */
+  describe?(resourceType: string, params: SearchParameters, spanAbove?: number): Promise<SourceDescription>;
   /** Reads one resource (e.g. the Group of a Group export); undefined when it does not exist. */
   read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined>;
 }

@@ -8,12 +8,15 @@ describe('blockId', () => {
       blockId('job-1', 'Patient', 1, 1),
       blockId('job-1', 'Patient', 2, 0),
       blockId('job-1', 'Observation', 1, 0),
+      // Ranges of one type are units of their own.
+      blockId('job-1', 'Observation.r1', 1, 0),
+      blockId('job-1', 'Observation.r2', 1, 0),
       blockId('job-2', 'Patient', 1, 0),
       // The separator keeps (ab, c) and (a, bc) apart.
       blockId('jobA', 'bc', 1, 0),
       blockId('jobAb', 'c', 1, 0),
     ]);
-    expect(ids.size).toBe(7);
+    expect(ids.size).toBe(9);
   });
 
   test('has one length for all inputs, at most 64 bytes before encoding, and is valid base64', () => {

@@ -22,6 +22,27 @@ describe('buildSearchQuery', () => {
     expect(values).toContainEqual(['Patient/pat-zz9']);
   });
 
+  test('bounds a time range with an exclusive upper end, as a canonical instant in a parameter', () => {
+    const spec = buildSearchQuery('Observation', {
+      until: '2024-01-01T00:00:00Z',
+      since: '2023-01-01T00:00:00Z',
+      before: '2023-06-01T00:00:00+00:00',
+      typeFilters: [],
+      count: 10,
+    });
+    expect(spec.query).toMatch(/c\.meta\.lastUpdated < @p\d+/);
+    expect(spec.query).toMatch(/c\.meta\.lastUpdated >= @p\d+/);
+    expect((spec.parameters ?? []).map((p) => p.value)).toContain('2023-06-01T00:00:00.000Z');
+    expect(() =>
+      buildSearchQuery('Observation', {
+        until: '2024-01-01T00:00:00Z',
+        before: 'later',
+        typeFilters: [],
+        count: 1,
+      }),
+    ).toThrow(BadRequestError);
+  });
+
   test('rejects an invalid instant and a non-compartment type', () => {
     expect(() => buildSearchQuery('Patient', { until: 'yesterday', typeFilters: [], count: 1 })).toThrow(
       BadRequestError,

@@ -7,7 +7,7 @@ import { randomUUID } from 'node:crypto';
 import { exportConfigFromEnv } from '../../../src/config';
 import { BlobExportDestination, getBlobServiceClient } from '../../../src/destination/blobExportDestination';
 import type { ExportDeps } from '../../../src/export/exportDeps';
-import { cancelJob, startJob } from '../../../src/export/jobActions';
+import { cancelJob, completeJob, startJob } from '../../../src/export/jobActions';
 import { newJobRecord } from '../../../src/export/kickoff';
 import type { ExportJobRecord, ExportRequest, ProgressDocument } from '../../../src/export/model';
 import { blobNameFor, runPageStep } from '../../../src/export/pageStep';
@@ -147,6 +147,87 @@ describe('the page step with real adapters', () => {
       ids.push(...lines.map((l) => (JSON.parse(l) as { id: string }).id));
     }
     expect(ids.sort()).toEqual(patients.map((p) => p.id).sort());
+  });
+
+  it('given a type split into time ranges, when every range is exported, then each resource is in exactly one range, inside its bounds, and the manifest lists the files by range', async () => {
+    // 8 patients over a threshold of 2: 4 ranges (fewer only if their updates are too close in time).
+    const splitting: ExportDeps = {
+      ...deps,
+      config: { ...deps.config, resourcesPerPage: 2, rangeSplitThreshold: 2, maxRangesPerType: 4 },
+    };
+    const job = await runningJob({}, splitting);
+    const units = job.plannedUnits ?? [];
+    expect(units.length).toBeGreaterThan(1);
+    expect(units.map((u) => u.unitId).sort()).toEqual(units.map((_, i) => `Patient.r${i + 1}`));
+    expect(units.every((u) => u.estimate === Math.ceil(patients.length / units.length))).toBe(true);
+
+    const byUnit = new Map<string, Array<{ id: string; lastUpdated: string }>>();
+    for (const unit of units) {
+      let result = await runPageStep(splitting, job.jobId, unit.unitId);
+      for (let i = 0; result.outcome === 'written' && !result.done && i < 20; i++)
+        result = await runPageStep(splitting, job.jobId, unit.unitId);
+      expect(result).toMatchObject({ outcome: 'written', done: true, resourceType: 'Patient' });
+      const progress = (await jobs.getProgress(job.jobId, unit.unitId)) as ProgressDocument;
+      expect(progress).toMatchObject({ rangeIndex: unit.rangeIndex, resourceType: 'Patient' });
+      const lines: Array<{ id: string; meta: { lastUpdated: string } }> = [];
+      for (const file of progress.files) {
+        expect(file.blobName).toBe(blobNameFor(job.jobId, 'Patient', file.part, unit.rangeIndex));
+        const text = (
+          await destination.containerClient.getBlobClient(file.blobName).downloadToBuffer()
+        ).toString('utf8');
+        lines.push(
+          ...text
+            .split('\n')
+            .filter((l) => l !== '')
+            .map((l) => JSON.parse(l) as never),
+        );
+      }
+      byUnit.set(
+        unit.unitId,
+        lines.map((r) => ({ id: r.id, lastUpdated: r.meta.lastUpdated })),
+      );
+      // Each resource lies in its range: [rangeStart, rangeEnd).
+      for (const r of lines) {
+        if (unit.rangeStart) expect(r.meta.lastUpdated >= unit.rangeStart).toBe(true);
+        if (unit.rangeEnd) expect(r.meta.lastUpdated < unit.rangeEnd).toBe(true);
+      }
+    }
+    const ids = [...byUnit.values()].flat().map((r) => r.id);
+    expect(ids.sort()).toEqual(patients.map((p) => p.id).sort());
+    // The split is real: more than one range holds resources.
+    expect([...byUnit.values()].filter((list) => list.length > 0).length).toBeGreaterThan(1);
+
+    expect(await completeJob(splitting, job.jobId)).toEqual({ outcome: 'completed' });
+    const output = (await jobs.getJob(job.jobId))?.output ?? [];
+    expect(output.reduce((n, o) => n + o.count, 0)).toBe(patients.length);
+    expect(output.every((o) => o.type === 'Patient')).toBe(true);
+    const order = output.map((o) => /-r(\d+)-(\d+)\.ndjson$/.exec(o.blobName)?.slice(1).map(Number));
+    expect(order.every((o) => o !== undefined)).toBe(true);
+    expect(order).toEqual(
+      [...order].sort(
+        (a, b) => (a as number[])[0] - (b as number[])[0] || (a as number[])[1] - (b as number[])[1],
+      ),
+    );
+  });
+
+  it('given a source that cannot describe its data, when a large export starts, then no type is split', async () => {
+    const source = deps.source;
+    const plain: SearchSource = {
+      listResourceTypes: () => source.listResourceTypes(),
+      search: (type, params, token) => source.search(type, params, token),
+      checkTypeFilter: (type, query) => source.checkTypeFilter(type, query),
+      read: (type, id) => source.read(type, id),
+    };
+    const job = await runningJob(
+      {},
+      {
+        ...deps,
+        source: plain,
+        config: { ...deps.config, rangeSplitThreshold: 1, maxRangesPerType: 4 },
+      },
+    );
+    expect(job.plannedUnits).toEqual([{ unitId: 'Patient', resourceType: 'Patient' }]);
+    expect(await jobs.getProgress(job.jobId, 'Patient')).toBeDefined();
   });
 
   it('given a job cancelled after a page was written, when the page checkpoints, then it stops and the files are deleted', async () => {

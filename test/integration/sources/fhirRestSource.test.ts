@@ -5,6 +5,7 @@ import { BadRequestError, SourceError } from '../../../src/export/errors';
 import { FhirRestSource } from '../../../src/sources/fhirRestSource';
 import type { FhirSourceConfig } from '../../../src/sources/fhirSourceConfig';
 import type { SearchParameters } from '../../../src/sources/searchSource';
+import { planRanges } from '../../../src/export/rangePlan';
 import { FaultProxy, startFaultProxy } from '../../support/faultProxy';
 import { FhirTestServer, startFhirTestServer } from '../../support/fhirTestServer';
 import { startTokenEndpoint } from '../../support/tokenEndpoint';
@@ -107,6 +108,58 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
   afterAll(async () => {
     await offsetServer?.close();
     await cursorServer?.close();
+  });
+
+  describe('Given a type split into _lastUpdated ranges', () => {
+    it('When described, Then it reports the total and the first and last update', async () => {
+      const description = await source(offsetServer.baseUrl).describe('Observation', params(), 0);
+      expect(description).toEqual({
+        total: OBSERVATIONS,
+        earliest: minute(0),
+        latest: minute(OBSERVATIONS - 1),
+      });
+    });
+
+    it('When described below the span threshold, or with OR-ed filters, Then it reports no span', async () => {
+      const src = source(offsetServer.baseUrl);
+      expect(await src.describe('Observation', params(), OBSERVATIONS)).toEqual({ total: OBSERVATIONS });
+      expect(
+        await src.describe('Observation', params({ typeFilters: ['status=final', 'code=c1'] }), 0),
+      ).toEqual({});
+    });
+
+    it('When an exclusive upper bound is given, Then a resource updated exactly at it is left out', async () => {
+      const { ids, total } = await collect(
+        source(offsetServer.baseUrl),
+        'Observation',
+        params({ since: minute(100), before: minute(150), count: 20 }),
+      );
+      const expected = observationFacts.filter((o) => o.index >= 100 && o.index < 150).map((o) => o.id);
+      expect([...ids].sort()).toEqual([...expected].sort());
+      expect(total).toBe(50);
+    });
+
+    it.each(['offset', 'cursor'] as const)(
+      'When every planned range is paged with %s links, Then each resource comes exactly once',
+      async (style) => {
+        const server = style === 'offset' ? offsetServer : cursorServer;
+        const src = source(server.baseUrl);
+        const description = await src.describe('Observation', params(), 100);
+        const ranges = planRanges(description, UNTIL, { threshold: 100, maxRanges: 4 });
+        expect(ranges).toHaveLength(3);
+        const ids: string[] = [];
+        for (const range of ranges) {
+          const page = await collect(
+            src,
+            'Observation',
+            params({ since: range.start, before: range.end, count: 40 }),
+          );
+          ids.push(...page.ids);
+        }
+        expect(ids).toHaveLength(OBSERVATIONS);
+        expect(new Set(ids).size).toBe(OBSERVATIONS);
+      },
+    );
   });
 
   describe('Given a type with a few hundred resources', () => {

@@ -61,4 +61,19 @@ describe('ReadAheadSource', () => {
     expect(ahead.hits).toBe(0);
     expect(calls.filter((t) => t === '1').length).toBeGreaterThanOrEqual(2);
   });
+
+  it('Given another range of the same type, When the same token is asked for, Then the read-ahead is not used', async () => {
+    const { source } = fakeSource(3);
+    const ahead = new ReadAheadSource(source);
+    const first = await ahead.search('Patient', { ...params, before: '2025-06-01T00:00:00Z' });
+    await ahead.search('Patient', { ...params, before: '2025-07-01T00:00:00Z' }, first.nextToken);
+    expect(ahead.hits).toBe(0);
+  });
+
+  it('Given a source that can describe its data, When asked through the read-ahead, Then the answer is passed on; without one, nothing is known', async () => {
+    const { source } = fakeSource(1);
+    expect(await new ReadAheadSource(source).describe('Patient', params)).toEqual({});
+    const describing = { ...source, describe: async () => ({ total: 7 }) };
+    expect(await new ReadAheadSource(describing).describe('Patient', params, 5)).toEqual({ total: 7 });
+  });
 });

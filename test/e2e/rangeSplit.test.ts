@@ -1,0 +1,160 @@
+/**
+ * Large types split into time ranges (EXPORT_RANGE_SPLIT_THRESHOLD set low): the export still holds
+ * the source exactly, survives a crash, and a cancel stops every range's orchestration.
+ */
+import { readFileSync, rmSync } from 'node:fs';
+import * as path from 'node:path';
+import { BulkDataClient } from '../../src/client/bulkDataClient';
+import type { ExportJobRecord } from '../../src/export/model';
+import { getCosmosClient } from '../../src/jobs/cosmosClient';
+import { AppProcess } from '../support/appProcess';
+import {
+  downloadSummary,
+  jobIdOf,
+  listBlobs,
+  managementOf,
+  sleep,
+  sortedExpectation,
+  waitForExit,
+  waitForRuntimeStatus,
+} from '../support/e2eHelpers';
+import { expectedKeys, seedPatients } from '../support/exportFixtures';
+import { testConnectionInfo } from '../support/testEnv';
+
+const PATIENTS = 12;
+const THRESHOLD = 20;
+const expected = sortedExpectation(expectedKeys(PATIENTS));
+const splitEnv = { EXPORT_RANGE_SPLIT_THRESHOLD: String(THRESHOLD), EXPORT_MAX_RANGES_PER_TYPE: '4' };
+
+async function jobRecord(app: AppProcess, jobId: string): Promise<ExportJobRecord> {
+  const info = testConnectionInfo();
+  const { resource } = await getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
+    .database(app.database)
+    .container('jobs')
+    .item(jobId, jobId)
+    .read<ExportJobRecord>();
+  if (!resource) throw new Error(`job ${jobId} not found`);
+  return resource;
+}
+
+async function kickoff(client: BulkDataClient): Promise<{ pollUrl: string; statusQueryGetUri: string }> {
+  const response = await client.kickoff('$export', { headers: { 'Cache-Control': 'no-cache' } });
+  expect(response.status).toBe(202);
+  return {
+    pollUrl: response.pollUrl as string,
+    statusQueryGetUri: managementOf(response.body).statusQueryGetUri,
+  };
+}
+
+describe('a system export with Observation split into time ranges', () => {
+  const app = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: '7', ...splitEnv } });
+  let client: BulkDataClient;
+
+  beforeAll(async () => {
+    await seedPatients(app, PATIENTS);
+    client = new BulkDataClient(await app.start());
+  });
+  afterAll(() => app.dispose());
+
+  it('given more Observations than the threshold, when a system export runs, then the files hold exactly the source and the manifest lists several Observation files whose counts add up', async () => {
+    expect(expected.Observation.length).toBeGreaterThan(THRESHOLD * 2);
+    const { pollUrl, statusQueryGetUri } = await kickoff(client);
+    const manifest = await client.waitForManifest(pollUrl, { timeoutMs: 90_000, maxIntervalMs: 500 });
+    const { ids, duplicates } = await downloadSummary(client, manifest);
+    expect(duplicates).toEqual([]);
+    expect(ids).toEqual(expected);
+
+    const observationFiles = manifest.output.filter((o) => o.type === 'Observation');
+    expect(observationFiles.length).toBeGreaterThan(1);
+    expect(observationFiles.every((o) => /\/Observation-r\d+-\d+\.ndjson$/.test(o.url))).toBe(true);
+    expect(observationFiles.reduce((n, o) => n + (o.count ?? 0), 0)).toBe(expected.Observation.length);
+    // Sorted by type, then range, then part.
+    const types = manifest.output.map((o) => o.type);
+    expect(types).toEqual([...types].sort());
+
+    const job = await jobRecord(app, jobIdOf(pollUrl));
+    const ranges = (job.plannedUnits ?? []).filter((u) => u.resourceType === 'Observation');
+    expect(ranges.map((u) => u.unitId).sort()).toEqual(ranges.map((_, i) => `Observation.r${i + 1}`));
+    expect(ranges.length).toBeGreaterThan(1);
+
+    // The orchestration's summary adds the ranges up per type.
+    const status = await waitForRuntimeStatus(statusQueryGetUri, ['Completed']);
+    const summary = (status.customStatus as { types: Record<string, { resources: number; state: string }> })
+      .types;
+    expect(summary.Observation).toMatchObject({ state: 'done', resources: expected.Observation.length });
+  });
+});
+
+describe('a split export that crashes after writing a page', () => {
+  const env: Record<string, string> = { EXPORT_RESOURCES_PER_PAGE: '5', ...splitEnv };
+  const app = new AppProcess({ env });
+  beforeAll(() => seedPatients(app, PATIENTS));
+  afterAll(() => app.dispose());
+
+  it('given an app that crashes after the written phase of page 1 of some range, when it is restarted, then the export holds every resource exactly once', async () => {
+    env.LOCAL_CRASH_AT = 'written:1';
+    rmSync(path.join(app.dataDir, 'crash-injected'), { force: true });
+    const client = new BulkDataClient(await app.start());
+    const { pollUrl } = await kickoff(client);
+
+    await waitForExit(app);
+    // The lanes start with the largest units, Observation's ranges: one of them crashed.
+    expect(readFileSync(path.join(app.dataDir, 'crash-injected'), 'utf8')).toMatch(
+      /^written:1 \S+ Observation\.r\d+\n$/,
+    );
+    await app.start();
+
+    const manifest = await client.waitForManifest(pollUrl, { timeoutMs: 90_000, maxIntervalMs: 1000 });
+    const { ids, duplicates } = await downloadSummary(client, manifest);
+    expect(duplicates).toEqual([]);
+    expect(ids).toEqual(expected);
+    expect(manifest.output.filter((o) => o.type === 'Observation').length).toBeGreaterThan(1);
+  });
+});
+
+describe('cancelling a split export', () => {
+  // Small pages and two lanes keep the export running long enough to cancel it half way.
+  const app = new AppProcess({
+    env: { EXPORT_RESOURCES_PER_PAGE: '2', EXPORT_TYPE_PARALLELISM: '2', ...splitEnv },
+  });
+  let client: BulkDataClient;
+
+  beforeAll(async () => {
+    await seedPatients(app, PATIENTS);
+    client = new BulkDataClient(await app.start());
+  });
+  afterAll(() => app.dispose());
+
+  it('given a running split export, when it is cancelled, then every unit orchestration, range or not, ends and no file is left', async () => {
+    const { pollUrl, statusQueryGetUri } = await kickoff(client);
+    const jobId = jobIdOf(pollUrl);
+    for (let i = 0; (await listBlobs(app, `${jobId}/`)).length === 0; i++) {
+      if (i > 200) throw new Error('no file was written');
+      await sleep(50);
+    }
+    const units = (await jobRecord(app, jobId)).plannedUnits ?? [];
+    expect(units.filter((u) => u.rangeIndex !== undefined).length).toBeGreaterThan(1);
+
+    expect(await client.cancel(pollUrl)).toBe(202);
+    expect(
+      (await waitForRuntimeStatus(statusQueryGetUri, ['Terminated', 'Completed', 'Failed'])).runtimeStatus,
+    ).toBe('Terminated');
+
+    // Every unit that started is Terminated (or had already finished); none runs on.
+    let started = 0;
+    for (const unit of units) {
+      const uri = statusQueryGetUri.replace(jobId, `${jobId}:${unit.unitId}`);
+      const response = await fetch(uri);
+      if (response.status === 404) {
+        await response.arrayBuffer();
+        continue;
+      }
+      const status = (await response.json()) as { runtimeStatus: string };
+      started += 1;
+      expect(['Terminated', 'Completed']).toContain(status.runtimeStatus);
+    }
+    expect(started).toBeGreaterThan(0);
+    await sleep(2000);
+    expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
+  });
+});
