@@ -10,12 +10,7 @@ import { readOwnJob, statusReport } from '../../src/export/statusReport';
 import { getServices } from '../../src/services';
 import { jobInstanceIds } from '../names';
 import { ensureOrchestrationStarted } from './orchestrationRepair';
-import { baseUrl, fhirJson, handled } from './respond';
-
-async function principalOf(request: HttpRequest) {
-  const services = await getServices();
-  return services.authenticator.authenticate(request.headers.get('authorization') ?? undefined);
-}
+import { baseUrl, fhirJson, handled, principalOf } from './respond';
 
 function fileNameOf(blobName: string): string {
   return blobName.slice(blobName.lastIndexOf('/') + 1);

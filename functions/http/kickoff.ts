@@ -9,7 +9,7 @@ import type { ExportLevel } from '../../src/export/model';
 import { getServices } from '../../src/services';
 import { ORCHESTRATOR_EXPORT_JOB } from '../names';
 import { ensureOrchestrationStarted } from './orchestrationRepair';
-import { baseUrl, handled } from './respond';
+import { baseUrl, handled, principalOf } from './respond';
 
 async function kickoff(
   level: ExportLevel,
@@ -19,9 +19,7 @@ async function kickoff(
 ): Promise<HttpResponseInit> {
   return handled(context, async () => {
     const services = await getServices();
-    const principal = await services.authenticator.authenticate(
-      request.headers.get('authorization') ?? undefined,
-    );
+    const principal = await principalOf(request);
     // Counted per client before any parsing, so junk kick-offs cost the sender too.
     services.kickoffLimiter.check(principal.clientId);
     const body = request.method === 'POST' ? await services.readBody(request) : undefined;

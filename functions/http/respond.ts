@@ -1,5 +1,7 @@
 /** Maps domain results and errors to HTTP responses. */
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
+import type { Principal } from '../../src/auth';
+import { getServices } from '../../src/services';
 import { ExportError } from '../../src/export/errors';
 import { operationOutcome } from '../../src/export/operationOutcome';
 
@@ -47,4 +49,10 @@ export async function handled(
   } catch (error) {
     return errorResponse(error, context);
   }
+}
+
+/** The caller of `request`, or an `UnauthorizedError` (401 with its challenge). */
+export async function principalOf(request: HttpRequest): Promise<Principal> {
+  const services = await getServices();
+  return services.authenticator.authenticate(request.headers.get('authorization') ?? undefined);
 }

@@ -5,6 +5,7 @@ import { newJobRecord } from '../../src/export/kickoff';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { createCosmosJobStore } from '../../src/jobs/cosmosJobStore';
 import { AppProcess } from '../support/appProcess';
+import { exportRequest } from '../support/exportRequests';
 import { downloadAll, expectedKeys, idsByType, seedPatients } from '../support/exportFixtures';
 import { testConnectionInfo } from '../support/testEnv';
 
@@ -32,16 +33,7 @@ describe('a job whose orchestration never started', () => {
       newJobRecord({
         jobId,
         now: new Date(Date.now() - 60_000),
-        request: {
-          level: 'system',
-          requestUrl: `${client.baseUrl}/$export`,
-          outputFormat: 'application/fhir+ndjson',
-          types: [],
-          typeFilters: {},
-          elements: [],
-          patients: [],
-          includeAssociatedData: [],
-        },
+        request: exportRequest({ requestUrl: `${client.baseUrl}/$export` }),
         requestHash: jobId,
         destination: {
           accountUrl: getBlobServiceClient({ connectionString: info.storageConnectionString }).url,

@@ -8,6 +8,7 @@ import {
   createCosmosJobStore,
   RUNNING_JOB_CONDITION,
 } from '../../../src/jobs/cosmosJobStore';
+import { exportRequest } from '../../support/exportRequests';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const databaseId = uniqueName('jobstore');
@@ -21,16 +22,7 @@ function job(jobId: string, overrides: Partial<ExportJobRecord> = {}): ExportJob
     status: 'Queued',
     createdAt: '2024-01-01T00:00:00.000Z',
     transactionTime: '2024-01-01T00:00:00.000Z',
-    request: {
-      level: 'system',
-      requestUrl: 'http://localhost/$export',
-      outputFormat: 'application/fhir+ndjson',
-      types: [],
-      typeFilters: {},
-      elements: [],
-      patients: [],
-      includeAssociatedData: [],
-    },
+    request: exportRequest(),
     requestHash: 'hash-1',
     destination: { accountUrl: 'http://127.0.0.1:1/devstoreaccount1', container: 'exports' },
     clientId: 'client-a',

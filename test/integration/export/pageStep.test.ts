@@ -17,24 +17,10 @@ import { createCosmosResourceWriter } from '../../../src/sources/cosmosResourceW
 import { createCosmosSearchSource } from '../../../src/sources/cosmosSource';
 import type { SearchSource } from '../../../src/sources/searchSource';
 import { generateDataset } from '../../../src/demo/syntheticFhir';
+import { exportRequest } from '../../support/exportRequests';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const PAGE_SIZE = 3;
-
-/** A system export of every type, changed by `fields`. */
-function exportRequest(fields: Partial<ExportRequest>): ExportRequest {
-  return {
-    level: 'system',
-    requestUrl: 'http://localhost/$export',
-    outputFormat: 'application/fhir+ndjson',
-    types: [],
-    typeFilters: {},
-    elements: [],
-    patients: [],
-    includeAssociatedData: [],
-    ...fields,
-  };
-}
 
 describe('the page step with real adapters', () => {
   const database = uniqueName('pagestep');
