@@ -91,7 +91,7 @@ async function download(request: HttpRequest, context: InvocationContext): Promi
     const principal = await principalOf(request);
     const job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
     // Only names listed in the job's own manifest reach storage: no path tricks.
-    const entry = (job.status === 'Completed' ? (job.output ?? []) : []).find(
+    const entry = (job.status === 'Completed' ? [...(job.output ?? []), ...(job.errorFiles ?? [])] : []).find(
       (o) => fileNameOf(o.blobName) === request.params.fileName,
     );
     if (!entry) throw new NotFoundError('The file was not found in this export.');

@@ -2,6 +2,7 @@
  * The job's life outside the page step: start (plan the units), complete (the manifest), fail,
  * cancel. Each write is etag-guarded and follows the status table; a cancel always wins.
  */
+import { blockId } from '../destination/blockIds';
 import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
 import { JobConflictError, NotFoundError } from './errors';
 import { jobCancelled, jobCompleted, jobFailed, jobStarted } from './exportTelemetry';
@@ -17,7 +18,11 @@ import type {
 import { isJobId } from './kickoff';
 import { progressId, searchUntil } from './pageStep';
 import { planRanges, rangeUnitId } from './rangePlan';
+import { operationOutcome } from './operationOutcome';
 import { JOB_NOT_FOUND } from './statusReport';
+
+/** The `error` file of a manifest: what lenient handling ignored at kick-off. */
+export const WARNINGS_FILE = 'OperationOutcome-warnings.ndjson';
 
 export type { PlannedUnit };
 
@@ -265,6 +270,9 @@ export async function completeJob(
       outcome: 'stopped' as const,
     }));
   }
+  const running = await deps.jobs.getJob(jobId);
+  if (!running || running.status !== 'Running') return { outcome: 'stopped' };
+  const errorFiles = await writeWarnings(deps, running);
   const now = deps.now();
   let transitioned = false;
   const job = await updateJob(deps, jobId, (current) => {
@@ -277,6 +285,7 @@ export async function completeJob(
       completedAt: now.toISOString(),
       expiresAt: new Date(now.getTime() + deps.config.fileRetentionHours * 3600_000).toISOString(),
       output: manifestOutput(progress),
+      errorFiles,
     };
   });
   if (job?.status === 'Completed' && transitioned) {
@@ -293,6 +302,25 @@ export async function completeJob(
 }
 
 /** Every non-empty file, sorted by type, then range, then part. */
+/**
+ * The kick-off's lenient-handling warnings as an OperationOutcome NDJSON file (the manifest's `error`
+ * array, as the IG asks). Written with a fixed block id, so a retried completion writes the same file.
+ */
+async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<ManifestOutputEntry[]> {
+  const warnings = job.warnings ?? [];
+  if (warnings.length === 0) return [];
+  const lines = warnings.map((diagnostics) =>
+    JSON.stringify(operationOutcome(diagnostics, 'not-supported', 'warning')),
+  );
+  const data = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+  const blobName = `${job.jobId}/${WARNINGS_FILE}`;
+  const destination = deps.destinationFor(job.destination);
+  const id = blockId(job.jobId, 'OperationOutcome', 1, 0);
+  await destination.stageBlock(blobName, id, data);
+  await destination.commitBlocks(blobName, [id]);
+  return [{ type: 'OperationOutcome', blobName, count: lines.length, bytes: data.length }];
+}
+
 export function manifestOutput(progress: ProgressDocument[]): ManifestOutputEntry[] {
   return progress
     .flatMap((p) =>

@@ -85,6 +85,7 @@ export async function createExportJob(
         container: kickoff.request.container ?? deps.destinationRef.container,
       },
       clientId,
+      warnings: kickoff.warnings,
     }),
   );
   jobQueued(telemetryOf(deps), job);
@@ -99,6 +100,7 @@ export function newJobRecord(fields: {
   requestHash: string;
   destination: DestinationRef;
   clientId: string;
+  warnings?: string[];
 }): ExportJobRecord {
   const now = fields.now.toISOString();
   return {
@@ -112,5 +114,6 @@ export function newJobRecord(fields: {
     requestHash: fields.requestHash,
     destination: fields.destination,
     clientId: fields.clientId,
+    ...(fields.warnings && fields.warnings.length > 0 ? { warnings: fields.warnings } : {}),
   };
 }

@@ -86,6 +86,10 @@ export interface ExportJobRecord {
   expiresAt?: string;
   output?: ManifestOutputEntry[];
   failureDetails?: FailureDetails;
+  /** What lenient handling ignored at kick-off; reported in the manifest's `error` file. */
+  warnings?: string[];
+  /** The manifest's `error` entries: OperationOutcome NDJSON written when the job completed. */
+  errorFiles?: ManifestOutputEntry[];
   /** Cosmos etag, present on records read from the store. */
   _etag?: string;
 }

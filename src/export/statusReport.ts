@@ -56,13 +56,15 @@ export async function statusReport(
         retryAfterSeconds: deps.config.pollRetryAfterSeconds,
       };
     case 'Completed': {
-      const output = await Promise.all(
-        (job.output ?? []).map(async (o) => ({
-          type: o.type,
-          url: await fileUrl(job, o.blobName),
-          count: o.count,
-        })),
-      );
+      const entries = (files: ExportJobRecord['output']) =>
+        Promise.all(
+          (files ?? []).map(async (o) => ({
+            type: o.type,
+            url: await fileUrl(job, o.blobName),
+            count: o.count,
+          })),
+        );
+      const [output, error] = await Promise.all([entries(job.output), entries(job.errorFiles)]);
       return {
         state: 'completed',
         manifest: {
@@ -70,7 +72,7 @@ export async function statusReport(
           request: job.request.requestUrl,
           requiresAccessToken: deps.config.fileAccess === 'download',
           output,
-          error: [],
+          error,
         },
         expires: job.expiresAt,
       };

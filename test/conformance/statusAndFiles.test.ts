@@ -138,6 +138,31 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
     expect(gunzipSync(gzipped.body).toString('utf8')).toBe(text);
   });
 
+  it('SHOULD list, under handling=lenient, what was ignored as OperationOutcome NDJSON in the manifest error array', async () => {
+    const done = await runExport(target, '$export', {
+      query: '_type=Patient&_unknownThing=1&includeAssociatedData=LatestProvenanceResources',
+      headers: { Prefer: 'respond-async, handling=lenient' },
+    });
+    expect(done.manifest.error).toHaveLength(1);
+    const [entry] = done.manifest.error;
+    expect(entry.type).toBe('OperationOutcome');
+    expect(entry.url).toMatch(/^http:\/\//);
+    const lines = (await target.client.download(entry.url))
+      .split('\n')
+      .filter((l) => l !== '')
+      .map(
+        (l) =>
+          JSON.parse(l) as { resourceType: string; issue: Array<{ severity: string; diagnostics: string }> },
+      );
+    expect(lines).toHaveLength(entry.count ?? -1);
+    expect(
+      lines.every((o) => o.resourceType === 'OperationOutcome' && o.issue[0].severity === 'warning'),
+    ).toBe(true);
+    const said = lines.map((o) => o.issue[0].diagnostics).join(' ');
+    expect(said).toMatch(/_unknownThing/);
+    expect(said).toMatch(/includeAssociatedData/);
+  });
+
   it('SHALL answer a failed export with its error status and an OperationOutcome (application/fhir+json)', async () => {
     // A deployment whose storage account cannot be reached: the job fails with 400 when it starts.
     const storage = testConnectionInfo().storageConnectionString;
