@@ -16,8 +16,8 @@ import type {
   ProgressDocument,
 } from './model';
 import { isJobId } from './kickoff';
-import { progressId, searchUntil } from './pageStep';
-import { planRanges, rangeUnitId } from './rangePlan';
+import { progressId } from './pageStep';
+import { legacyUnits, makePlan, planUnits } from './jobPlan';
 import { operationOutcome } from './operationOutcome';
 import { JOB_NOT_FOUND } from './statusReport';
 
@@ -32,26 +32,6 @@ export type StartResult =
   | { outcome: 'failed'; failure: FailureDetails };
 
 const MAX_CONFLICT_RETRIES = 5;
-/** Types described at once while planning. */
-const DESCRIBE_CONCURRENCY = 4;
-
-/** `map` with at most `limit` calls in flight; results keep the input order. */
-async function mapWithConcurrency<T, R>(
-  items: T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
-  const results: R[] = new Array<R>(items.length);
-  let next = 0;
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
 
 /** Applies `change` to the freshest job record, retrying on etag conflicts; undefined if the job is gone. */
 async function updateJob(
@@ -124,116 +104,6 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
     if (verdict.kind === 'permanent') return { outcome: 'failed', failure: verdict.failure };
     throw error;
   }
-}
-
-async function makePlan(
-  deps: ExportDeps,
-  job: ExportJobRecord,
-): Promise<{ types: string[]; scope?: string[] }> {
-  const { request } = job;
-  let types = request.types.length > 0 ? request.types : await deps.source.listResourceTypes();
-  if (request.level !== 'system') types = types.filter((t) => deps.compartmentTypes.has(t));
-  types = [...new Set(types)].sort();
-
-  if (request.level === 'group') {
-    const members = await groupMembers(deps, request.groupId ?? '', job.transactionTime);
-    const scope = request.patients.length > 0 ? members.filter((m) => request.patients.includes(m)) : members;
-    return { types, scope };
-  }
-  if (request.level === 'patient' && request.patients.length > 0) return { types, scope: request.patients };
-  return { types };
-}
-
-/** The ids of every unit a job planned (its durable sub-orchestrations are named after them). */
-export function plannedUnitIds(job: ExportJobRecord): string[] {
-  return (job.plannedUnits ?? legacyUnits(job.plannedTypes ?? [])).map((u) => u.unitId);
-}
-
-/** One unit per type, as jobs planned before ranges existed have them. */
-function legacyUnits(types: string[]): PlannedUnit[] {
-  return types.map((t) => ({ unitId: t, resourceType: t }));
-}
-
-/**
- * The units of a job: each type on its own, or, when the source says it holds more than the split
- * threshold, one unit per time range (see rangePlan.ts). Sorted by estimated size, largest first,
- * so that the lanes start with the biggest units and a split type's ranges land in different lanes.
- */
-async function planUnits(
-  deps: ExportDeps,
-  job: ExportJobRecord,
-  plan: { types: string[]; scope?: string[] },
-): Promise<PlannedUnit[]> {
-  const settings = { threshold: deps.config.rangeSplitThreshold, maxRanges: deps.config.maxRangesPerType };
-  const describe = deps.source.describe?.bind(deps.source);
-  const canSplit =
-    describe !== undefined && settings.maxRanges > 1 && !(plan.scope && plan.scope.length === 0);
-  const until = searchUntil(job);
-  const describeType = (resourceType: string) =>
-    describe && canSplit
-      ? describe(
-          resourceType,
-          {
-            since: job.request.since,
-            until,
-            typeFilters: job.request.typeFilters[resourceType] ?? [],
-            patients: plan.scope,
-            patientCompartmentOnly: job.request.level !== 'system',
-            count: deps.config.resourcesPerPage,
-          },
-          settings.threshold,
-        )
-      : Promise.resolve(undefined);
-  // A few types at a time: a source may list a hundred types, each one count request here.
-  const descriptions = await mapWithConcurrency(plan.types, DESCRIBE_CONCURRENCY, describeType);
-  const units: PlannedUnit[] = [];
-  plan.types.forEach((resourceType, i) => {
-    const description = descriptions[i];
-    if (!description) {
-      units.push({ unitId: resourceType, resourceType });
-      return;
-    }
-    const estimate = description.total;
-    const ranges = planRanges(description, until, settings);
-    if (ranges.length === 0) {
-      units.push({ unitId: resourceType, resourceType, ...(estimate !== undefined ? { estimate } : {}) });
-      return;
-    }
-    for (const range of ranges) {
-      units.push({
-        unitId: rangeUnitId(resourceType, range.index),
-        resourceType,
-        rangeIndex: range.index,
-        ...(range.start !== undefined ? { rangeStart: range.start } : {}),
-        ...(range.end !== undefined ? { rangeEnd: range.end } : {}),
-        ...(estimate !== undefined ? { estimate: Math.ceil(estimate / ranges.length) } : {}),
-      });
-    }
-  });
-  // Stable: equal estimates (or none) keep the type order, then the range order.
-  return units
-    .map((unit, order) => ({ unit, order }))
-    .sort((a, b) => (b.unit.estimate ?? 0) - (a.unit.estimate ?? 0) || a.order - b.order)
-    .map(({ unit }) => unit);
-}
-
-/** The Group's active members at the transaction time, as `Patient/{id}` references. */
-async function groupMembers(deps: ExportDeps, groupId: string, transactionTime: string): Promise<string[]> {
-  const group = await deps.source.read('Group', groupId);
-  if (!group) throw new NotFoundError(`Group ${groupId} was not found.`);
-  const at = Date.parse(transactionTime);
-  const members = Array.isArray(group.member) ? (group.member as Array<Record<string, unknown>>) : [];
-  const references: string[] = [];
-  for (const member of members) {
-    if (member.inactive === true) continue;
-    const period = member.period as { start?: string; end?: string } | undefined;
-    if (period?.start && Date.parse(period.start) > at) continue;
-    if (period?.end && Date.parse(period.end) < at) continue;
-    const reference = (member.entity as { reference?: unknown } | undefined)?.reference;
-    if (typeof reference === 'string' && /^Patient\/[A-Za-z0-9\-.]{1,64}$/.test(reference))
-      references.push(reference);
-  }
-  return [...new Set(references)];
 }
 
 function newProgress(deps: ExportDeps, jobId: string, unit: PlannedUnit): ProgressDocument {

@@ -8,6 +8,7 @@
 import { Container, CosmosClient, JSONObject, OperationInput } from '@azure/cosmos';
 import { ensureContainer } from '../jobs/cosmosClient';
 import { RESOURCES_PARTITION_KEY_PATH } from './cosmosSource';
+import { mapWithConcurrency } from '../util/concurrency';
 
 export interface FhirResource {
   resourceType: string;
@@ -80,18 +81,11 @@ export class CosmosResourceWriter {
     const docs = [...resources].map((r) => toResourceDocument(r, now));
     const chunks: FhirResource[][] = [];
     for (let i = 0; i < docs.length; i += this.batchSize) chunks.push(docs.slice(i, i + this.batchSize));
-    const result: ResourceWriteResult = { written: 0, failed: [] };
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < chunks.length) {
-        const chunk = chunks[next++];
-        const { written, failed } = await this.writeChunk(chunk);
-        result.written += written;
-        result.failed.push(...failed);
-      }
+    const results = await mapWithConcurrency(chunks, this.concurrency, (chunk) => this.writeChunk(chunk));
+    return {
+      written: results.reduce((n, r) => n + r.written, 0),
+      failed: results.flatMap((r) => r.failed),
     };
-    await Promise.all(Array.from({ length: Math.min(this.concurrency, chunks.length) }, worker));
-    return result;
   }
 
   private async writeChunk(chunk: FhirResource[]): Promise<ResourceWriteResult> {

@@ -32,6 +32,7 @@ import { BadRequestError, SourceError } from '../export/errors';
 import { R4_RESOURCE_TYPES } from '../export/fhirResourceTypes';
 import { ensureContainer } from '../jobs/cosmosClient';
 import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
+import { mapWithConcurrency } from '../util/concurrency';
 
 /** Partition key path of a resource container. */
 export const RESOURCES_PARTITION_KEY_PATH = '/resourceType';
@@ -285,31 +286,24 @@ export class CosmosSearchSource implements SearchSource {
   }
 
   async listResourceTypes(): Promise<string[]> {
-    const found: string[] = [];
-    let next = 0;
-    const worker = async (): Promise<void> => {
-      while (next < this.knownTypes.length) {
-        const type = this.knownTypes[next++];
-        const { resources } = await this.container.items
-          .query<string>(
-            {
-              query: 'SELECT TOP 1 VALUE c.id FROM c WHERE c.resourceType = @type',
-              parameters: [{ name: '@type', value: type }],
-            },
-            { partitionKey: type, maxItemCount: 1 },
-          )
-          .fetchNext();
-        if (resources.length > 0) found.push(type);
-      }
+    const holds = async (type: string): Promise<boolean> => {
+      const { resources } = await this.container.items
+        .query<string>(
+          {
+            query: 'SELECT TOP 1 VALUE c.id FROM c WHERE c.resourceType = @type',
+            parameters: [{ name: '@type', value: type }],
+          },
+          { partitionKey: type, maxItemCount: 1 },
+        )
+        .fetchNext();
+      return resources.length > 0;
     };
     try {
-      await Promise.all(
-        Array.from({ length: Math.min(this.probeConcurrency, this.knownTypes.length) }, worker),
-      );
+      const held = await mapWithConcurrency(this.knownTypes, this.probeConcurrency, holds);
+      return this.knownTypes.filter((_, i) => held[i]);
     } catch (err) {
       throw toSourceError(err);
     }
-    return found.sort();
   }
 
   async search(
