@@ -6,7 +6,11 @@ import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { BulkDataClient, type Manifest } from '../../src/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import { downloadAll, expectedKeys, idsByType, seedPatients } from '../support/exportFixtures';
-import { startLocalIdentityProvider, type LocalIdentityProvider } from '../support/localIdentityProvider';
+import {
+  jwtAuthEnv,
+  startLocalIdentityProvider,
+  type LocalIdentityProvider,
+} from '../support/localIdentityProvider';
 
 const PATIENTS = 2;
 const KICKOFF_RATE = 5;
@@ -50,10 +54,7 @@ describe('security: authentication, scopes and isolation (AUTH_MODE=jwt, compile
     idp = await startLocalIdentityProvider();
     app = new AppProcess({
       env: {
-        AUTH_MODE: 'jwt',
-        AUTH_ISSUER: idp.issuer,
-        AUTH_AUDIENCE: idp.audience,
-        AUTH_JWKS_URI: idp.jwksUri,
+        ...jwtAuthEnv(idp),
         EXPORT_KICKOFF_RATE_PER_MINUTE: String(KICKOFF_RATE),
         MAX_REQUEST_BODY_BYTES: String(MAX_BODY),
       },

@@ -12,7 +12,11 @@ import { KNOWN_PARAMETERS } from '../../src/export/kickoffRequest';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { AppProcess } from '../support/appProcess';
 import { seedPatients } from '../support/exportFixtures';
-import { startLocalIdentityProvider, type LocalIdentityProvider } from '../support/localIdentityProvider';
+import {
+  jwtAuthEnv,
+  startLocalIdentityProvider,
+  type LocalIdentityProvider,
+} from '../support/localIdentityProvider';
 import { testConnectionInfo } from '../support/testEnv';
 
 const SEED = Number(process.env.FUZZ_SEED ?? 0x5eed_f422);
@@ -395,10 +399,7 @@ describe(`security fuzz: ${REQUESTS} generated requests (FUZZ_SEED=${SEED})`, ()
     idp = await startLocalIdentityProvider();
     app = new AppProcess({
       env: {
-        AUTH_MODE: 'jwt',
-        AUTH_ISSUER: idp.issuer,
-        AUTH_AUDIENCE: idp.audience,
-        AUTH_JWKS_URI: idp.jwksUri,
+        ...jwtAuthEnv(idp),
         MAX_REQUEST_BODY_BYTES: String(MAX_BODY),
         // Accepted kick-offs are cancelled at once; the active-job caps answer 429, which is fine.
         EXPORT_KICKOFF_RATE_PER_MINUTE: '0',

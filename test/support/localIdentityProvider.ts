@@ -215,3 +215,13 @@ export async function startLocalIdentityProvider(
     },
   };
 }
+
+/** The app settings that make an app trust tokens signed by `idp`. */
+export function jwtAuthEnv(idp: LocalIdentityProvider): Record<string, string> {
+  return {
+    AUTH_MODE: 'jwt',
+    AUTH_ISSUER: idp.issuer,
+    AUTH_AUDIENCE: idp.audience,
+    AUTH_JWKS_URI: idp.jwksUri,
+  };
+}
