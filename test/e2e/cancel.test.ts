@@ -10,18 +10,35 @@ import {
   sleep,
   waitForRuntimeStatus,
 } from '../support/e2eHelpers';
-import { seedPatients } from '../support/exportFixtures';
+import { generateDataset } from '../../src/demo/syntheticFhir';
+import { startSlowFhirSource, type SlowFhirSource } from '../support/slowFhirSource';
 
 describe('cancelling exports end to end', () => {
-  // Many small pages keep the export running long enough to cancel it half way.
-  const app = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: '4', EXPORT_TYPE_PARALLELISM: '2' } });
+  // A source whose page searches (after the first few) take 1 s: the export is certainly still
+  // running when it is cancelled, however fast or busy the machine is.
+  const DELAY_MS = 1000;
+  let source: SlowFhirSource;
+  let app: AppProcess;
   let client: BulkDataClient;
 
   beforeAll(async () => {
-    await seedPatients(app, 30);
+    source = await startSlowFhirSource([...generateDataset({ patients: 12, seed: 1 })], {
+      delayMs: DELAY_MS,
+    });
+    app = new AppProcess({
+      env: {
+        SOURCE_KIND: 'fhir',
+        FHIR_SOURCE_URL: source.baseUrl,
+        EXPORT_RESOURCES_PER_PAGE: '4',
+        EXPORT_TYPE_PARALLELISM: '2',
+      },
+    });
     client = new BulkDataClient(await app.start());
   });
-  afterAll(() => app.dispose());
+  afterAll(async () => {
+    await app?.dispose();
+    await source?.close();
+  });
 
   async function pollStatus(pollUrl: string): Promise<number> {
     const response = await fetch(pollUrl);
@@ -50,8 +67,8 @@ describe('cancelling exports end to end', () => {
     expect(
       (await waitForRuntimeStatus(statusQueryGetUri, ['Terminated', 'Completed', 'Failed'])).runtimeStatus,
     ).toBe('Terminated');
-    // Late pages that were in flight must not leave anything behind.
-    await sleep(3000);
+    // Pages that were waiting on the source when the cancel came finish now; they write nothing.
+    await sleep(DELAY_MS * 2 + 1000);
     expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
     expect(await pollStatus(pollUrl)).toBe(404);
     expect((await durableStatus(statusQueryGetUri)).runtimeStatus).toBe('Terminated');
@@ -66,6 +83,7 @@ describe('cancelling exports end to end', () => {
 
   it('given a completed export, when it is deleted, then 202, its files are removed and polls answer 404', async () => {
     const kickoff = await client.kickoff('$export', { query: '_type=Patient' });
+    expect({ status: kickoff.status, body: kickoff.body }).toMatchObject({ status: 202 });
     const pollUrl = kickoff.pollUrl as string;
     const manifest = await client.waitForManifest(pollUrl, { timeoutMs: 60_000, maxIntervalMs: 1000 });
     expect(manifest.output.length).toBeGreaterThan(0);

@@ -18,7 +18,9 @@ import {
   waitForExit,
   waitForRuntimeStatus,
 } from '../support/e2eHelpers';
+import { generateDataset } from '../../src/demo/syntheticFhir';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
+import { startSlowFhirSource, type SlowFhirSource } from '../support/slowFhirSource';
 import { testConnectionInfo } from '../support/testEnv';
 
 const PATIENTS = 12;
@@ -113,17 +115,32 @@ describe('a split export that crashes after writing a page', () => {
 });
 
 describe('cancelling a split export', () => {
-  // Small pages and two lanes keep the export running long enough to cancel it half way.
-  const app = new AppProcess({
-    env: { EXPORT_RESOURCES_PER_PAGE: '2', EXPORT_TYPE_PARALLELISM: '2', ...splitEnv },
-  });
+  // Page searches after the first few take 1.5 s each: the export is certainly still running when
+  // it is cancelled, on a busy machine or a quiet one.
+  const DELAY_MS = 1500;
+  let source: SlowFhirSource;
+  let app: AppProcess;
   let client: BulkDataClient;
 
   beforeAll(async () => {
-    await seedPatients(app, PATIENTS);
+    source = await startSlowFhirSource([...generateDataset({ patients: PATIENTS, seed: 1 })], {
+      delayMs: DELAY_MS,
+    });
+    app = new AppProcess({
+      env: {
+        SOURCE_KIND: 'fhir',
+        FHIR_SOURCE_URL: source.baseUrl,
+        EXPORT_RESOURCES_PER_PAGE: '2',
+        EXPORT_TYPE_PARALLELISM: '2',
+        ...splitEnv,
+      },
+    });
     client = new BulkDataClient(await app.start());
   });
-  afterAll(() => app.dispose());
+  afterAll(async () => {
+    await app?.dispose();
+    await source?.close();
+  });
 
   it('given a running split export, when it is cancelled, then every unit orchestration, range or not, ends and no file is left', async () => {
     const { pollUrl, statusQueryGetUri } = await kickoff(client);
@@ -154,7 +171,8 @@ describe('cancelling a split export', () => {
       expect(['Terminated', 'Completed']).toContain(status.runtimeStatus);
     }
     expect(started).toBeGreaterThan(0);
-    await sleep(2000);
+    // Pages that were waiting on the source when the cancel came finish now; they write nothing.
+    await sleep(DELAY_MS * 2 + 1000);
     expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
   });
 });

@@ -142,7 +142,8 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
       }
       case 'delay':
         await new Promise((resolve) => setTimeout(resolve, action.ms));
-        if (res.destroyed || req.destroyed) return;
+        // Only the client hanging up matters here: the request itself is always finished (read) by now.
+        if (res.destroyed || res.socket?.destroyed) return;
         break;
       case 'pass':
         break;
