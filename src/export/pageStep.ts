@@ -7,6 +7,7 @@
  * block id, so the file holds each resource once. Only small summaries go back to the orchestrator.
  */
 import { blockId as blockIdFor } from '../destination/blockIds';
+import { lineText } from '../sources/searchSource';
 import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
 import { classifyError } from './failureMapping';
@@ -114,7 +115,8 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   deps.probe?.('searched', { jobId, unitId, page: progress.page });
 
   const keep = elementsForType(job.request.elements, progress.resourceType);
-  const lines = keep.length > 0 ? page.resources.map((r) => applyElements(r, keep)) : page.resources;
+  const lines =
+    keep.length > 0 ? page.resources.map((r) => applyElements(lineText(r), keep)) : page.resources;
   const next: ProgressDocument = {
     ...progress,
     page: progress.page + 1,

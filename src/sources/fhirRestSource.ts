@@ -26,7 +26,7 @@ import {
 } from './fhirSearchPlan';
 import { FhirSourceConfig, fhirSourceConfig } from './fhirSourceConfig';
 import { PATIENT_COMPARTMENT_TYPES } from './patientCompartment';
-import { resourceJsonText } from './searchsetScanner';
+import { resourceLine } from './searchsetScanner';
 import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
 import { createSourceAuth } from './sourceAuth';
 
@@ -136,8 +136,8 @@ export class FhirRestSource implements SearchSource {
       nextToken = encodeCursor({ q: cursor.q + 1 });
     }
 
-    // Scanned resources keep the source's own (compact) JSON text: no stringify round trip.
-    const page: SearchPage = { resources: resources.map(resourceJsonText) };
+    // Scanned resources are the source's own (compact) JSON bytes: no string, no stringify round trip.
+    const page: SearchPage = { resources: resources.map(resourceLine) };
     if (nextToken !== undefined) page.nextToken = nextToken;
     if (continuationToken === undefined && plan.queries.length === 1) {
       const total = typeof bundle.total === 'number' ? bundle.total : await this.countOnly(url);

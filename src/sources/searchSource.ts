@@ -23,9 +23,21 @@ export interface SearchParameters {
   count: number;
 }
 
+/**
+ * One resource as one NDJSON line, without the newline: its JSON text, or that text's UTF-8 bytes.
+ * A source that reads pages as bytes hands over slices of the page it read, so large exports never
+ * turn resources into JS strings (the bulk of the heap churn otherwise).
+ */
+export type ResourceLine = string | Buffer;
+
+/** A line as a JS string (for the few steps that need to parse it, e.g. `_elements`). */
+export function lineText(line: ResourceLine): string {
+  return typeof line === 'string' ? line : line.toString('utf8');
+}
+
 export interface SearchPage {
-  /** Each resource as JSON text (one NDJSON line without the newline). */
-  resources: string[];
+  /** Each resource as one compact JSON line (see `ResourceLine`). */
+  resources: ResourceLine[];
   /** Cursor for the next page; undefined when this was the last page. */
   nextToken?: string;
   /** Total number of matches when the source knows it cheaply. */

@@ -6,32 +6,37 @@
  * biggest CPU cost of the export. This parser validates the whole body as JSON (same grammar as
  * `JSON.parse`) and builds the Bundle as `JSON.parse` would, except that the value of each
  * `entry[i].resource` object becomes a `RawResource`: an object with only `resourceType` and `id`
- * (when they are strings), carrying the resource's original JSON text.
+ * (when they are strings), carrying the resource's original JSON bytes.
  *
- * The original text is used as the NDJSON line only when it is compact (no whitespace between
- * tokens, so it is one line and looks like what `JSON.stringify` writes); anything else goes through
- * `JSON.parse` + `JSON.stringify` as before. Bodies that are not valid UTF-8 are left to the caller's
- * plain `JSON.parse` path, which replaces bad bytes the usual way.
+ * The original bytes are used as the NDJSON line only when they are compact (no whitespace between
+ * tokens, so it is one line and looks like what `JSON.stringify` writes); they are then a view into
+ * the body, never copied into a JS string. Anything else goes through `JSON.parse` +
+ * `JSON.stringify` as before. Bodies that are not valid UTF-8 are left to the caller's plain
+ * `JSON.parse` path, which replaces bad bytes the usual way.
  */
 import { isUtf8 } from 'node:buffer';
+import type { ResourceLine } from './searchSource';
 
-const RAW_TEXT = Symbol('rawResourceText');
+const RAW_LINE = Symbol('rawResourceLine');
 
-/** A resource of a scanned Bundle: its type and id, and its JSON text (see `resourceJsonText`). */
+/** A resource of a scanned Bundle: its type and id, and its NDJSON line (see `resourceLine`). */
 export interface RawResource {
   resourceType?: string;
   id?: string;
-  [RAW_TEXT]: string;
+  [RAW_LINE]: ResourceLine;
 }
 
 /** True for the resources `parseSearchsetBytes` leaves unbuilt. */
 export function isRawResource(value: unknown): value is RawResource {
-  return typeof value === 'object' && value !== null && RAW_TEXT in value;
+  return typeof value === 'object' && value !== null && RAW_LINE in value;
 }
 
-/** The resource as one line of JSON: the source's own text when scanned, else `JSON.stringify`. */
-export function resourceJsonText(resource: object): string {
-  return isRawResource(resource) ? resource[RAW_TEXT] : JSON.stringify(resource);
+/**
+ * The resource as one line of JSON: the source's own bytes when scanned (a view that keeps the
+ * page's body alive while it is held), else `JSON.stringify`.
+ */
+export function resourceLine(resource: object): ResourceLine {
+  return isRawResource(resource) ? resource[RAW_LINE] : JSON.stringify(resource);
 }
 
 /**
@@ -62,6 +67,11 @@ const enum Context {
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
+
+/** 1 for bytes that may appear unescaped inside a JSON string: not a quote, backslash or control character. */
+const PLAIN_STRING_BYTE = new Uint8Array(256).map((_, byte) =>
+  byte >= 0x20 && byte !== QUOTE && byte !== BACKSLASH ? 1 : 0,
+);
 
 class Scanner {
   pos = 0;
@@ -214,10 +224,12 @@ class Scanner {
         this.skipWhitespace();
       }
     }
-    const text = this.b.toString('utf8', start, this.pos);
     const compact = !this.sawWhitespace;
     this.sawWhitespace = outerWhitespace;
-    const raw: RawResource = { [RAW_TEXT]: compact ? text : JSON.stringify(JSON.parse(text)) };
+    const line = compact
+      ? this.b.subarray(start, this.pos)
+      : JSON.stringify(JSON.parse(this.b.toString('utf8', start, this.pos)));
+    const raw: RawResource = { [RAW_LINE]: line };
     if (typeof resourceType === 'string') raw.resourceType = resourceType;
     if (typeof id === 'string') raw.id = id;
     return raw;
@@ -313,6 +325,9 @@ class Scanner {
     let i = this.pos + 1;
     this.escaped = false;
     for (;;) {
+      // Plain characters are most of a page (narratives, codes): skip them with one table look-up
+      // each. Past the end `b[i]` is undefined, which is not a plain character either.
+      while (PLAIN_STRING_BYTE[b[i]] === 1) i++;
       if (i >= end) {
         this.pos = i;
         this.fail();

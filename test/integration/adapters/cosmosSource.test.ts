@@ -3,7 +3,7 @@ import { BadRequestError } from '../../../src/export/errors';
 import { disposeCosmosClients, getCosmosClient } from '../../../src/jobs/cosmosClient';
 import { createCosmosResourceWriter, FhirResource } from '../../../src/sources/cosmosResourceWriter';
 import { CosmosSearchSource, createCosmosSearchSource } from '../../../src/sources/cosmosSource';
-import type { SearchParameters } from '../../../src/sources/searchSource';
+import { lineText, type SearchParameters } from '../../../src/sources/searchSource';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const databaseId = uniqueName('cosmossource');
@@ -95,7 +95,7 @@ async function searchAll(
   let pages = 0;
   do {
     const page = await src.search(type, p, token);
-    out.push(...page.resources.map((r) => JSON.parse(r) as Record<string, unknown>));
+    out.push(...page.resources.map((r) => JSON.parse(lineText(r)) as Record<string, unknown>));
     token = page.nextToken;
     if (++pages > 1000) throw new Error('paging does not end');
   } while (token);
@@ -133,7 +133,7 @@ describe('CosmosSearchSource', () => {
       const page = await source.search('Observation', params({ count: 37 }), token);
       expect(page.resources.length).toBeLessThanOrEqual(37);
       for (const line of page.resources) {
-        const r = JSON.parse(line) as Record<string, unknown>;
+        const r = JSON.parse(lineText(line)) as Record<string, unknown>;
         for (const sys of ['_rid', '_self', '_etag', '_attachments', '_ts'])
           expect(r).not.toHaveProperty(sys);
         expect(r.resourceType).toBe('Observation');
@@ -155,10 +155,10 @@ describe('CosmosSearchSource', () => {
     let token = first.nextToken;
     while (token) {
       const page = await fresh.search('Observation', params({ count: 40 }), token);
-      rest.push(...page.resources.map((r) => (JSON.parse(r) as { id: string }).id));
+      rest.push(...page.resources.map((r) => (JSON.parse(lineText(r)) as { id: string }).id));
       token = page.nextToken;
     }
-    const firstIds = first.resources.map((r) => (JSON.parse(r) as { id: string }).id);
+    const firstIds = first.resources.map((r) => (JSON.parse(lineText(r)) as { id: string }).id);
     const all = [...firstIds, ...rest];
     expect(all).toHaveLength(PATIENTS * OBS_PER_PATIENT);
     expect(new Set(all).size).toBe(all.length);
@@ -166,7 +166,7 @@ describe('CosmosSearchSource', () => {
 
   test('the returned JSON is the stored resource', async () => {
     const page = await source.search('Patient', params({ typeFilters: ['_id=pat-3'] }));
-    expect(JSON.parse(page.resources[0])).toEqual({
+    expect(JSON.parse(lineText(page.resources[0]))).toEqual({
       resourceType: 'Patient',
       id: 'pat-3',
       meta: { lastUpdated: instant(3) },

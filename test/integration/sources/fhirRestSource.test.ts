@@ -4,7 +4,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BadRequestError, SourceError } from '../../../src/export/errors';
 import { FhirRestSource } from '../../../src/sources/fhirRestSource';
 import type { FhirSourceConfig } from '../../../src/sources/fhirSourceConfig';
-import type { SearchParameters } from '../../../src/sources/searchSource';
+import { lineText, type SearchParameters } from '../../../src/sources/searchSource';
 import { planRanges } from '../../../src/export/rangePlan';
 import { FaultProxy, startFaultProxy } from '../../support/faultProxy';
 import { FhirTestServer, startFhirTestServer } from '../../support/fhirTestServer';
@@ -74,7 +74,7 @@ async function collect(
     const page = await source.search(type, search, token);
     if (pages === 0) total = page.total;
     pages += 1;
-    for (const text of page.resources) ids.push((JSON.parse(text) as { id: string }).id);
+    for (const line of page.resources) ids.push((JSON.parse(lineText(line)) as { id: string }).id);
     token = page.nextToken;
     if (pages > 500) throw new Error('runaway paging');
   } while (token !== undefined);
@@ -614,9 +614,10 @@ describe('FhirRestSource authentication', () => {
     try {
       await server.seed([{ resourceType: 'Patient', id: 'a' }]);
       const good = source(server.baseUrl, { auth: { mode: 'bearer', token: 'static-secret' } });
-      await expect(good.search('Patient', params())).resolves.toMatchObject({
-        resources: [expect.any(String)],
-      });
+      const page = await good.search('Patient', params());
+      expect(page.resources.map((line) => JSON.parse(lineText(line)) as unknown)).toEqual([
+        { resourceType: 'Patient', id: 'a', meta: expect.any(Object) as unknown },
+      ]);
       const bad = source(server.baseUrl, { auth: { mode: 'bearer', token: 'other' } });
       const error = await sourceErrorOf(bad.search('Patient', params()));
       expect(error).toMatchObject({ statusCode: 401, transient: false });

@@ -1,6 +1,11 @@
 import { SourceError } from '../../../src/export/errors';
 import { ReadAheadSource } from '../../../src/sources/readAheadSource';
-import type { SearchPage, SearchParameters, SearchSource } from '../../../src/sources/searchSource';
+import {
+  lineText,
+  type SearchPage,
+  type SearchParameters,
+  type SearchSource,
+} from '../../../src/sources/searchSource';
 
 /** Pages "0", "1", … of three resources each; token n asks for page n. */
 function fakeSource(pages: number, failOnce?: string) {
@@ -35,7 +40,7 @@ describe('ReadAheadSource', () => {
     let token: string | undefined;
     do {
       const page = await ahead.search('Patient', params, token);
-      seen.push(...page.resources);
+      seen.push(...page.resources.map(lineText));
       token = page.nextToken;
     } while (token !== undefined);
     expect(seen).toHaveLength(12);

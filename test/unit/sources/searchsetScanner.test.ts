@@ -1,4 +1,5 @@
-import { isRawResource, parseSearchsetBytes, resourceJsonText } from '../../../src/sources/searchsetScanner';
+import { isRawResource, parseSearchsetBytes, resourceLine } from '../../../src/sources/searchsetScanner';
+import { lineText } from '../../../src/sources/searchSource';
 import { ndjsonBuffer } from '../../../src/export/ndjson';
 
 const parse = (text: string) => parseSearchsetBytes(Buffer.from(text, 'utf8')) as Record<string, unknown>;
@@ -33,9 +34,13 @@ describe('searchsetScanner', () => {
       expect(raw.id).toBe('o-1');
     });
 
-    it('When the line is taken, Then it is the source text, equal to JSON.stringify of the resource', () => {
-      const [raw] = entries(parse(body));
-      expect(resourceJsonText(raw)).toBe(JSON.stringify(resource));
+    it('When the line is taken, Then it is the source bytes, a view into the body equal to JSON.stringify of the resource', () => {
+      const bytes = Buffer.from(body, 'utf8');
+      const bundle = parseSearchsetBytes(bytes) as Record<string, unknown>;
+      const line = resourceLine(entries(bundle)[0]);
+      expect(Buffer.isBuffer(line)).toBe(true);
+      expect((line as Buffer).buffer).toBe(bytes.buffer);
+      expect(lineText(line)).toBe(JSON.stringify(resource));
     });
   });
 
@@ -43,7 +48,7 @@ describe('searchsetScanner', () => {
     const resource = { resourceType: 'Patient', id: 'p', name: [{ family: 'Doe' }] };
     const body = JSON.stringify({ resourceType: 'Bundle', entry: [{ resource }] }, null, 2);
     const [raw] = entries(parse(body));
-    expect(resourceJsonText(raw)).toBe(JSON.stringify(resource));
+    expect(lineText(resourceLine(raw))).toBe(JSON.stringify(resource));
   });
 
   it('Given escaped member names, When scanned, Then resourceType and id are still found', () => {
@@ -52,7 +57,7 @@ describe('searchsetScanner', () => {
     const [raw] = entries(parse(body));
     expect(raw.resourceType).toBe('Patient');
     expect(raw.id).toBe('p-2');
-    expect(JSON.parse(resourceJsonText(raw))).toEqual({ resourceType: 'Patient', id: 'p-2' });
+    expect(JSON.parse(lineText(resourceLine(raw)))).toEqual({ resourceType: 'Patient', id: 'p-2' });
   });
 
   it('Given a "__proto__" member, When scanned, Then it is an own property, as with JSON.parse', () => {
@@ -91,6 +96,7 @@ describe('ndjsonBuffer', () => {
   it('Given lines with multi-byte characters, When encoded, Then each line ends with a newline', () => {
     const lines = ['{"a":"é"}', '{"b":"日本"}'];
     expect(ndjsonBuffer(lines).toString('utf8')).toBe(`${lines.join('\n')}\n`);
+    expect(ndjsonBuffer([Buffer.from(lines[0]), lines[1]]).toString('utf8')).toBe(`${lines.join('\n')}\n`);
     expect(ndjsonBuffer([]).length).toBe(0);
   });
 });
