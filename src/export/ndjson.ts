@@ -3,7 +3,7 @@ import type { ResourceLine } from '../sources/searchSource';
 
 /**
  * The lines as UTF-8 NDJSON, each followed by `\n`, written straight into one buffer of the exact
- * size: byte lines are copied, text lines encoded in place. Joining the page into one string and
+ * size: byte lines copied, text lines encoded in place. Joining the page into one string and
  * encoding that costs several times more CPU and memory on large pages.
  */
 export function ndjsonBuffer(lines: readonly ResourceLine[]): Buffer {

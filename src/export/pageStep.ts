@@ -128,7 +128,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   };
 
   if (lines.length > 0) {
-    const data = ndjsonBuffer(lines);
+    const data = keep.length === 0 && page.ndjson ? page.ndjson : ndjsonBuffer(lines);
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
     // The unit id (the type, or `Type.rN`) keeps the ids of parallel ranges of one type apart.
     const blockId = blockIdFor(jobId, progress.unitId, file.part, progress.page);

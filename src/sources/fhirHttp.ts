@@ -38,7 +38,7 @@ export interface FhirRequestOptions {
   /** Statuses that are returned as `{ status }` instead of thrown (e.g. 404 and 410 for a read). */
   passStatuses?: number[];
   /**
-   * Keep the resources of a searchset's entries as their JSON text (`RawResource`, see
+   * Keep the resources of a searchset's entries as their JSON bytes (`RawResource`, see
    * searchsetScanner.ts) instead of building them: saves a parse and a stringify per resource.
    */
   rawResources?: boolean;

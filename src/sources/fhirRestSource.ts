@@ -26,7 +26,7 @@ import {
 } from './fhirSearchPlan';
 import { FhirSourceConfig, fhirSourceConfig } from './fhirSourceConfig';
 import { PATIENT_COMPARTMENT_TYPES } from './patientCompartment';
-import { resourceLine } from './searchsetScanner';
+import { laidOutNdjson, resourceLine } from './searchsetScanner';
 import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
 import { createSourceAuth } from './sourceAuth';
 
@@ -136,8 +136,12 @@ export class FhirRestSource implements SearchSource {
       nextToken = encodeCursor({ q: cursor.q + 1 });
     }
 
-    // Scanned resources are the source's own (compact) JSON bytes: no string, no stringify round trip.
-    const page: SearchPage = { resources: resources.map(resourceLine) };
+    // Scanned resources are the source's own (compact) JSON bytes: no string, no stringify round trip,
+    // and usually already one NDJSON block.
+    const lines = resources.map(resourceLine);
+    const page: SearchPage = { resources: lines };
+    const ndjson = laidOutNdjson(bundle, lines);
+    if (ndjson) page.ndjson = ndjson;
     if (nextToken !== undefined) page.nextToken = nextToken;
     if (continuationToken === undefined && plan.queries.length === 1) {
       const total = typeof bundle.total === 'number' ? bundle.total : await this.countOnly(url);

@@ -38,6 +38,11 @@ export function lineText(line: ResourceLine): string {
 export interface SearchPage {
   /** Each resource as one compact JSON line (see `ResourceLine`). */
   resources: ResourceLine[];
+  /**
+   * The same resources already laid out as NDJSON (each line followed by `\n`, in order), when the
+   * source has them so at no cost; the writer then uses it instead of building a copy.
+   */
+  ndjson?: Buffer;
   /** Cursor for the next page; undefined when this was the last page. */
   nextToken?: string;
   /** Total number of matches when the source knows it cheaply. */

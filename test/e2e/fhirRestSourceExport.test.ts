@@ -48,15 +48,28 @@ describe('exports from a FHIR REST server', () => {
     await server?.close();
   });
 
-  async function exportIds(path: string, init: Parameters<BulkDataClient['kickoff']>[1] = {}) {
+  async function exportResources(path: string, init: Parameters<BulkDataClient['kickoff']>[1] = {}) {
     const kickoff = await client.kickoff(path, init);
     expect(kickoff.status).toBe(202);
     const manifest = await client.waitForManifest(kickoff.pollUrl as string);
-    return idsByType((await downloadAll(client, manifest)).resources);
+    return (await downloadAll(client, manifest)).resources;
+  }
+
+  async function exportIds(path: string, init: Parameters<BulkDataClient['kickoff']>[1] = {}) {
+    return idsByType(await exportResources(path, init));
   }
 
   it('given a server holding patients and their records, when a system export runs, then the files hold exactly what it holds', async () => {
-    expect(await exportIds('$export')).toEqual(sortedIds([...clinical, group]));
+    const exported = await exportResources('$export');
+    expect(idsByType(exported)).toEqual(sortedIds([...clinical, group]));
+    // Content too, not just ids: each line is the stored resource (the server adds only `meta`).
+    const withoutMeta = ({ meta: _meta, ...rest }: Record<string, unknown>) => rest;
+    const seeded = new Map([...clinical, group].map((r) => [`${r.resourceType}/${r.id}`, withoutMeta(r)]));
+    for (const resource of [...exported.values()].flat()) {
+      expect(withoutMeta(resource)).toEqual(
+        seeded.get(`${String(resource.resourceType)}/${String(resource.id)}`),
+      );
+    }
   });
 
   it('given a Group of three patients, when it is exported, then the files hold exactly their compartments', async () => {

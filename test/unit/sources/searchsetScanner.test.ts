@@ -1,4 +1,9 @@
-import { isRawResource, parseSearchsetBytes, resourceLine } from '../../../src/sources/searchsetScanner';
+import {
+  isRawResource,
+  laidOutNdjson,
+  parseSearchsetBytes,
+  resourceLine,
+} from '../../../src/sources/searchsetScanner';
 import { lineText } from '../../../src/sources/searchSource';
 import { ndjsonBuffer } from '../../../src/export/ndjson';
 
@@ -92,7 +97,81 @@ describe('searchsetScanner', () => {
   });
 });
 
+describe('NDJSON lines moved to the front of the body', () => {
+  const patient = (id: string) => ({ resourceType: 'Patient', id, name: [{ family: `Doe-${id}` }] });
+  const ndjsonOf = (resources: object[]) => resources.map((r) => `${JSON.stringify(r)}\n`).join('');
+  const scan = (body: Buffer, keep: (entry: Record<string, unknown>) => boolean = () => true) => {
+    const bundle = parseSearchsetBytes(body) as { entry: Array<Record<string, unknown>> };
+    const lines = bundle.entry.filter(keep).map((e) => resourceLine(e.resource as object));
+    return { lines, block: laidOutNdjson(bundle, lines) };
+  };
+
+  it('Given a compact page, When scanned, Then its lines are one NDJSON block at the front of the body, equal to the resources', () => {
+    const resources = [patient('a'), patient('b'), patient('c')];
+    const body = Buffer.from(
+      JSON.stringify({
+        resourceType: 'Bundle',
+        entry: resources.map((resource) => ({ fullUrl: 'x', resource })),
+      }),
+    );
+    const { lines, block } = scan(body);
+    expect(block?.buffer).toBe(body.buffer);
+    expect(block?.byteOffset).toBe(body.byteOffset);
+    expect(block?.toString('utf8')).toBe(ndjsonOf(resources));
+    expect(lines.map(lineText)).toEqual(resources.map((r) => JSON.stringify(r)));
+  });
+
+  it('Given an included resource between two matches, When only the matches are kept, Then there is no block and encoding them gives just those two', () => {
+    const body = Buffer.from(
+      JSON.stringify({
+        resourceType: 'Bundle',
+        entry: [
+          { resource: patient('a'), search: { mode: 'match' } },
+          { resource: patient('inc'), search: { mode: 'include' } },
+          { resource: patient('b'), search: { mode: 'match' } },
+        ],
+      }),
+    );
+    const { lines, block } = scan(body, (e) => (e.search as { mode: string }).mode === 'match');
+    expect(block).toBeUndefined();
+    expect(ndjsonBuffer(lines).toString('utf8')).toBe(ndjsonOf([patient('a'), patient('b')]));
+  });
+
+  it('Given the last match dropped, When the rest is kept, Then the block holds exactly the rest', () => {
+    const body = Buffer.from(
+      JSON.stringify({
+        resourceType: 'Bundle',
+        entry: [patient('a'), patient('b')].map((resource) => ({ resource })),
+      }),
+    );
+    const { block } = scan(body, (e) => (e.resource as { id?: string }).id === 'a');
+    expect(block?.toString('utf8')).toBe(ndjsonOf([patient('a')]));
+  });
+
+  it('Given a page where one resource is pretty-printed, When scanned, Then there is no block and every encoded line is compact, in order', () => {
+    const pretty = JSON.stringify(patient('p'), null, 2);
+    const text = `{"resourceType":"Bundle","entry":[{"resource":${JSON.stringify(patient('a'))}},{"resource":${pretty}},{"resource":${JSON.stringify(patient('b'))}}]}`;
+    const { lines, block } = scan(Buffer.from(text));
+    expect(block).toBeUndefined();
+    expect(ndjsonBuffer(lines).toString('utf8')).toBe(ndjsonOf([patient('a'), patient('p'), patient('b')]));
+  });
+
+  it('Given lines from elsewhere, When asked for a block, Then there is none', () => {
+    const body = Buffer.from(JSON.stringify({ resourceType: 'Bundle', entry: [{ resource: patient('a') }] }));
+    const bundle = parseSearchsetBytes(body) as object;
+    expect(laidOutNdjson(bundle, [Buffer.from(JSON.stringify(patient('a')))])).toBeUndefined();
+    expect(laidOutNdjson({}, [])).toBeUndefined();
+  });
+});
+
 describe('ndjsonBuffer', () => {
+  it('Given byte lines that touch but have no newline between them, When encoded, Then newlines are added (a copy)', () => {
+    const memory = Buffer.from('{"a":1}{"b":2}X');
+    const lines = [memory.subarray(0, 7), memory.subarray(7, 14)];
+    expect(ndjsonBuffer(lines).toString('utf8')).toBe('{"a":1}\n{"b":2}\n');
+    expect(memory.toString('utf8')).toBe('{"a":1}{"b":2}X');
+  });
+
   it('Given lines with multi-byte characters, When encoded, Then each line ends with a newline', () => {
     const lines = ['{"a":"é"}', '{"b":"日本"}'];
     expect(ndjsonBuffer(lines).toString('utf8')).toBe(`${lines.join('\n')}\n`);
