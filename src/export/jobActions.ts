@@ -3,6 +3,7 @@
  * cancel. Each write is etag-guarded and follows the status table; a cancel always wins.
  */
 import { blockId } from '../destination/blockIds';
+import { mapWithConcurrency } from '../util/concurrency';
 import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
 import { JobConflictError, NotFoundError } from './errors';
 import { jobCancelled, jobCompleted, jobFailed, jobStarted } from './exportTelemetry';
@@ -32,6 +33,8 @@ export type StartResult =
   | { outcome: 'failed'; failure: FailureDetails };
 
 const MAX_CONFLICT_RETRIES = 5;
+/** Progress documents created at once when a job starts (one per unit). */
+const PROGRESS_CREATE_CONCURRENCY = 8;
 
 /** Applies `change` to the freshest job record, retrying on etag conflicts; undefined if the job is gone. */
 async function updateJob(
@@ -78,7 +81,10 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
       planned = { units: saved.plannedUnits, types: saved.plannedTypes ?? [], scope: saved.patientScope };
     }
     const plan = planned;
-    for (const unit of plan.units) await deps.jobs.createProgress(newProgress(deps, jobId, unit));
+    // Each create is idempotent (an existing document is kept), so they may go out together.
+    await mapWithConcurrency(plan.units, PROGRESS_CREATE_CONCURRENCY, (unit) =>
+      deps.jobs.createProgress(newProgress(deps, jobId, unit)),
+    );
 
     let transitioned = false;
     const started = await updateJob(deps, jobId, (current) => {
