@@ -8,6 +8,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { SourceError } from '../export/errors';
+import { BufferPool } from '../util/bufferPool';
 import { FhirHttpClient, ResponseTooLargeError, isRecord } from './fhirHttp';
 import {
   QueryParam,
@@ -44,7 +45,15 @@ interface FetchedBundle {
   bundle: Record<string, unknown>;
   /** The URL that produced it (with the `_count` finally used). */
   url: string;
+  /** Pooled memory the bundle's resources point into. */
+  memory?: Buffer;
 }
+
+/**
+ * Page memory kept for reuse per source. Pages in flight are about two per lane (the one being
+ * written and the one read ahead), a few MiB each at the default page size.
+ */
+const PAGE_POOL_BYTES = 32 * 1024 * 1024;
 
 export class FhirRestSource implements SearchSource {
   checkTypeFilter(resourceType: string, query: string): void {
@@ -53,6 +62,7 @@ export class FhirRestSource implements SearchSource {
 
   readonly config: FhirSourceConfig;
   private readonly http: FhirHttpClient;
+  private readonly pagePool = new BufferPool(PAGE_POOL_BYTES);
 
   constructor(config: Partial<FhirSourceConfig> & { baseUrl: string }, deps: FhirRestSourceDeps = {}) {
     this.config = fhirSourceConfig(config);
@@ -61,7 +71,12 @@ export class FhirRestSource implements SearchSource {
       fetch: deps.fetch,
       timeoutMs: this.config.timeoutMs,
     });
-    this.http = new FhirHttpClient({ timeoutMs: this.config.timeoutMs, auth, fetch: deps.fetch });
+    this.http = new FhirHttpClient({
+      timeoutMs: this.config.timeoutMs,
+      auth,
+      fetch: deps.fetch,
+      pool: this.pagePool,
+    });
   }
 
   async listResourceTypes(): Promise<string[]> {
@@ -113,7 +128,7 @@ export class FhirRestSource implements SearchSource {
       cursor.next !== undefined
         ? assertLinkWithinBase(cursor.next, this.config.baseUrl).toString()
         : this.firstPageUrl(resourceType, plan.queries[cursor.q].conditions, params, count);
-    const { bundle, url } = await this.fetchPage(
+    const { bundle, url, memory } = await this.fetchPage(
       resourceType,
       startUrl,
       cursor.next === undefined ? count : undefined,
@@ -142,6 +157,7 @@ export class FhirRestSource implements SearchSource {
     const page: SearchPage = { resources: lines };
     const ndjson = laidOutNdjson(bundle, lines);
     if (ndjson) page.ndjson = ndjson;
+    if (memory) page.release = () => this.pagePool.release(memory);
     if (nextToken !== undefined) page.nextToken = nextToken;
     if (continuationToken === undefined && plan.queries.length === 1) {
       const total = typeof bundle.total === 'number' ? bundle.total : await this.countOnly(url);
@@ -214,11 +230,11 @@ export class FhirRestSource implements SearchSource {
     let count = countOf(url) ?? requested;
     for (;;) {
       try {
-        const { body } = await this.http.requestJson(url, {
+        const { body, memory } = await this.http.requestJson(url, {
           maxBytes: this.config.maxPageBytes,
           rawResources: true,
         });
-        return { bundle: asSearchBundle(body), url };
+        return { bundle: asSearchBundle(body), url, ...(memory ? { memory } : {}) };
       } catch (error) {
         if (!(error instanceof ResponseTooLargeError)) throw error;
         if (count === 1) {
