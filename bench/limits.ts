@@ -1,22 +1,31 @@
 /**
  * The two limits an export cannot beat, each measured in a process of its own (like the app):
  *
- *   read   page through every type with the product's FhirRestSource (same `_count`, same number
- *          of types at once), keeping nothing: the source side alone.
- *   write  stage + commit the same NDJSON pages to Azurite with the product's BlobExportDestination
- *          and block ids (block list grows per page, files roll at the same size): the destination
- *          side alone. The bytes are fetched before the clock starts.
+ *   read   page through every unit with the product's FhirRestSource (same `_count`), keeping
+ *          nothing: the source side alone.
+ *   write  stage + commit the same NDJSON to Azurite with the product's BlobExportDestination and
+ *          block ids (block list grows per page, files roll at the same size, one file series per
+ *          unit): the destination side alone. The bytes are fetched before the clock starts.
+ *
+ * Both run the export's own plan: its units (a large type split into the same time ranges, from the
+ * source's description and the product's `planRanges`) dealt into the same number of lanes by the
+ * product's `dealIntoLanes`, each lane working through its units in turn. A limit with a cruder plan
+ * (whole types, round-robin) would have a long single-lane tail that the export does not have.
  *
  * Usage: node dist/bench/limits.js read|write '<json options>'; prints `RESULT {json}`.
  */
 import { BlobExportDestination } from '../src/destination/blobExportDestination';
 import { blockId } from '../src/destination/blockIds';
+import type { PlannedUnit } from '../src/export/model';
+import { dealIntoLanes, largestFirst, typeUnits, type RangeSettings } from '../src/export/rangePlan';
 import { FhirRestSource } from '../src/sources/fhirRestSource';
 
 export interface LimitOptions {
   sourceUrl: string;
   count: number;
   parallelism: number;
+  /** The export's range settings (threshold, ranges per type). */
+  ranges: RangeSettings;
   storageConnectionString?: string;
   container?: string;
   rollBytes?: number;
@@ -40,32 +49,48 @@ function cpuSecondsSince(start: NodeJS.CpuUsage): number {
   return (used.user + used.system) / 1e6;
 }
 
-/** Runs `work` for every type, `parallelism` types at once, types dealt round-robin into lanes. */
-async function inLanes(
-  types: string[],
-  parallelism: number,
-  work: (type: string) => Promise<void>,
-): Promise<void> {
-  const lanes: string[][] = Array.from({ length: Math.min(parallelism, types.length) }, () => []);
-  types.forEach((type, i) => lanes[i % lanes.length].push(type));
+/** The export's units for everything the source holds up to `until`, dealt into lanes as the export deals them. */
+async function plannedLanes(
+  source: FhirRestSource,
+  until: string,
+  options: LimitOptions,
+): Promise<PlannedUnit[][]> {
+  const units: PlannedUnit[] = [];
+  for (const resourceType of await source.listResourceTypes()) {
+    const params = { until, typeFilters: [], count: options.count };
+    const description = await source.describe(resourceType, params, options.ranges.threshold);
+    units.push(...typeUnits(resourceType, description, until, options.ranges));
+  }
+  return dealIntoLanes(largestFirst(units), options.parallelism);
+}
+
+/** Runs `work` for every unit, the lanes at once, each lane's units one after another. */
+async function inLanes(lanes: PlannedUnit[][], work: (unit: PlannedUnit) => Promise<void>): Promise<void> {
   await Promise.all(
     lanes.map(async (lane) => {
-      for (const type of lane) await work(type);
+      for (const unit of lane) await work(unit);
     }),
   );
 }
 
 async function readLimit(options: LimitOptions): Promise<LimitResult> {
   const source = new FhirRestSource({ baseUrl: options.sourceUrl });
-  const types = await source.listResourceTypes();
   const until = new Date().toISOString();
+  const lanes = await plannedLanes(source, until, options);
   const result: LimitResult = { resources: 0, bytes: 0, pages: 0, seconds: 0 };
   const cpu = process.cpuUsage();
   const started = performance.now();
-  await inLanes(types, options.parallelism, async (type) => {
+  await inLanes(lanes, async (unit) => {
+    const params = {
+      until,
+      typeFilters: [],
+      count: options.count,
+      ...(unit.rangeStart !== undefined ? { since: unit.rangeStart } : {}),
+      ...(unit.rangeEnd !== undefined ? { before: unit.rangeEnd } : {}),
+    };
     let token: string | undefined;
     do {
-      const page = await source.search(type, { until, typeFilters: [], count: options.count }, token);
+      const page = await source.search(unit.resourceType, params, token);
       token = page.nextToken;
       result.pages += 1;
       result.resources += page.resources.length;
@@ -77,8 +102,11 @@ async function readLimit(options: LimitOptions): Promise<LimitResult> {
   return result;
 }
 
-async function pagesOf(sourceUrl: string, type: string, count: number): Promise<Buffer[]> {
-  const response = await fetch(`${sourceUrl}/_bench/ndjson/${type}`);
+async function pagesOf(sourceUrl: string, unit: PlannedUnit, count: number): Promise<Buffer[]> {
+  const window = new URLSearchParams();
+  if (unit.rangeStart !== undefined) window.set('since', unit.rangeStart);
+  if (unit.rangeEnd !== undefined) window.set('before', unit.rangeEnd);
+  const response = await fetch(`${sourceUrl}/_bench/ndjson/${unit.resourceType}?${window.toString()}`);
   const all = Buffer.from(await response.arrayBuffer());
   const pages: Buffer[] = [];
   let start = 0;
@@ -98,13 +126,13 @@ async function pagesOf(sourceUrl: string, type: string, count: number): Promise<
 
 async function writeLimit(options: LimitOptions): Promise<LimitResult> {
   const source = new FhirRestSource({ baseUrl: options.sourceUrl });
-  const types = await source.listResourceTypes();
-  const pagesByType = new Map<string, Buffer[]>();
+  const lanes = await plannedLanes(source, new Date().toISOString(), options);
+  const pagesByUnit = new Map<string, Buffer[]>();
   let lineCount = 0;
-  for (const type of types) {
-    const pages = await pagesOf(options.sourceUrl, type, options.count);
+  for (const unit of lanes.flat()) {
+    const pages = await pagesOf(options.sourceUrl, unit, options.count);
     for (const page of pages) for (const byte of page) if (byte === 0x0a) lineCount += 1;
-    pagesByType.set(type, pages);
+    pagesByUnit.set(unit.unitId, pages);
   }
   const destination = BlobExportDestination.fromSettings({
     connectionString: options.storageConnectionString,
@@ -116,11 +144,11 @@ async function writeLimit(options: LimitOptions): Promise<LimitResult> {
   const result: LimitResult = { resources: lineCount, bytes: 0, pages: 0, seconds: 0 };
   const cpu = process.cpuUsage();
   const started = performance.now();
-  await inLanes(types, options.parallelism, async (type) => {
+  await inLanes(lanes, async (unit) => {
     let part = 1;
     let ids: string[] = [];
     let fileBytes = 0;
-    const pages = pagesByType.get(type) ?? [];
+    const pages = pagesByUnit.get(unit.unitId) ?? [];
     for (let page = 0; page < pages.length; page++) {
       const data = pages[page];
       if (fileBytes > 0 && fileBytes + data.length > rollBytes) {
@@ -128,8 +156,8 @@ async function writeLimit(options: LimitOptions): Promise<LimitResult> {
         ids = [];
         fileBytes = 0;
       }
-      const blob = `${jobId}/${type}-${part}.ndjson`;
-      const id = blockId(jobId, type, part, page);
+      const blob = `${jobId}/${unit.unitId}-${part}.ndjson`;
+      const id = blockId(jobId, unit.unitId, part, page);
       await destination.stageBlock(blob, id, data);
       ids.push(id);
       await destination.commitBlocks(blob, ids);

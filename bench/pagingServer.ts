@@ -8,7 +8,8 @@
  *       [&_sort=_lastUpdated|-_lastUpdated]  `_lastUpdated` order; `-` serves them newest first);
  *                                      other parameters are accepted and ignored
  *   GET /{Type}?_summary=count         Bundle with `total` only (within the bounds)
- *   GET /_bench/ndjson/{Type}          the type's resources as NDJSON (for the write-limit run)
+ *   GET /_bench/ndjson/{Type}          the type's resources as NDJSON (for the write-limit run);
+ *                                      `?since=…&before=…` for one time range of it
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -69,8 +70,13 @@ export async function startPagingServer(dataset: BenchDataset): Promise<PagingSe
     if (segments.length === 3 && segments[0] === '_bench' && segments[1] === 'ndjson') {
       const data = dataset.types.get(segments[2]);
       if (!data) return notFound(res, `no type ${segments[2]}`);
+      // Optional `since` (inclusive) and `before` (exclusive) instants: one time range of the type.
+      const since = url.searchParams.get('since');
+      const before = url.searchParams.get('before');
+      const from = since ? firstEntryFrom(data, Date.parse(since)) : 0;
+      const to = before ? firstEntryFrom(data, Date.parse(before)) : data.count;
       res.writeHead(200, { 'content-type': 'application/fhir+ndjson' });
-      void streamNdjson(res, data);
+      void streamNdjson(res, data, from, to);
       return;
     }
     if (segments.length !== 1) return notFound(res, `unknown path ${url.pathname}`);
@@ -144,11 +150,16 @@ export async function startPagingServer(dataset: BenchDataset): Promise<PagingSe
 }
 
 /** Writes a type's NDJSON a thousand lines at a time, waiting for the socket to drain. */
-async function streamNdjson(res: http.ServerResponse, data: TypeData): Promise<void> {
+async function streamNdjson(
+  res: http.ServerResponse,
+  data: TypeData,
+  from: number,
+  to: number,
+): Promise<void> {
   const newline = Buffer.from('\n');
-  for (let i = 0; i < data.count; i += 1000) {
+  for (let i = from; i < to; i += 1000) {
     const parts: Buffer[] = [];
-    for (let j = i; j < Math.min(i + 1000, data.count); j++) parts.push(resourceText(data, j), newline);
+    for (let j = i; j < Math.min(i + 1000, to); j++) parts.push(resourceText(data, j), newline);
     if (!res.write(Buffer.concat(parts))) await new Promise((resolve) => res.once('drain', resolve));
   }
   res.end();

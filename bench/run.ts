@@ -27,6 +27,7 @@ import {
 import { createCosmosResourceWriter } from '../src/sources/cosmosResourceWriter';
 import { buildDataset, resourceText, type BenchDataset } from './dataset';
 import { RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
+import { exportConfigFromEnv } from '../src/config';
 import { startPagingServer } from './pagingServer';
 
 const APP_HOST = path.join(__dirname, '..', 'src', 'local', 'appHost.js');
@@ -400,10 +401,14 @@ async function benchSize(
       sourceUrl: server.baseUrl,
       count: args.pageSize,
       parallelism: TYPE_PARALLELISM,
+      // The app's own range settings (its defaults, or what `--app-env` sets), so the limits run its plan.
+      ranges: rangeSettingsOf(args.appEnv),
       storageConnectionString: azurite.storageConnectionString,
       container: `bench-limit-${Date.now()}`,
     };
-    log(`${label}: read limit (FhirRestSource paging, ${TYPE_PARALLELISM} types at once, nothing written)`);
+    log(
+      `${label}: read limit (FhirRestSource paging, the export's units in ${TYPE_PARALLELISM} lanes, nothing written)`,
+    );
     const readLimit = await limit('read', options, azurite.pid);
     log(
       `${label}: read limit ${fmt(readLimit.resourcesPerSecond)} resources/s, ${fmt(readLimit.mbPerSecond, 1)} MB/s (${coresLine(readLimit.cpu, readLimit.seconds)})`,
@@ -570,3 +575,9 @@ main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
+
+/** Range settings the app runs with, given the extra settings passed to it. */
+function rangeSettingsOf(appEnv: Record<string, string>): { threshold: number; maxRanges: number } {
+  const config = exportConfigFromEnv(appEnv);
+  return { threshold: config.rangeSplitThreshold, maxRanges: config.maxRangesPerType };
+}

@@ -6,7 +6,7 @@ import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
 import type { ExportJobRecord, PlannedUnit } from './model';
 import { searchUntil } from './pageStep';
-import { planRanges, rangeUnitId } from './rangePlan';
+import { largestFirst, typeUnits } from './rangePlan';
 import { mapWithConcurrency } from '../util/concurrency';
 
 /** Types described at once while planning. */
@@ -72,35 +72,7 @@ export async function planUnits(
       : Promise.resolve(undefined);
   // A few types at a time: a source may list a hundred types, each one count request here.
   const descriptions = await mapWithConcurrency(plan.types, DESCRIBE_CONCURRENCY, describeType);
-  const units: PlannedUnit[] = [];
-  plan.types.forEach((resourceType, i) => {
-    const description = descriptions[i];
-    if (!description) {
-      units.push({ unitId: resourceType, resourceType });
-      return;
-    }
-    const estimate = description.total;
-    const ranges = planRanges(description, until, settings);
-    if (ranges.length === 0) {
-      units.push({ unitId: resourceType, resourceType, ...(estimate !== undefined ? { estimate } : {}) });
-      return;
-    }
-    for (const range of ranges) {
-      units.push({
-        unitId: rangeUnitId(resourceType, range.index),
-        resourceType,
-        rangeIndex: range.index,
-        ...(range.start !== undefined ? { rangeStart: range.start } : {}),
-        ...(range.end !== undefined ? { rangeEnd: range.end } : {}),
-        ...(estimate !== undefined ? { estimate: Math.ceil(estimate / ranges.length) } : {}),
-      });
-    }
-  });
-  // Stable: equal estimates (or none) keep the type order, then the range order.
-  return units
-    .map((unit, order) => ({ unit, order }))
-    .sort((a, b) => (b.unit.estimate ?? 0) - (a.unit.estimate ?? 0) || a.order - b.order)
-    .map(({ unit }) => unit);
+  return largestFirst(plan.types.flatMap((type, i) => typeUnits(type, descriptions[i], until, settings)));
 }
 
 /** The Group's active members at the transaction time, as `Patient/{id}` references. */

@@ -64,6 +64,39 @@ export function planRanges(
 }
 
 /**
+ * The units of one type: the type itself, or its time ranges when `description` calls for a split
+ * (`planRanges`), each with its share of the estimate. Without a description: one unit, no estimate.
+ */
+export function typeUnits(
+  resourceType: string,
+  description: SourceDescription | undefined,
+  windowEnd: string,
+  settings: RangeSettings,
+): PlannedUnit[] {
+  const estimate = description?.total;
+  const ranges = description ? planRanges(description, windowEnd, settings) : [];
+  if (ranges.length === 0) {
+    return [{ unitId: resourceType, resourceType, ...(estimate !== undefined ? { estimate } : {}) }];
+  }
+  return ranges.map((range) => ({
+    unitId: rangeUnitId(resourceType, range.index),
+    resourceType,
+    rangeIndex: range.index,
+    ...(range.start !== undefined ? { rangeStart: range.start } : {}),
+    ...(range.end !== undefined ? { rangeEnd: range.end } : {}),
+    ...(estimate !== undefined ? { estimate: Math.ceil(estimate / ranges.length) } : {}),
+  }));
+}
+
+/** Largest estimate first; equal estimates (or none) keep their order (type order, then range order). */
+export function largestFirst(units: PlannedUnit[]): PlannedUnit[] {
+  return units
+    .map((unit, order) => ({ unit, order }))
+    .sort((a, b) => (b.unit.estimate ?? 0) - (a.unit.estimate ?? 0) || a.order - b.order)
+    .map(({ unit }) => unit);
+}
+
+/**
  * The unit id of range `index` of a type: `Observation.r2`. Letters, digits and one dot, so it is a
  * valid fragment of a Cosmos DB id and of a durable instance id, and never equals a type name.
  */

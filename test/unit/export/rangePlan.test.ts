@@ -1,10 +1,12 @@
 import type { PlannedUnit } from '../../../src/export/model';
 import {
   dealIntoLanes,
+  largestFirst,
   laterInstant,
   planRanges,
   rangeCount,
   rangeUnitId,
+  typeUnits,
   type TimeRange,
 } from '../../../src/export/rangePlan';
 
@@ -111,6 +113,45 @@ describe('unit ids and instants', () => {
     expect(laterInstant(LATEST, undefined)).toBe(LATEST);
     expect(laterInstant(EARLIEST, LATEST)).toBe(LATEST);
     expect(laterInstant(undefined, undefined)).toBeUndefined();
+  });
+});
+
+describe('typeUnits and largestFirst', () => {
+  it('Given a type above the threshold with a span, When planned, Then it is its ranges, each with a share of the estimate', () => {
+    const units = typeUnits(
+      'Observation',
+      { total: 350, earliest: EARLIEST, latest: LATEST },
+      UNTIL,
+      SETTINGS,
+    );
+    expect(units.map((u) => [u.unitId, u.rangeIndex, u.estimate])).toEqual([
+      ['Observation.r1', 1, 88],
+      ['Observation.r2', 2, 88],
+      ['Observation.r3', 3, 88],
+      ['Observation.r4', 4, 88],
+    ]);
+    expect(units[0].rangeStart).toBeUndefined();
+    expect(units[3].rangeEnd).toBeUndefined();
+    expect(units[1].rangeStart).toBe(units[0].rangeEnd);
+  });
+
+  it('Given a small type or no description, When planned, Then it is one unit (with its estimate when known)', () => {
+    expect(typeUnits('Patient', { total: 12 }, UNTIL, SETTINGS)).toEqual([
+      { unitId: 'Patient', resourceType: 'Patient', estimate: 12 },
+    ]);
+    expect(typeUnits('Patient', undefined, UNTIL, SETTINGS)).toEqual([
+      { unitId: 'Patient', resourceType: 'Patient' },
+    ]);
+  });
+
+  it('Given units with and without estimates, When ordered, Then largest first and ties keep their order', () => {
+    const unit = (unitId: string, estimate?: number): PlannedUnit => ({
+      unitId,
+      resourceType: unitId,
+      ...(estimate !== undefined ? { estimate } : {}),
+    });
+    const ordered = largestFirst([unit('a', 5), unit('b'), unit('c', 9), unit('d', 5), unit('e')]);
+    expect(ordered.map((u) => u.unitId)).toEqual(['c', 'a', 'd', 'b', 'e']);
   });
 });
 
