@@ -164,10 +164,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
       searchMs,
       done: next.done,
     });
-  const result = await checkpoint(deps, next, lines.length, report);
-  // Staged, committed and checkpointed: nothing reads the page any more (not on a throw, to be safe).
-  page.release?.();
-  return result;
+  return checkpoint(deps, next, lines.length, report);
 }
 
 async function checkpoint(

@@ -6,7 +6,6 @@
  */
 import { SourceError } from '../export/errors';
 import type { SourceAuth } from './sourceAuth';
-import type { BufferPool } from '../util/bufferPool';
 import { parseSearchsetBytes } from './searchsetScanner';
 
 /** Longest source message we pass on (the source's OperationOutcome text, trimmed). */
@@ -28,8 +27,6 @@ export interface FhirHttpOptions {
   auth: SourceAuth;
   /** Replaceable for tests; defaults to the global fetch. */
   fetch?: typeof fetch;
-  /** Where the bodies of `rawResources` requests are read into (see `FhirJsonResponse.memory`). */
-  pool?: BufferPool;
 }
 
 export interface FhirRequestOptions {
@@ -51,11 +48,6 @@ export interface FhirJsonResponse {
   status: number;
   /** Parsed JSON body; undefined for a passed-through status. */
   body: unknown;
-  /**
-   * The pooled buffer the body was read into, when the parsed body still points into it (scanned
-   * resources): give it back to the pool once nothing uses those resources.
-   */
-  memory?: Buffer;
 }
 
 /**
@@ -162,22 +154,16 @@ export class FhirHttpClient {
         if (response.status === 401) return { kind: 'unauthorized', error };
         throw error;
       }
-      const pool = request.rawResources ? this.options.pool : undefined;
-      const bytes = await readLimited(response, request.maxBytes, true, pool);
+      const bytes = await readLimited(response, request.maxBytes, true);
       let parsed: unknown;
-      let scanned = false;
       try {
         parsed = request.rawResources ? parseSearchsetBytes(bytes) : undefined;
-        scanned = parsed !== undefined;
-        if (!scanned) parsed = JSON.parse(bytes.toString('utf8'));
+        if (parsed === undefined) parsed = JSON.parse(bytes.toString('utf8'));
       } catch {
-        pool?.release(bytes);
         // A truncated or garbled body is usually a proxy or connection hiccup: worth one more try.
         throw new SourceError('source returned a malformed response (invalid JSON)', 502, true);
       }
-      if (pool && !scanned) pool.release(bytes); // nothing points into it
-      const memory = pool && scanned ? { memory: bytes } : {};
-      return { kind: 'ok', response: { status: response.status, body: parsed, ...memory } };
+      return { kind: 'ok', response: { status: response.status, body: parsed } };
     } catch (error) {
       if (error instanceof SourceError || error instanceof ResponseTooLargeError) throw error;
       if (controller.signal.aborted) {
@@ -220,12 +206,7 @@ export class FhirHttpClient {
  * Reads a response body into memory, counting bytes. Over `maxBytes` the stream is cancelled and,
  * when `strict`, ResponseTooLargeError is thrown; otherwise the first `maxBytes` are returned.
  */
-async function readLimited(
-  response: Response,
-  maxBytes: number,
-  strict: boolean,
-  pool?: BufferPool,
-): Promise<Buffer> {
+async function readLimited(response: Response, maxBytes: number, strict: boolean): Promise<Buffer> {
   const declared = Number(response.headers.get('content-length'));
   if (strict && Number.isFinite(declared) && declared > maxBytes) {
     await response.body?.cancel().catch(() => undefined);
@@ -247,11 +228,7 @@ async function readLimited(
     }
     chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
   }
-  if (!pool) return Buffer.concat(chunks);
-  const body = pool.acquire(chunks.reduce((sum, chunk) => sum + chunk.length, 0));
-  let offset = 0;
-  for (const chunk of chunks) offset += chunk.copy(body, offset);
-  return body;
+  return Buffer.concat(chunks);
 }
 
 /** A short, credential-free reason for a network failure (the error code when there is one). */

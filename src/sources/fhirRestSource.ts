@@ -8,7 +8,6 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { SourceError } from '../export/errors';
-import { BufferPool } from '../util/bufferPool';
 import { FhirHttpClient, ResponseTooLargeError, isRecord } from './fhirHttp';
 import {
   QueryParam,
@@ -45,15 +44,7 @@ interface FetchedBundle {
   bundle: Record<string, unknown>;
   /** The URL that produced it (with the `_count` finally used). */
   url: string;
-  /** Pooled memory the bundle's resources point into. */
-  memory?: Buffer;
 }
-
-/**
- * Page memory kept for reuse per source. Pages in flight are about two per lane (the one being
- * written and the one read ahead), a few MiB each at the default page size.
- */
-const PAGE_POOL_BYTES = 32 * 1024 * 1024;
 
 export class FhirRestSource implements SearchSource {
   checkTypeFilter(resourceType: string, query: string): void {
@@ -62,7 +53,6 @@ export class FhirRestSource implements SearchSource {
 
   readonly config: FhirSourceConfig;
   private readonly http: FhirHttpClient;
-  private readonly pagePool = new BufferPool(PAGE_POOL_BYTES);
 
   constructor(config: Partial<FhirSourceConfig> & { baseUrl: string }, deps: FhirRestSourceDeps = {}) {
     this.config = fhirSourceConfig(config);
@@ -71,12 +61,7 @@ export class FhirRestSource implements SearchSource {
       fetch: deps.fetch,
       timeoutMs: this.config.timeoutMs,
     });
-    this.http = new FhirHttpClient({
-      timeoutMs: this.config.timeoutMs,
-      auth,
-      fetch: deps.fetch,
-      pool: this.pagePool,
-    });
+    this.http = new FhirHttpClient({ timeoutMs: this.config.timeoutMs, auth, fetch: deps.fetch });
   }
 
   async listResourceTypes(): Promise<string[]> {
@@ -128,7 +113,7 @@ export class FhirRestSource implements SearchSource {
       cursor.next !== undefined
         ? assertLinkWithinBase(cursor.next, this.config.baseUrl).toString()
         : this.firstPageUrl(resourceType, plan.queries[cursor.q].conditions, params, count);
-    const { bundle, url, memory } = await this.fetchPage(
+    const { bundle, url } = await this.fetchPage(
       resourceType,
       startUrl,
       cursor.next === undefined ? count : undefined,
@@ -157,7 +142,6 @@ export class FhirRestSource implements SearchSource {
     const page: SearchPage = { resources: lines };
     const ndjson = laidOutNdjson(bundle, lines);
     if (ndjson) page.ndjson = ndjson;
-    if (memory) page.release = () => this.pagePool.release(memory);
     if (nextToken !== undefined) page.nextToken = nextToken;
     if (continuationToken === undefined && plan.queries.length === 1) {
       const total = typeof bundle.total === 'number' ? bundle.total : await this.countOnly(url);
@@ -230,11 +214,11 @@ export class FhirRestSource implements SearchSource {
     let count = countOf(url) ?? requested;
     for (;;) {
       try {
-        const { body, memory } = await this.http.requestJson(url, {
+        const { body } = await this.http.requestJson(url, {
           maxBytes: this.config.maxPageBytes,
           rawResources: true,
         });
-        return { bundle: asSearchBundle(body), url, ...(memory ? { memory } : {}) };
+        return { bundle: asSearchBundle(body), url };
       } catch (error) {
         if (!(error instanceof ResponseTooLargeError)) throw error;
         if (count === 1) {

@@ -107,28 +107,6 @@ describe('the page step with real adapters', () => {
     expect(all).toEqual(patients.map((p) => p.id).sort());
   });
 
-  it('given a source whose pages can be released, when a page is written, then it is released once, only after its checkpoint', async () => {
-    const job = await runningJob();
-    const events: string[] = [];
-    const releasing: SearchSource = Object.assign(Object.create(deps.source) as SearchSource, {
-      search: async (...args: Parameters<SearchSource['search']>) => {
-        const page = await deps.source.search(...args);
-        events.push('searched');
-        return { ...page, release: () => events.push('released') };
-      },
-    });
-    const recording = Object.assign(Object.create(jobs) as CosmosJobStore, {
-      checkpointProgress: async (...args: Parameters<CosmosJobStore['checkpointProgress']>) => {
-        const saved = await jobs.checkpointProgress(...args);
-        events.push('checkpointed');
-        return saved;
-      },
-    });
-    const result = await runPageStep({ ...deps, source: releasing, jobs: recording }, job.jobId, 'Patient');
-    expect(result.outcome).toBe('written');
-    expect(events).toEqual(['searched', 'checkpointed', 'released']);
-  });
-
   it('given a small roll size, when a unit is exported, then its files roll over, hold every resource once, and only the open file keeps block ids', async () => {
     // Three patients a page, each page well over 1 KiB: every page after the first opens a new part.
     const rolling: ExportDeps = { ...deps, config: { ...deps.config, fileRollBytes: 1024 } };
