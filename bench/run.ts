@@ -315,8 +315,10 @@ async function runExport(
     let lastPrint = 0;
     const manifest = await client.waitForManifest(kickoff.pollUrl, {
       timeoutMs: 4 * 3600_000,
-      minIntervalMs: 100,
-      maxIntervalMs: 500,
+      // Once a second: each poll costs the app job-store reads, and the wall time comes from the
+      // job's own completion stamp, not from when a poll saw it (a real client waits Retry-After).
+      minIntervalMs: 1000,
+      maxIntervalMs: 1000,
       onProgress: (progress) => {
         const now = performance.now();
         if (now - lastPrint < 5000) return;
