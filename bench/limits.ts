@@ -17,7 +17,7 @@
 import { BlobExportDestination } from '../src/destination/blobExportDestination';
 import { blockId } from '../src/destination/blockIds';
 import type { PlannedUnit } from '../src/export/model';
-import { dealIntoLanes, largestFirst, typeUnits, type RangeSettings } from '../src/export/rangePlan';
+import { dealIntoLanes, typeUnits, type RangeSettings } from '../src/export/rangePlan';
 import { FhirRestSource } from '../src/sources/fhirRestSource';
 
 export interface LimitOptions {
@@ -61,7 +61,7 @@ async function plannedLanes(
     const description = await source.describe(resourceType, params, options.ranges.threshold);
     units.push(...typeUnits(resourceType, description, until, options.ranges));
   }
-  return dealIntoLanes(largestFirst(units), options.parallelism);
+  return dealIntoLanes(units, options.parallelism);
 }
 
 /** Runs `work` for every unit, the lanes at once, each lane's units one after another. */

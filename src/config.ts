@@ -1,4 +1,6 @@
+import { readAuthConfig, type AuthConfig } from './auth/authenticator';
 import { parseCosmosConnectionString } from './jobs/cosmosClient';
+import { readFhirSourceConfig, type FhirSourceConfig } from './sources/fhirSourceConfig';
 
 /**
  * The service's one configuration, read from the environment once and validated. A bad setting
@@ -96,6 +98,9 @@ export interface AppConfig {
   storage: StorageConfig;
   sourceKind: SourceKind;
   limits: ApiLimitsConfig;
+  auth: AuthConfig;
+  /** Set when `SOURCE_KIND` is `fhir`. */
+  fhirSource?: FhirSourceConfig;
 }
 
 type Env = Record<string, string | undefined>;
@@ -213,11 +218,15 @@ export function apiLimitsFromEnv(env: Env): ApiLimitsConfig {
 
 /** Reads and validates the whole configuration. Throws `ConfigurationError` naming the bad setting. */
 export function loadConfig(env: Env = process.env): AppConfig {
+  const sourceKind = choiceSetting(env, 'SOURCE_KIND', 'cosmos', ['cosmos', 'fhir'] as const);
   return {
     export: exportConfigFromEnv(env),
     cosmos: cosmosFromEnv(env),
     storage: storageFromEnv(env),
-    sourceKind: choiceSetting(env, 'SOURCE_KIND', 'cosmos', ['cosmos', 'fhir'] as const),
+    sourceKind,
     limits: apiLimitsFromEnv(env),
+    // Read here too, so that a bad AUTH_* or FHIR_SOURCE_* setting stops start-up like any other.
+    auth: readAuthConfig(env),
+    ...(sourceKind === 'fhir' ? { fhirSource: readFhirSourceConfig(env) } : {}),
   };
 }

@@ -2,7 +2,7 @@
  * The composition root: builds every adapter once per process from the configuration. The
  * Functions registrations in `functions/` get their collaborators from here and nowhere else.
  */
-import { createAuthenticator, readAuthConfig, type Authenticator } from './auth';
+import { createAuthenticator, type Authenticator } from './auth';
 import { loadConfig, type AppConfig } from './config';
 import { BlobExportDestination, getBlobServiceClient } from './destination/blobExportDestination';
 import type { ExportDestination } from './destination/exportDestination';
@@ -14,7 +14,6 @@ import { getCosmosClient } from './jobs/cosmosClient';
 import { createCosmosJobStore } from './jobs/cosmosJobStore';
 import { COSMOS_COMPARTMENT_TYPES, createCosmosSearchSource } from './sources/cosmosSource';
 import { createFhirRestSource } from './sources/fhirRestSource';
-import { readFhirSourceConfig } from './sources/fhirSourceConfig';
 import { ReadAheadSource } from './sources/readAheadSource';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
 import type { SearchSource } from './sources/searchSource';
@@ -79,11 +78,16 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
     databaseId: config.cosmos.database,
     containerId: config.cosmos.jobsContainer,
   });
-  const baseSource: SearchSource =
-    config.sourceKind === 'fhir'
-      ? createFhirRestSource(readFhirSourceConfig(env))
-      : await createCosmosSearchSource(cosmos, config.cosmos.database, config.cosmos.resourcesContainer);
-  const source = config.export.sourceReadAhead ? new ReadAheadSource(baseSource) : baseSource;
+  const baseSource: SearchSource = config.fhirSource
+    ? createFhirRestSource(config.fhirSource)
+    : await createCosmosSearchSource(cosmos, config.cosmos.database, config.cosmos.resourcesContainer);
+  // One read-ahead page per lane of every job that may run at once: a smaller cap would evict a
+  // lane's page just before that lane asks for it, and the source would serve every page twice.
+  const source = config.export.sourceReadAhead
+    ? new ReadAheadSource(baseSource, {
+        maxEntries: config.export.typeParallelism * config.export.maxActiveJobs,
+      })
+    : baseSource;
 
   const blobService = getBlobServiceClient({
     connectionString: config.storage.connectionString,
@@ -117,7 +121,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
       telemetry: await getTelemetry(env),
       ...overrides,
     },
-    authenticator: createAuthenticator(readAuthConfig(env)),
+    authenticator: createAuthenticator(config.auth),
     pollLimiter: new IntervalLimiter(config.limits.pollMinIntervalMs, 'Status polled'),
     kickoffLimiter: new TokenBucketLimiter(config.limits.kickoffRatePerMinute, 'Exports started'),
     readBody: (request) => readBodyText(request, config.limits.maxRequestBodyBytes),

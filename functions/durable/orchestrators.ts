@@ -59,13 +59,6 @@ export interface UnitResult {
   resources: number;
 }
 
-export interface UnitStatus {
-  unitId: string;
-  resourceType: string;
-  pages: number;
-  resources: number;
-}
-
 const exportResourceType: OrchestrationHandler = function* (context: OrchestrationContext) {
   const state = context.df.getInput<UnitInput>();
   const end = (outcome: UnitResult['outcome'], failure?: FailureDetails): UnitResult => ({

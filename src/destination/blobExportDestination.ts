@@ -19,6 +19,7 @@ import { DestinationConnectionError } from '../export/errors';
 import type { DestinationRef } from '../export/model';
 import type { ExportDestination } from './exportDestination';
 import { normaliseAccountUrl } from './destinationIdentity';
+import { mapWithConcurrency } from '../util/concurrency';
 
 export const NDJSON_CONTENT_TYPE = 'application/fhir+ndjson';
 
@@ -195,21 +196,16 @@ export class BlobExportDestination implements ExportDestination {
     try {
       const names: string[] = [];
       for await (const item of this.containerClient.listBlobsFlat({ prefix })) names.push(item.name);
-      const concurrency = 8;
-      for (let i = 0; i < names.length; i += concurrency) {
-        const results = await Promise.all(
-          names.slice(i, i + concurrency).map((name) =>
-            this.containerClient
-              .deleteBlob(name, { deleteSnapshots: 'include' })
-              .then(() => 1)
-              .catch((err: StorageErrorShape) => {
-                if (err.statusCode === 404) return 0;
-                throw err;
-              }),
-          ),
-        );
-        deleted += results.reduce((a, b) => a + b, 0);
-      }
+      const results = await mapWithConcurrency(names, 8, (name) =>
+        this.containerClient
+          .deleteBlob(name, { deleteSnapshots: 'include' })
+          .then(() => 1)
+          .catch((err: StorageErrorShape) => {
+            if (err.statusCode === 404) return 0;
+            throw err;
+          }),
+      );
+      deleted = results.reduce((a, b) => a + b, 0);
     } catch (err) {
       if (
         (err as StorageErrorShape).statusCode === 404 &&

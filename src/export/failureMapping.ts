@@ -2,7 +2,7 @@
  * Decides what an error means for a job: worth retrying, a wait the source asked for, or a failure
  * with the reason and status the client will see. Unknown errors never leak their message.
  */
-import { DestinationConnectionError, ExportError, SourceError } from './errors';
+import { ExportError, SourceError } from './errors';
 import type { FailureDetails } from './model';
 
 export type ErrorClass =
@@ -23,17 +23,13 @@ const TRANSIENT_NETWORK_CODES = new Set([
 ]);
 
 export function classifyError(error: unknown): ErrorClass {
-  if (error instanceof SourceError) {
-    if (!error.transient)
-      return { kind: 'permanent', failure: { reason: error.message, statusCode: error.statusCode } };
+  if (error instanceof SourceError && error.transient) {
     if (error.retryAfterSeconds !== undefined) {
       return { kind: 'throttled', retryAfterSeconds: error.retryAfterSeconds, message: error.message };
     }
     return { kind: 'transient', message: error.message };
   }
-  if (error instanceof DestinationConnectionError) {
-    return { kind: 'permanent', failure: { reason: error.message, statusCode: error.statusCode } };
-  }
+  // Every other typed error (a permanent source fault, an unreachable destination, …) carries its status.
   if (error instanceof ExportError) {
     return { kind: 'permanent', failure: { reason: error.message, statusCode: error.statusCode } };
   }

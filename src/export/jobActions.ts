@@ -17,15 +17,14 @@ import type {
   ProgressDocument,
 } from './model';
 import { isJobId } from './kickoff';
-import { progressId } from './pageStep';
+import { progressDocumentId } from './model';
+import { ndjsonBuffer } from './ndjson';
 import { legacyUnits, makePlan, planUnits } from './jobPlan';
 import { operationOutcome } from './operationOutcome';
 import { JOB_NOT_FOUND } from './statusReport';
 
 /** The `error` file of a manifest: what lenient handling ignored at kick-off. */
 export const WARNINGS_FILE = 'OperationOutcome-warnings.ndjson';
-
-export type { PlannedUnit };
 
 export type StartResult =
   | { outcome: 'started'; units: PlannedUnit[] }
@@ -114,7 +113,7 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
 
 function newProgress(deps: ExportDeps, jobId: string, unit: PlannedUnit): ProgressDocument {
   return {
-    id: progressId(jobId, unit.unitId),
+    id: progressDocumentId(jobId, unit.unitId),
     jobId,
     docType: 'progress',
     unitId: unit.unitId,
@@ -177,7 +176,6 @@ export async function completeJob(
   return { outcome: job?.status === 'Completed' ? 'completed' : 'stopped' };
 }
 
-/** Every non-empty file, sorted by type, then range, then part. */
 /**
  * The kick-off's lenient-handling warnings as an OperationOutcome NDJSON file (the manifest's `error`
  * array, as the IG asks). Written with a fixed block id, so a retried completion writes the same file.
@@ -188,7 +186,7 @@ async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<Ma
   const lines = warnings.map((diagnostics) =>
     JSON.stringify(operationOutcome(diagnostics, 'not-supported', 'warning')),
   );
-  const data = Buffer.from(`${lines.join('\n')}\n`, 'utf8');
+  const data = ndjsonBuffer(lines);
   const blobName = `${job.jobId}/${WARNINGS_FILE}`;
   const destination = deps.destinationFor(job.destination);
   const id = blockId(job.jobId, 'OperationOutcome', 1, 0);
@@ -197,6 +195,7 @@ async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<Ma
   return [{ type: 'OperationOutcome', blobName, count: lines.length, bytes: data.length }];
 }
 
+/** Every non-empty file, sorted by type, then range, then part. */
 export function manifestOutput(progress: ProgressDocument[]): ManifestOutputEntry[] {
   return progress
     .flatMap((p) =>

@@ -147,3 +147,8 @@ export interface ProgressDocument {
   updatedAt: string;
   _etag?: string;
 }
+
+/** The id of a unit's progress document (it shares the job's partition). */
+export function progressDocumentId(jobId: string, unitId: string): string {
+  return `${jobId}:progress:${unitId}`;
+}

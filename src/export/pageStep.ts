@@ -45,10 +45,6 @@ export class TransientPageError extends Error {
   }
 }
 
-export function progressId(jobId: string, unitId: string): string {
-  return `${jobId}:progress:${unitId}`;
-}
-
 /** `Patient-1.ndjson`; a range of a split type adds its range: `Observation-r2-1.ndjson`. */
 export function fileName(resourceType: string, part: number, rangeIndex?: number): string {
   return rangeIndex === undefined
@@ -134,11 +130,12 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     const blockId = blockIdFor(jobId, progress.unitId, file.part, progress.page);
     await destination.stageBlock(file.blobName, blockId, data);
     deps.probe?.('staged', { jobId, unitId, page: progress.page });
-    await destination.commitBlocks(file.blobName, [...file.blockIds, blockId]);
+    const blockIds = [...file.blockIds, blockId];
+    await destination.commitBlocks(file.blobName, blockIds);
     deps.probe?.('written', { jobId, unitId, page: progress.page });
     const updated: ProgressFile = {
       ...file,
-      blockIds: [...file.blockIds, blockId],
+      blockIds,
       count: file.count + lines.length,
       bytes: file.bytes + data.length,
     };
@@ -159,7 +156,8 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
       page: progress.page,
       resources: lines.length,
       bytes: next.bytes - progress.bytes,
-      filePart: lines.length > 0 ? next.files.reduce((max, f) => Math.max(max, f.part), 0) : undefined,
+      // The file written to is the last one in `next.files`.
+      filePart: lines.length > 0 ? next.files[next.files.length - 1].part : undefined,
       latencyMs: performance.now() - stepStart,
       searchMs,
       done: next.done,

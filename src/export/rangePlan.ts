@@ -120,10 +120,7 @@ export function laterInstant(a: string | undefined, b: string | undefined): stri
 export function dealIntoLanes(units: PlannedUnit[], lanes: number): PlannedUnit[][] {
   const dealt: PlannedUnit[][] = Array.from({ length: Math.min(lanes, units.length) }, () => []);
   const load = dealt.map(() => 0);
-  const ordered = units
-    .map((unit, order) => ({ unit, order }))
-    .sort((a, b) => (b.unit.estimate ?? 0) - (a.unit.estimate ?? 0) || a.order - b.order);
-  for (const { unit } of ordered) {
+  for (const unit of largestFirst(units)) {
     let best = 0;
     for (let i = 1; i < dealt.length; i++) {
       if (load[i] < load[best] || (load[i] === load[best] && dealt[i].length < dealt[best].length)) best = i;

@@ -29,7 +29,7 @@ import {
 } from '@azure/cosmos';
 import { JobConflictError } from '../export/errors';
 import { ACTIVE_JOB_STATUSES } from '../export/jobLifecycle';
-import type { ExportJobRecord, ProgressDocument } from '../export/model';
+import { progressDocumentId, type ExportJobRecord, type ProgressDocument } from '../export/model';
 import type { JobStore } from './jobStore';
 import { ensureContainer } from './cosmosClient';
 
@@ -85,10 +85,6 @@ function messageOf(err: unknown): string {
     return String(e.body?.message ?? e.message ?? '');
   }
   return String(err);
-}
-
-export function progressDocumentId(jobId: string, unitId: string): string {
-  return `${jobId}:progress:${unitId}`;
 }
 
 export class CosmosJobStore implements JobStore {
@@ -192,10 +188,7 @@ export class CosmosJobStore implements JobStore {
   }
 
   async createProgress(progress: ProgressDocument): Promise<ProgressDocument> {
-    const body = withoutSystemProperties(
-      { ...progress, id: progressDocumentId(progress.jobId, progress.unitId), docType: 'progress' as const },
-      false,
-    );
+    const body = this.progressBody(progress);
     try {
       const { resource } = await this.container.items.create(body);
       return withoutSystemProperties(resource as ProgressDocument, true);

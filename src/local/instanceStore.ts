@@ -112,8 +112,8 @@ export class InstanceStore {
   }
 
   save(record: InstanceRecord): void {
-    const line = `${JSON.stringify(record)}\n`;
-    const bytes = (this.logBytes.get(record.instanceId) ?? 0) + Buffer.byteLength(line);
+    const line = Buffer.from(`${JSON.stringify(record)}\n`, 'utf8');
+    const bytes = (this.logBytes.get(record.instanceId) ?? 0) + line.length;
     if (bytes > this.compactAfterBytes) {
       this.replace(record.instanceId, line);
     } else {
@@ -136,24 +136,28 @@ export class InstanceStore {
         continue;
       }
       if (!entry.endsWith('.jsonl')) continue;
-      const last = lastRecord(fs.readFileSync(file, 'utf8'));
+      const log = fs.readFileSync(file, 'utf8');
+      const last = lastRecord(log);
       if (!last) {
         fs.rmSync(file, { force: true }); // not even its first save was complete
         continue;
       }
-      this.replace(last.instanceId, `${JSON.stringify(last)}\n`);
+      // A log that is already its last record, whole, stays as it is; anything else is rewritten.
+      const whole = `${JSON.stringify(last)}\n`;
+      if (log === whole) this.logBytes.set(last.instanceId, Buffer.byteLength(log));
+      else this.replace(last.instanceId, Buffer.from(whole, 'utf8'));
       records.push(last);
     }
     return records;
   }
 
   /** Atomically makes `line` the instance's whole log. */
-  private replace(instanceId: string, line: string): void {
+  private replace(instanceId: string, line: Buffer): void {
     const file = this.fileOf(instanceId);
     const temp = `${file}.${process.pid}.${this.tempCounter++}.tmp`;
     fs.writeFileSync(temp, line);
     fs.renameSync(temp, file);
-    this.logBytes.set(instanceId, Buffer.byteLength(line));
+    this.logBytes.set(instanceId, line.length);
   }
 
   private fileOf(instanceId: string): string {

@@ -108,15 +108,19 @@ describe('resource not found and bad settings', () => {
     expect(await countJobDocuments(app)).toBe(before);
   });
 
-  it('given EXPORT_RESOURCES_PER_PAGE=abc, when the app starts, then it exits non-zero naming the setting', async () => {
-    const bad = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: 'abc' } });
+  it.each([
+    [{ EXPORT_RESOURCES_PER_PAGE: 'abc' }, /EXPORT_RESOURCES_PER_PAGE/],
+    [{ AUTH_MODE: 'jwt', AUTH_ISSUER: '' }, /AUTH_ISSUER/],
+    [{ SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: '' }, /FHIR_SOURCE_URL/],
+  ])('given %j, when the app starts, then it exits non-zero naming the setting', async (env, named) => {
+    const bad = new AppProcess({ env });
     try {
       const error = await bad.start().then(
         () => undefined,
         (e: unknown) => e as Error,
       );
       expect(error?.message).toMatch(/app exited early \(1\)/);
-      expect(bad.output).toMatch(/EXPORT_RESOURCES_PER_PAGE/);
+      expect(bad.output).toMatch(named);
     } finally {
       await bad.dispose();
     }

@@ -7,29 +7,11 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { eventually, isAlive } from '../support/e2eHelpers';
 import { downloadAll, expectedKeys, idsByType } from '../support/exportFixtures';
 
 const START = path.resolve(__dirname, '..', '..', 'dist', 'src', 'local', 'start.js');
 const DEMO_PATIENTS = 6;
-
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 60_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 describe('npm start', () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'fhir-export-start-'));
@@ -61,7 +43,12 @@ describe('npm start', () => {
   });
 
   it('given a fresh data folder, it seeds demo data, says anyone can export, and prints the FHIR base URL once ready', async () => {
-    const base = await waitFor('the base URL', () => /FHIR base URL: (\S+)/.exec(output)?.[1]);
+    const base = await eventually(
+      'the base URL',
+      async () => /FHIR base URL: (\S+)/.exec(output)?.[1],
+      60_000,
+      100,
+    );
     expect(base).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/api$/);
     expect(output).toMatch(/AUTH_MODE=none/);
     expect(output).toMatch(/Seeded \d+ demo resources for 6 patients/);
@@ -77,10 +64,15 @@ describe('npm start', () => {
 
     const firstPid = Number(readFileSync(path.join(dataDir, 'runtime.pid'), 'utf8'));
     process.kill(firstPid, 'SIGKILL');
-    const secondPid = await waitFor('a restarted app', () => {
-      const pid = Number(readFileSync(path.join(dataDir, 'runtime.pid'), 'utf8'));
-      return pid !== firstPid && isAlive(pid) ? pid : undefined;
-    });
+    const secondPid = await eventually(
+      'a restarted app',
+      async () => {
+        const pid = Number(readFileSync(path.join(dataDir, 'runtime.pid'), 'utf8'));
+        return pid !== firstPid && isAlive(pid) ? pid : undefined;
+      },
+      60_000,
+      100,
+    );
     expect(secondPid).not.toBe(firstPid);
 
     const manifest = await client.waitForManifest(kickoff.pollUrl as string, { timeoutMs: 120_000 });
@@ -96,6 +88,6 @@ describe('npm start', () => {
     const exited = new Promise<number | null>((resolve) => supervisor.once('exit', (code) => resolve(code)));
     supervisor.kill('SIGTERM');
     expect(await exited).toBe(0);
-    await waitFor('the app to exit', () => (isAlive(appPid) ? undefined : true), 10_000);
+    await eventually('the app to exit', async () => (isAlive(appPid) ? undefined : true), 10_000, 100);
   });
 });

@@ -26,7 +26,8 @@ export async function eventually<T>(
   }
 }
 
-function isAlive(pid: number): boolean {
+/** Whether a process with this id is still running. */
+export function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
     return true;
