@@ -134,6 +134,17 @@ describe('Bulk Data kick-off parameters and their effect on the files (IG v2.0.0
     const { resources } = await runExport(target, '$export', {
       query: '_type=Patient,Observation,Condition&_elements=Patient.gender,Observation.effectiveDateTime',
     });
+    // Every resource is there (so the checks below cannot pass by running zero times).
+    expect(ids(resources, 'Patient')).toEqual(
+      ofType('Patient')
+        .map((p) => p.id)
+        .sort(),
+    );
+    expect(ids(resources, 'Observation')).toEqual(
+      ofType('Observation')
+        .map((o) => o.id)
+        .sort(),
+    );
     for (const patient of resources.get('Patient') ?? []) {
       expect(Object.keys(patient).sort()).toEqual(['gender', 'id', 'meta', 'resourceType']);
       expect((patient.meta as { tag: unknown[] }).tag).toContainEqual(SUBSETTED);

@@ -2,6 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BadRequestError, SourceError } from '../../../src/export/errors';
+import { outcomeText } from '../../../src/sources/fhirHttp';
 import { FhirRestSource } from '../../../src/sources/fhirRestSource';
 import type { FhirSourceConfig } from '../../../src/sources/fhirSourceConfig';
 import { lineText, type SearchParameters } from '../../../src/sources/searchSource';
@@ -307,6 +308,7 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
     let rogue: http.Server;
     let rogueBase = '';
     let evilBase = '';
+    const rogueUrls: string[] = [];
 
     beforeAll(async () => {
       evil = http.createServer((_req, res) => {
@@ -316,6 +318,7 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       await new Promise<void>((r) => evil.listen(0, '127.0.0.1', r));
       evilBase = `http://127.0.0.1:${(evil.address() as AddressInfo).port}/fhir`;
       rogue = http.createServer((req, res) => {
+        rogueUrls.push(req.url ?? '');
         const next = req.url?.includes('path=1')
           ? `${rogueBase.replace('/fhir', '/other')}/Observation?p=2`
           : `${evilBase}/Observation?page=2`;
@@ -352,7 +355,11 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       const error = await sourceErrorOf(
         source(rogueBase).search('Observation', params({ typeFilters: ['path=1'] })),
       );
-      expect(error.transient).toBe(false);
+      // The rogue server was asked with `path=1`, so it answered with a same-origin link to /other.
+      expect(rogueUrls.some((url) => url.includes('path=1'))).toBe(true);
+      expect(error).toMatchObject({ transient: false, statusCode: 502 });
+      expect(error.message).toMatch(/outside its base URL/);
+      expect(evilHits).toBe(0);
     });
 
     it('When a continuation token points elsewhere, Then it is refused before any request', async () => {
@@ -476,6 +483,11 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       );
       expect(error).toMatchObject({ transient: false, statusCode: 400 });
       expect(error.message.length).toBeLessThan(400);
+      // The message carries the server's own OperationOutcome text, not just the HTTP status text.
+      const direct = await fetch(`${offsetServer.baseUrl}/Observation?_lastUpdated=genot-a-date`);
+      const text = outcomeText(await direct.json());
+      expect(text).toBeTruthy();
+      expect(error.message).toContain(text);
     });
 
     it('When the page is over the byte budget, Then it is fetched again smaller and still complete', async () => {
