@@ -192,7 +192,8 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
     expectOperationOutcome(await request(`${base}/00000000-0000-4000-8000-000000000000`), 404);
   });
 
-  it('SHALL accept DELETE of a running export (202), then answer polls with 404 and an OperationOutcome', async () => {
+  // The protocol only; a cancel mid-run (files written, then removed) is test/e2e/cancel.test.ts.
+  it('SHALL accept DELETE of an export in progress (202), then answer polls with 404 and an OperationOutcome', async () => {
     const accepted = await kickoff(target.base, '$export', { headers: { 'Cache-Control': 'no-cache' } });
     const pollUrl = accepted.headers.get('content-location') as string;
     const deleted = await request(pollUrl, { method: 'DELETE' });
