@@ -13,6 +13,7 @@
  */
 import { createPublicKey, verify as verifySignature, constants, KeyObject } from 'node:crypto';
 import { AuthenticationUnavailableError, UnauthorizedError } from './errors';
+import { readBodyText } from '../http/readBody';
 
 export const SUPPORTED_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'ES256', 'ES384'] as const;
 export type JwtAlgorithm = (typeof SUPPORTED_ALGORITHMS)[number];
@@ -204,8 +205,8 @@ async function defaultFetchJwks(uri: string, timeoutMs: number): Promise<unknown
     signal: AbortSignal.timeout(timeoutMs),
   });
   if (!response.ok) throw new Error(`JWKS endpoint answered ${response.status}`);
-  const text = await response.text();
-  if (text.length > MAX_JWKS_BYTES) throw new Error('JWKS document is too large');
+  // Bounded while reading (any failure here counts as a failed key refresh).
+  const text = await readBodyText(response, MAX_JWKS_BYTES);
   return JSON.parse(text);
 }
 

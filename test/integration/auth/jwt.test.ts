@@ -1,3 +1,5 @@
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { generateKeyPairSync } from 'node:crypto';
 import { createAuthenticator, Authenticator } from '../../../src/auth/authenticator';
 import { AuthenticationUnavailableError, ForbiddenError, UnauthorizedError } from '../../../src/auth/errors';
@@ -208,6 +210,36 @@ describe('JWT authentication against a local JWKS over loopback', () => {
       await expectUnauthorized(v.verify(idp.sign({}, { kid: `bogus-x${i}` })), /not known/);
     }
     expect(idp.jwksRequests).toBe(2);
+  });
+
+  test('a JWKS body past the size bound is refused while it streams: a 503, not a parsed key set', async () => {
+    let sent = 0;
+    const huge = http.createServer((_req, res) => {
+      // No Content-Length: only counting while reading can stop it.
+      res.writeHead(200, { 'content-type': 'application/json' });
+      const chunk = Buffer.alloc(64 * 1024, 0x20);
+      const pump = (): void => {
+        while (sent < 32 * 1024 * 1024) {
+          sent += chunk.length;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+        res.end('{"keys":[]}');
+      };
+      res.on('error', () => undefined);
+      pump();
+    });
+    await new Promise<void>((resolve) => huge.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (huge.address() as AddressInfo).port;
+      const error = await verifier({ jwksUri: `http://127.0.0.1:${port}/jwks` })
+        .verify(idp.sign())
+        .catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(AuthenticationUnavailableError);
+      expect(sent).toBeLessThan(32 * 1024 * 1024); // the reader gave up before the whole body was sent
+    } finally {
+      huge.closeAllConnections();
+      await new Promise((resolve) => huge.close(resolve));
+    }
   });
 
   test('an unreachable JWKS is a 503, and cached keys keep working when a refresh fails', async () => {
