@@ -1,32 +1,25 @@
 /**
- * The HTTP layer of the FHIR REST source: one request at a time through the global fetch (Node's
- * keep-alive pool), with a timeout covering headers and body, a byte budget on the body, one
+ * The HTTP layer of the FHIR REST source: one request at a time over keep-alive sockets
+ * (`httpTransport.ts`), with a deadline covering headers and body, a byte budget on the body, one
  * credential refresh on 401, and every failure mapped to a `SourceError` (transient or not).
  * It never sleeps for `Retry-After`: it reports the wait and the caller schedules it.
  */
 import { SourceError } from '../export/errors';
 import type { SourceAuth } from './sourceAuth';
+import { HttpDeadlineError, ResponseTooLargeError, sendHttp, type HttpAnswer } from './httpTransport';
 import { parseSearchsetBytes } from './searchsetScanner';
+
+export { ResponseTooLargeError } from './httpTransport';
 
 /** Longest source message we pass on (the source's OperationOutcome text, trimmed). */
 const MAX_MESSAGE_CHARS = 300;
 /** How much of an error response we read to find its OperationOutcome. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
-/** The body of a successful response was larger than the byte budget; nothing of it is kept. */
-export class ResponseTooLargeError extends Error {
-  constructor(readonly maxBytes: number) {
-    super(`response body exceeds ${maxBytes} bytes`);
-    this.name = 'ResponseTooLargeError';
-  }
-}
-
 export interface FhirHttpOptions {
   /** Milliseconds for the whole exchange (connect, headers and body). */
   timeoutMs: number;
   auth: SourceAuth;
-  /** Replaceable for tests; defaults to the global fetch. */
-  fetch?: typeof fetch;
 }
 
 export interface FhirRequestOptions {
@@ -100,13 +93,9 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-/** Thin client over fetch; one instance per source, shared by all calls. */
+/** One instance per source, shared by all calls. */
 export class FhirHttpClient {
-  private readonly fetchFn: typeof fetch;
-
-  constructor(private readonly options: FhirHttpOptions) {
-    this.fetchFn = options.fetch ?? fetch;
-  }
+  constructor(private readonly options: FhirHttpOptions) {}
 
   /** Sends the request and returns the parsed JSON body of a 2xx answer; throws `SourceError` otherwise. */
   async requestJson(url: string, request: FhirRequestOptions): Promise<FhirJsonResponse> {
@@ -135,26 +124,24 @@ export class FhirHttpClient {
       headers['content-type'] = 'application/x-www-form-urlencoded';
       body = (request.form ?? new URLSearchParams()).toString();
     }
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.options.timeoutMs);
+    let answer: HttpAnswer | undefined;
     try {
-      const response = await this.fetchFn(url, {
+      answer = await sendHttp(url, {
         method: request.method ?? 'GET',
         headers,
         body,
-        redirect: 'manual',
-        signal: controller.signal,
+        timeoutMs: this.options.timeoutMs,
       });
-      if (request.passStatuses?.includes(response.status)) {
-        await response.body?.cancel().catch(() => undefined);
-        return { kind: 'ok', response: { status: response.status, body: undefined } };
+      if (request.passStatuses?.includes(answer.status)) {
+        answer.discard();
+        return { kind: 'ok', response: { status: answer.status, body: undefined } };
       }
-      if (response.status < 200 || response.status >= 300) {
-        const error = await this.errorFor(response);
-        if (response.status === 401) return { kind: 'unauthorized', error };
+      if (answer.status < 200 || answer.status >= 300) {
+        const error = await this.errorFor(answer);
+        if (answer.status === 401) return { kind: 'unauthorized', error };
         throw error;
       }
-      const bytes = await readLimited(response, request.maxBytes, true);
+      const bytes = await answer.read(request.maxBytes, true);
       let parsed: unknown;
       try {
         parsed = request.rawResources ? parseSearchsetBytes(bytes) : undefined;
@@ -163,33 +150,33 @@ export class FhirHttpClient {
         // A truncated or garbled body is usually a proxy or connection hiccup: worth one more try.
         throw new SourceError('source returned a malformed response (invalid JSON)', 502, true);
       }
-      return { kind: 'ok', response: { status: response.status, body: parsed } };
+      return { kind: 'ok', response: { status: answer.status, body: parsed } };
     } catch (error) {
       if (error instanceof SourceError || error instanceof ResponseTooLargeError) throw error;
-      if (controller.signal.aborted) {
+      if (error instanceof HttpDeadlineError) {
         throw new SourceError(`source did not answer within ${this.options.timeoutMs} ms`, 503, true);
       }
       throw new SourceError(`source connection failed (${networkReason(error)})`, 503, true);
     } finally {
-      clearTimeout(timer);
+      answer?.discard();
     }
   }
 
-  private async errorFor(response: Response): Promise<SourceError> {
-    const status = response.status;
+  private async errorFor(answer: HttpAnswer): Promise<SourceError> {
+    const status = answer.status;
     let detail: string | undefined;
     try {
-      const raw = await readLimited(response, MAX_ERROR_BODY_BYTES, false);
+      const raw = await answer.read(MAX_ERROR_BODY_BYTES, false);
       detail = outcomeText(JSON.parse(raw.toString('utf8')));
     } catch {
       detail = undefined;
     }
-    const reason = sanitizeMessage(detail ?? (response.statusText || 'no details'));
+    const reason = sanitizeMessage(detail ?? (answer.statusText || 'no details'));
     if (status >= 300 && status < 400) {
       return new SourceError(`source answered with an unexpected redirect (${status})`, 502, false);
     }
     if (status === 429 || status === 503) {
-      const wait = parseRetryAfter(response.headers.get('retry-after'));
+      const wait = parseRetryAfter(answer.header('retry-after'));
       const what = status === 429 ? 'source is throttling requests' : 'source is unavailable';
       return new SourceError(`${what} (${status}): ${reason}`, 503, true, wait);
     }
@@ -200,35 +187,6 @@ export class FhirHttpClient {
     const statusCode = status >= 500 ? 502 : status;
     return new SourceError(`source rejected the request (${status}): ${reason}`, statusCode, false);
   }
-}
-
-/**
- * Reads a response body into memory, counting bytes. Over `maxBytes` the stream is cancelled and,
- * when `strict`, ResponseTooLargeError is thrown; otherwise the first `maxBytes` are returned.
- */
-async function readLimited(response: Response, maxBytes: number, strict: boolean): Promise<Buffer> {
-  const declared = Number(response.headers.get('content-length'));
-  if (strict && Number.isFinite(declared) && declared > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
-    throw new ResponseTooLargeError(maxBytes);
-  }
-  if (!response.body) return Buffer.alloc(0);
-  const reader = response.body.getReader();
-  const chunks: Buffer[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => undefined);
-      if (strict) throw new ResponseTooLargeError(maxBytes);
-      chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength - (total - maxBytes)));
-      break;
-    }
-    chunks.push(Buffer.from(value.buffer, value.byteOffset, value.byteLength));
-  }
-  return Buffer.concat(chunks);
 }
 
 /** A short, credential-free reason for a network failure (the error code when there is one). */

@@ -33,8 +33,6 @@ import { createSourceAuth } from './sourceAuth';
 export interface FhirRestSourceDeps {
   /** Azure credential for the `managed-identity` mode (tests inject a fake); default DefaultAzureCredential. */
   credential?: TokenCredential;
-  /** Replaces the global fetch (tests). */
-  fetch?: typeof fetch;
 }
 
 /** Longest URL sent as GET for a duplicate check; longer checks go as POST `_search`. */
@@ -58,10 +56,9 @@ export class FhirRestSource implements SearchSource {
     this.config = fhirSourceConfig(config);
     const auth = createSourceAuth(this.config.auth, this.config.baseUrl, {
       credential: deps.credential,
-      fetch: deps.fetch,
       timeoutMs: this.config.timeoutMs,
     });
-    this.http = new FhirHttpClient({ timeoutMs: this.config.timeoutMs, auth, fetch: deps.fetch });
+    this.http = new FhirHttpClient({ timeoutMs: this.config.timeoutMs, auth });
   }
 
   async listResourceTypes(): Promise<string[]> {
