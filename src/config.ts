@@ -47,6 +47,11 @@ export interface ExportConfig {
    * by default; see src/sources/readAheadSource.ts). Overlaps the source's and the storage's latency.
    */
   sourceReadAhead: boolean;
+  /**
+   * How old a running job's record may be when a page step uses it (`EXPORT_JOB_RECORD_MAX_AGE_MS`,
+   * default 1000; 0 reads it for every page). See src/export/runningJobCache.ts.
+   */
+  jobRecordMaxAgeMs: number;
   retry: RetryPolicyConfig;
   /** How long a completed export's files are kept and its manifest answered. */
   fileRetentionHours: number;
@@ -191,6 +196,7 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
     rangeSplitThreshold: intSetting(env, 'EXPORT_RANGE_SPLIT_THRESHOLD', 50_000, 1, 1_000_000_000),
     maxRangesPerType: intSetting(env, 'EXPORT_MAX_RANGES_PER_TYPE', 4, 1, 64),
     sourceReadAhead: choiceSetting(env, 'EXPORT_SOURCE_READ_AHEAD', 'on', ['on', 'off'] as const) === 'on',
+    jobRecordMaxAgeMs: intSetting(env, 'EXPORT_JOB_RECORD_MAX_AGE_MS', 1000, 0, 60_000),
     retry: {
       maxAttempts: intSetting(env, 'EXPORT_RETRY_MAX_ATTEMPTS', 5, 1, 100),
       firstRetryIntervalMs: intSetting(env, 'EXPORT_RETRY_FIRST_INTERVAL_MS', 2000, 1, 3_600_000),

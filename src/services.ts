@@ -15,6 +15,7 @@ import { createCosmosJobStore } from './jobs/cosmosJobStore';
 import { COSMOS_COMPARTMENT_TYPES, createCosmosSearchSource } from './sources/cosmosSource';
 import { createFhirRestSource } from './sources/fhirRestSource';
 import { ReadAheadSource } from './sources/readAheadSource';
+import { RunningJobCache } from './export/runningJobCache';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
 import type { SearchSource } from './sources/searchSource';
 import { createTelemetry, type Telemetry } from './telemetry';
@@ -109,6 +110,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
     config,
     exportDeps: {
       jobs,
+      runningJobs: new RunningJobCache((jobId) => jobs.getJob(jobId), config.export.jobRecordMaxAgeMs),
       source,
       config: config.export,
       destinationRef,

@@ -5,10 +5,13 @@ import type { JobStore } from '../jobs/jobStore';
 import type { SearchSource } from '../sources/searchSource';
 import { noopTelemetry, type Telemetry } from '../telemetry';
 import type { DestinationRef } from './model';
+import type { RunningJobCache } from './runningJobCache';
 
 /** What the export domain needs from the outside world; built once per process (src/services.ts). */
 export interface ExportDeps {
   jobs: JobStore;
+  /** Job records as page steps read them (at most one read per job per `jobRecordMaxAgeMs`). */
+  runningJobs: RunningJobCache;
   source: SearchSource;
   config: ExportConfig;
   /** The storage account and default container this deployment writes to. */

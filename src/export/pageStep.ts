@@ -60,6 +60,10 @@ export async function runPageStep(deps: ExportDeps, jobId: string, unitId: strin
   try {
     return await pageStep(deps, jobId, unitId);
   } catch (error) {
+    // A page that raced a cancel can find its progress or its blocks deleted: that is a stop, not a
+    // failure of the job. When the job's state cannot be read, the error is judged as it is.
+    const stopped = await stoppedMeanwhile(deps, jobId).catch(() => undefined);
+    if (stopped) return stopped;
     const verdict = classifyError(error);
     if (verdict.kind === 'transient') throw new TransientPageError(verdict.message);
     if (verdict.kind === 'throttled')
@@ -70,11 +74,12 @@ export async function runPageStep(deps: ExportDeps, jobId: string, unitId: strin
 
 async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
   const stepStart = performance.now();
-  // Both reads at once (one round trip less per page); the progress is dropped if the job stopped.
-  // Safe in either order: the checkpoint below is conditional on the etag and on the job running.
+  // Both reads at once; the job record usually comes from the cache (see runningJobCache.ts). Safe in
+  // either order and however old the record: the checkpoint below is conditional on the etag and on
+  // the job running.
   const progressRead = deps.jobs.getProgress(jobId, unitId);
   progressRead.catch(() => undefined);
-  const job = await deps.jobs.getJob(jobId);
+  const job = await deps.runningJobs.get(jobId);
   if (!job || job.status !== 'Running') return { outcome: 'stopped' };
   // A resumed job writes only where it started writing, or fails.
   assertJobDestination(deps, job.destination);
@@ -183,19 +188,27 @@ async function checkpoint(
 }
 
 /**
- * The checkpoint was refused: either the job left Running (a cancel wins: remove what this late page
- * may have re-created after the cancel deleted the files) or another execution of this same page got
+ * The checkpoint was refused: either the job left Running or another execution of this same page got
  * there first (a duplicate delivery: its result stands, nothing failed).
  */
 async function afterConflict(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
-  const job = await deps.jobs.getJob(jobId);
-  if (!job || job.status !== 'Running') {
-    if (job?.status === 'Cancelled') await deps.destinationFor(job.destination).deletePrefix(`${jobId}/`);
-    return { outcome: 'stopped' };
-  }
+  const stopped = await stoppedMeanwhile(deps, jobId);
+  if (stopped) return stopped;
   const stored = await deps.jobs.getProgress(jobId, unitId);
   if (!stored) throw new Error(`Progress ${unitId} of job ${jobId} is missing`);
   return written(stored, 0);
+}
+
+/**
+ * `stopped` when the job (read afresh) is no longer Running. A cancel wins: what this late page may
+ * have re-created after the cancel deleted the files is removed.
+ */
+async function stoppedMeanwhile(deps: ExportDeps, jobId: string): Promise<PageStepResult | undefined> {
+  deps.runningJobs.forget(jobId);
+  const job = await deps.jobs.getJob(jobId);
+  if (job && job.status === 'Running') return undefined;
+  if (job?.status === 'Cancelled') await deps.destinationFor(job.destination).deletePrefix(`${jobId}/`);
+  return { outcome: 'stopped' };
 }
 
 function written(progress: ProgressDocument, pageResources: number): PageStepResult {

@@ -11,6 +11,7 @@ import { cancelJob, completeJob, startJob } from '../../../src/export/jobActions
 import { newJobRecord } from '../../../src/export/kickoff';
 import type { ExportJobRecord, ExportRequest, ProgressDocument } from '../../../src/export/model';
 import { blobNameFor, runPageStep } from '../../../src/export/pageStep';
+import { RunningJobCache } from '../../../src/export/runningJobCache';
 import { getCosmosClient } from '../../../src/jobs/cosmosClient';
 import { createCosmosJobStore, type CosmosJobStore } from '../../../src/jobs/cosmosJobStore';
 import { createCosmosResourceWriter } from '../../../src/sources/cosmosResourceWriter';
@@ -41,6 +42,8 @@ describe('the page step with real adapters', () => {
     destination = new BlobExportDestination(blobService, container);
     deps = {
       jobs,
+      // Read for every page here; the cached case has its own test.
+      runningJobs: new RunningJobCache((jobId) => jobs.getJob(jobId), 0),
       source,
       config: { ...exportConfigFromEnv({}), resourcesPerPage: PAGE_SIZE },
       destinationRef: destination.ref,
@@ -243,6 +246,37 @@ describe('the page step with real adapters', () => {
     for await (const blob of destination.containerClient.listBlobsFlat({ prefix: `${job.jobId}/` }))
       left.push(blob.name);
     expect(left).toEqual([]);
+  });
+
+  it('given a job record cached as Running, when the job is cancelled before the next page, then that page is refused at its checkpoint and leaves no files', async () => {
+    const caching: ExportDeps = {
+      ...deps,
+      runningJobs: new RunningJobCache((jobId) => jobs.getJob(jobId), 60_000),
+    };
+    const job = await runningJob();
+    expect((await runPageStep(caching, job.jobId, 'Patient')).outcome).toBe('written');
+    await cancelJob(deps, job.jobId, 'test', async () => undefined);
+
+    // The cache still says Running: the page is searched and staged, then refused (the cancel deleted
+    // the file, so its block list no longer commits) and cleaned up.
+    const searches: string[] = [];
+    const watched: ExportDeps = {
+      ...caching,
+      probe: (phase, at) => {
+        if (at.jobId === job.jobId) searches.push(phase);
+      },
+    };
+    expect(await runPageStep(watched, job.jobId, 'Patient')).toEqual({ outcome: 'stopped' });
+    expect(searches).toEqual(['searched', 'staged']);
+    expect((await jobs.getProgress(job.jobId, 'Patient'))?.page).toBe(1);
+    const left: string[] = [];
+    for await (const blob of destination.containerClient.listBlobsFlat({ prefix: `${job.jobId}/` }))
+      left.push(blob.name);
+    expect(left).toEqual([]);
+    // The refusal dropped the cached record: the next page stops before searching.
+    searches.length = 0;
+    expect(await runPageStep(watched, job.jobId, 'Patient')).toEqual({ outcome: 'stopped' });
+    expect(searches).toEqual([]);
   });
 
   it('given a source that throws a plain TypeError, when a page runs, then it fails with 500 "Unknown error" and no detail', async () => {
