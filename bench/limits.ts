@@ -4,8 +4,8 @@
  *   read   page through every unit with the product's FhirRestSource (same `_count`), keeping
  *          nothing: the source side alone.
  *   write  stage + commit the same NDJSON to Azurite with the product's BlobExportDestination and
- *          block ids (block list grows per page, files roll at the same size, one file series per
- *          unit): the destination side alone. The bytes are fetched before the clock starts.
+ *          block ids (block list grows per page, each commit conditional on the blob's last etag,
+ *          files roll at the same size, one file series per unit): the destination side alone. The bytes are fetched before the clock starts.
  *
  * Both run the export's own plan: its units (a large type split into the same time ranges, from the
  * source's description and the product's `planRanges`) dealt into the same number of lanes by the
@@ -147,6 +147,7 @@ async function writeLimit(options: LimitOptions): Promise<LimitResult> {
   await inLanes(lanes, async (unit) => {
     let part = 1;
     let ids: string[] = [];
+    let etag: string | undefined;
     let fileBytes = 0;
     const pages = pagesByUnit.get(unit.unitId) ?? [];
     for (let page = 0; page < pages.length; page++) {
@@ -154,13 +155,15 @@ async function writeLimit(options: LimitOptions): Promise<LimitResult> {
       if (fileBytes > 0 && fileBytes + data.length > rollBytes) {
         part += 1;
         ids = [];
+        etag = undefined;
         fileBytes = 0;
       }
       const blob = `${jobId}/${unit.unitId}-${part}.ndjson`;
       const id = blockId(jobId, unit.unitId, part, page);
       await destination.stageBlock(blob, id, data);
       ids.push(id);
-      await destination.commitBlocks(blob, ids);
+      // Conditional on the blob's last version, as the page step commits.
+      etag = await destination.commitBlocks(blob, ids, etag ? { etag } : 'new');
       fileBytes += data.length;
       result.pages += 1;
       result.bytes += data.length;

@@ -17,7 +17,7 @@ import {
 import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import { DestinationConnectionError } from '../export/errors';
 import type { DestinationRef } from '../export/model';
-import type { ExportDestination } from './exportDestination';
+import { StaleBlobError, type CommitBase, type ExportDestination } from './exportDestination';
 import { normaliseAccountUrl } from './destinationIdentity';
 import { mapWithConcurrency } from '../util/concurrency';
 
@@ -128,6 +128,12 @@ export function toDestinationError(err: unknown, what: string): DestinationConne
   return undefined;
 }
 
+/** The answers to a commit whose condition no longer holds (etag changed, blob exists, or gone). */
+function isConditionRefusal(err: unknown): boolean {
+  const { statusCode, code } = (err ?? {}) as StorageErrorShape;
+  return statusCode === 412 || statusCode === 409 || (statusCode === 404 && code === 'BlobNotFound');
+}
+
 function rethrow(err: unknown, what: string): never {
   throw toDestinationError(err, what) ?? err;
 }
@@ -169,15 +175,38 @@ export class BlobExportDestination implements ExportDestination {
     }
   }
 
-  async commitBlocks(blobName: string, blockIds: string[]): Promise<void> {
+  async commitBlocks(blobName: string, blockIds: string[], over: CommitBase): Promise<string> {
     // A block listed twice would repeat its content in the blob.
     const unique = [...new Set(blockIds)];
+    const blob = this.containerClient.getBlockBlobClient(blobName);
+    const conditions =
+      over === 'any' ? undefined : over === 'new' ? { ifNoneMatch: '*' } : { ifMatch: over.etag };
     try {
-      await this.containerClient
-        .getBlockBlobClient(blobName)
-        .commitBlockList(unique, { blobHTTPHeaders: { blobContentType: NDJSON_CONTENT_TYPE } });
+      const response = await blob.commitBlockList(unique, {
+        blobHTTPHeaders: { blobContentType: NDJSON_CONTENT_TYPE },
+        conditions,
+      });
+      if (!response.etag) throw new Error(`Writing ${blobName}: the service returned no etag`);
+      return response.etag;
     } catch (err) {
-      rethrow(err, `Writing ${blobName}`);
+      if (over === 'any' || !isConditionRefusal(err)) rethrow(err, `Writing ${blobName}`);
+    }
+    // Refused: the blob is another version. Fine only if it already is exactly this commit.
+    const held = await this.committedBlocks(blobName);
+    if (held && held.blockIds.length === unique.length && held.blockIds.every((id, i) => id === unique[i])) {
+      return held.etag;
+    }
+    throw new StaleBlobError(blobName);
+  }
+
+  /** The blob's committed block ids and etag; undefined when there is no such blob. */
+  private async committedBlocks(blobName: string): Promise<{ blockIds: string[]; etag: string } | undefined> {
+    try {
+      const list = await this.containerClient.getBlockBlobClient(blobName).getBlockList('committed');
+      return { blockIds: (list.committedBlocks ?? []).map((b) => b.name), etag: list.etag ?? '' };
+    } catch (err) {
+      if ((err as StorageErrorShape).statusCode === 404) return undefined;
+      rethrow(err, `Reading the blocks of ${blobName}`);
     }
   }
 

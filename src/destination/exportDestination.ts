@@ -1,15 +1,32 @@
 /** The port for where NDJSON goes. Blob names are relative to the job's container. */
 
+/** The version of a blob that a commit extends (see `ExportDestination.commitBlocks`). */
+export type CommitBase = { etag: string } | 'new' | 'any';
+
+/** The blob changed since the version a commit was meant to extend. */
+export class StaleBlobError extends Error {
+  constructor(readonly blobName: string) {
+    super(`${blobName} changed since this page's progress was read`);
+    this.name = 'StaleBlobError';
+  }
+}
+
 export interface ExportDestination {
   /** Fails with `DestinationConnectionError` when the container cannot be reached or written. */
   ensureReady(): Promise<void>;
   /** Uploads `data` as an uncommitted block of `blobName`; staging the same id again replaces it. */
   stageBlock(blobName: string, blockId: string, data: Buffer): Promise<void>;
   /**
-   * Makes `blockIds`, in order, the blob's whole content. Committing the same list again leaves the
-   * same blob, which is what makes a retried page idempotent.
+   * Makes `blockIds`, in order, the blob's whole content, and returns the blob's new etag.
+   *
+   * `over` says which version of the blob the list extends: `{ etag }` that version, `'new'` no blob
+   * yet, `'any'` whatever is there. If the blob is no longer that version the commit is refused with
+   * `StaleBlobError`, unless the blob already holds exactly `blockIds` (the same commit, made before
+   * a crash or by a duplicate of this page): then its etag is returned. Without this check, a late
+   * duplicate of an earlier page would commit a shorter list over a longer one and drop the blocks
+   * committed since.
    */
-  commitBlocks(blobName: string, blockIds: string[]): Promise<void>;
+  commitBlocks(blobName: string, blockIds: string[], over: CommitBase): Promise<string>;
   /** Streams a blob's content; undefined when it does not exist. */
   openRead(blobName: string): Promise<NodeJS.ReadableStream | undefined>;
   /** Deletes every blob whose name starts with `prefix`; returns how many. */

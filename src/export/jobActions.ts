@@ -191,7 +191,8 @@ async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<Ma
   const destination = deps.destinationFor(job.destination);
   const id = blockId(job.jobId, 'OperationOutcome', 1, 0);
   await destination.stageBlock(blobName, id, data);
-  await destination.commitBlocks(blobName, [id]);
+  // A retried completion commits the same one-block list again.
+  await destination.commitBlocks(blobName, [id], 'any');
   return [{ type: 'OperationOutcome', blobName, count: lines.length, bytes: data.length }];
 }
 

@@ -116,6 +116,11 @@ export interface ProgressFile {
   blobName: string;
   /** Committed block ids, in order; the blob's content is exactly these blocks. */
   blockIds: string[];
+  /**
+   * The blob's etag after the last checkpointed commit: the next commit is made only over that
+   * version (see `commitBlocks`). Absent before the first commit, and in files of older versions.
+   */
+  etag?: string;
   count: number;
   bytes: number;
 }

@@ -7,6 +7,7 @@
  * block id, so the file holds each resource once. Only small summaries go back to the orchestrator.
  */
 import { blockId as blockIdFor } from '../destination/blockIds';
+import { StaleBlobError, type CommitBase } from '../destination/exportDestination';
 import { lineText } from '../sources/searchSource';
 import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
@@ -136,17 +137,27 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     await destination.stageBlock(file.blobName, blockId, data);
     deps.probe?.('staged', { jobId, unitId, page: progress.page });
     const blockIds = [...file.blockIds, blockId];
-    await destination.commitBlocks(file.blobName, blockIds);
+    let etag: string;
+    try {
+      etag = await destination.commitBlocks(file.blobName, blockIds, commitBase(file));
+    } catch (error) {
+      // The file moved on since this progress was read: this is a late duplicate of an earlier page.
+      if (error instanceof StaleBlobError) return afterConflict(deps, jobId, unitId);
+      throw error;
+    }
     deps.probe?.('written', { jobId, unitId, page: progress.page });
     const updated: ProgressFile = {
       ...file,
       blockIds,
+      etag,
       count: file.count + lines.length,
       bytes: file.bytes + data.length,
     };
     // Only the current file's block list is ever committed again; closed files keep their totals.
     next.files = [
-      ...progress.files.filter((f) => f.part !== file.part).map((f) => ({ ...f, blockIds: [] })),
+      ...progress.files
+        .filter((f) => f.part !== file.part)
+        .map((f) => ({ ...f, blockIds: [], etag: undefined })),
       updated,
     ];
     next.resourceCount = progress.resourceCount + lines.length;
@@ -220,6 +231,15 @@ function written(progress: ProgressDocument, pageResources: number): PageStepRes
     pages: progress.page,
     resources: progress.resourceCount,
   };
+}
+
+/**
+ * The version of the file this page's commit extends: the one the last checkpoint recorded, no blob
+ * for a file not yet written, and any version for a file written by a version that kept no etag.
+ */
+function commitBase(file: ProgressFile): CommitBase {
+  if (file.etag) return { etag: file.etag };
+  return file.blockIds.length === 0 ? 'new' : 'any';
 }
 
 /** The file this page goes to: the last one, or a new part when the page would push it past the roll size. */

@@ -3,6 +3,7 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { DestinationConnectionError } from '../../../src/export/errors';
 import { BlobExportDestination, NDJSON_CONTENT_TYPE } from '../../../src/destination/blobExportDestination';
 import { blockId } from '../../../src/destination/blockIds';
+import { StaleBlobError } from '../../../src/destination/exportDestination';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 /** One page as the page step writes it: stage the block, then commit the list with it appended. */
@@ -14,7 +15,7 @@ async function append(
   data: Buffer,
 ) {
   await dest.stageBlock(name, id, data);
-  await dest.commitBlocks(name, [...committed, id]);
+  await dest.commitBlocks(name, [...committed, id], 'any');
 }
 
 const WRONG_KEY = Buffer.alloc(64, 7).toString('base64');
@@ -85,6 +86,44 @@ describe('BlobExportDestination', () => {
     const list = await dest.containerClient.getBlockBlobClient(name).getBlockList('all');
     expect(list.committedBlocks?.map((b) => b.name)).toEqual(ids);
     expect(list.uncommittedBlocks ?? []).toHaveLength(0);
+  });
+
+  test('given commits conditional on the last etag, when a late duplicate commits an older list, then it is refused and the later blocks stay', async () => {
+    const name = 'job/Encounter-1.ndjson';
+    const [b0, b1, b2] = [0, 1, 2].map((page) => blockId('job', 'Encounter', 1, page));
+    // Each page stages its block, then commits (a commit drops blocks staged but not listed).
+    const stage = (id: string, text: string) => dest.stageBlock(name, id, Buffer.from(text));
+    await stage(b0, '0\n');
+    const e0 = await dest.commitBlocks(name, [b0], 'new');
+    await stage(b1, '1\n');
+    const e1 = await dest.commitBlocks(name, [b0, b1], { etag: e0 });
+    // A retry after a crash between commit and checkpoint: the blob already is this commit.
+    await stage(b1, '1\n');
+    expect(await dest.commitBlocks(name, [b0, b1], { etag: e0 })).toBe(e1);
+    await stage(b2, '2\n');
+    const e2 = await dest.commitBlocks(name, [b0, b1, b2], { etag: e1 });
+
+    // Late duplicates of pages 0 and 1, with the progress they read back then.
+    await expect(dest.commitBlocks(name, [b0], 'new')).rejects.toBeInstanceOf(StaleBlobError);
+    await expect(dest.commitBlocks(name, [b0, b1], { etag: e0 })).rejects.toBeInstanceOf(StaleBlobError);
+    expect(await readAll(await dest.openRead(name))).toBe('0\n1\n2\n');
+    const props = await dest.containerClient.getBlobClient(name).getProperties();
+    expect(props.etag).toBe(e2);
+
+    // A file deleted by a cancel is not re-created by a commit over its old version.
+    await dest.deletePrefix(name);
+    await expect(dest.commitBlocks(name, [b0, b1, b2], { etag: e2 })).rejects.toBeInstanceOf(StaleBlobError);
+    expect(await dest.openRead(name)).toBeUndefined();
+  });
+
+  test('given a first commit that happened before a crash, when repeated as new, then its etag is returned', async () => {
+    const name = 'job/Condition-1.ndjson';
+    const b0 = blockId('job', 'Condition', 1, 0);
+    await dest.stageBlock(name, b0, Buffer.from('0\n'));
+    const first = await dest.commitBlocks(name, [b0], 'new');
+    await dest.stageBlock(name, b0, Buffer.from('0\n'));
+    expect(await dest.commitBlocks(name, [b0], 'new')).toBe(first);
+    expect(await readAll(await dest.openRead(name))).toBe('0\n');
   });
 
   test('openRead of a missing blob is undefined', async () => {

@@ -110,6 +110,32 @@ describe('the page step with real adapters', () => {
     expect(all).toEqual(patients.map((p) => p.id).sort());
   });
 
+  it('given a late duplicate of an earlier page, when it runs after later pages were written, then its commit is refused and the file keeps every page', async () => {
+    const job = await runningJob();
+    expect((await runPageStep(deps, job.jobId, 'Patient')).outcome).toBe('written');
+    const beforePage1 = (await jobs.getProgress(job.jobId, 'Patient')) as ProgressDocument;
+    let result = await runPageStep(deps, job.jobId, 'Patient');
+    while (result.outcome === 'written' && !result.done)
+      result = await runPageStep(deps, job.jobId, 'Patient');
+    const finished = (await jobs.getProgress(job.jobId, 'Patient')) as ProgressDocument;
+    expect(finished.page).toBeGreaterThan(2);
+
+    // A duplicate delivery of page 1 that stalled until now: it read the progress as it was back then.
+    let readsLeft = 1;
+    const stalled: ExportDeps = {
+      ...deps,
+      jobs: Object.assign(Object.create(jobs) as CosmosJobStore, {
+        getProgress: async (...args: Parameters<CosmosJobStore['getProgress']>) =>
+          readsLeft-- > 0 ? beforePage1 : jobs.getProgress(...args),
+      }),
+    };
+    const late = await runPageStep(stalled, job.jobId, 'Patient');
+    expect(late).toMatchObject({ outcome: 'written', done: true, pageResources: 0 });
+    const ids = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
+    expect(ids).toEqual(patients.map((p) => p.id).sort());
+    expect((await jobs.getProgress(job.jobId, 'Patient'))?._etag).toBe(finished._etag);
+  });
+
   it('given a small roll size, when a unit is exported, then its files roll over, hold every resource once, and only the open file keeps block ids', async () => {
     // Three patients a page, each page well over 1 KiB: every page after the first opens a new part.
     const rolling: ExportDeps = { ...deps, config: { ...deps.config, fileRollBytes: 1024 } };
