@@ -15,6 +15,7 @@ import { createCosmosJobStore } from './jobs/cosmosJobStore';
 import { COSMOS_COMPARTMENT_TYPES, createCosmosSearchSource } from './sources/cosmosSource';
 import { createFhirRestSource } from './sources/fhirRestSource';
 import { ReadAheadSource } from './sources/readAheadSource';
+import { ProgressCache } from './export/progressCache';
 import { RunningJobCache } from './export/runningJobCache';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
 import type { SearchSource } from './sources/searchSource';
@@ -34,6 +35,9 @@ export interface Services {
     body: ReadableStream<Uint8Array> | null;
   }): Promise<string>;
 }
+
+/** Units whose progress one process keeps in memory: far more than it runs at once. */
+const PROGRESS_CACHE_UNITS = 1024;
 
 let services: Promise<Services> | undefined;
 let overrides: Partial<Pick<ExportDeps, 'probe'>> = {};
@@ -111,6 +115,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
     exportDeps: {
       jobs,
       runningJobs: new RunningJobCache((jobId) => jobs.getJob(jobId), config.export.jobRecordMaxAgeMs),
+      progressCache: new ProgressCache(PROGRESS_CACHE_UNITS),
       source,
       config: config.export,
       destinationRef,

@@ -5,6 +5,7 @@ import type { JobStore } from '../jobs/jobStore';
 import type { SearchSource } from '../sources/searchSource';
 import { noopTelemetry, type Telemetry } from '../telemetry';
 import type { DestinationRef } from './model';
+import type { ProgressCache } from './progressCache';
 import type { RunningJobCache } from './runningJobCache';
 
 /** What the export domain needs from the outside world; built once per process (src/services.ts). */
@@ -12,6 +13,8 @@ export interface ExportDeps {
   jobs: JobStore;
   /** Job records as page steps read them (at most one read per job per `jobRecordMaxAgeMs`). */
   runningJobs: RunningJobCache;
+  /** Each unit's progress as this process last saved it (see progressCache.ts). */
+  progressCache: ProgressCache;
   source: SearchSource;
   config: ExportConfig;
   /** The storage account and default container this deployment writes to. */

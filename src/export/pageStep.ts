@@ -61,6 +61,7 @@ export async function runPageStep(deps: ExportDeps, jobId: string, unitId: strin
   try {
     return await pageStep(deps, jobId, unitId);
   } catch (error) {
+    deps.progressCache.forget(jobId, unitId);
     // A page that raced a cancel can find its progress or its blocks deleted: that is a stop, not a
     // failure of the job. When the job's state cannot be read, the error is judged as it is.
     const stopped = await stoppedMeanwhile(deps, jobId).catch(() => undefined);
@@ -75,10 +76,11 @@ export async function runPageStep(deps: ExportDeps, jobId: string, unitId: strin
 
 async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
   const stepStart = performance.now();
-  // Both reads at once; the job record usually comes from the cache (see runningJobCache.ts). Safe in
-  // either order and however old the record: the checkpoint below is conditional on the etag and on
-  // the job running.
-  const progressRead = deps.jobs.getProgress(jobId, unitId);
+  // Both usually come from this process's caches (runningJobCache.ts, progressCache.ts), else are read
+  // at once. Safe however old either is: the commit below is conditional on the file's etag, and the
+  // checkpoint on the progress etag and on the job running.
+  const cached = deps.progressCache.get(jobId, unitId);
+  const progressRead = cached ? Promise.resolve(cached) : deps.jobs.getProgress(jobId, unitId);
   progressRead.catch(() => undefined);
   const job = await deps.runningJobs.get(jobId);
   if (!job || job.status !== 'Running') return { outcome: 'stopped' };
@@ -189,6 +191,7 @@ async function checkpoint(
 ): Promise<PageStepResult> {
   try {
     const saved = await deps.jobs.checkpointProgress(next);
+    deps.progressCache.remember(saved);
     deps.probe?.('checkpointed', { jobId: next.jobId, unitId: next.unitId, page: next.page - 1 });
     onSaved?.();
     return written(saved, pageResources);
@@ -203,6 +206,7 @@ async function checkpoint(
  * there first (a duplicate delivery: its result stands, nothing failed).
  */
 async function afterConflict(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
+  deps.progressCache.forget(jobId, unitId);
   const stopped = await stoppedMeanwhile(deps, jobId);
   if (stopped) return stopped;
   const stored = await deps.jobs.getProgress(jobId, unitId);

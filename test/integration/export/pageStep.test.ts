@@ -11,6 +11,7 @@ import { cancelJob, completeJob, startJob } from '../../../src/export/jobActions
 import { newJobRecord } from '../../../src/export/kickoff';
 import type { ExportJobRecord, ExportRequest, ProgressDocument } from '../../../src/export/model';
 import { blobNameFor, runPageStep } from '../../../src/export/pageStep';
+import { ProgressCache } from '../../../src/export/progressCache';
 import { RunningJobCache } from '../../../src/export/runningJobCache';
 import { getCosmosClient } from '../../../src/jobs/cosmosClient';
 import { createCosmosJobStore, type CosmosJobStore } from '../../../src/jobs/cosmosJobStore';
@@ -42,8 +43,9 @@ describe('the page step with real adapters', () => {
     destination = new BlobExportDestination(blobService, container);
     deps = {
       jobs,
-      // Read for every page here; the cached case has its own test.
+      // Both read for every page here; the cached cases have tests of their own.
       runningJobs: new RunningJobCache((jobId) => jobs.getJob(jobId), 0),
+      progressCache: new ProgressCache(0),
       source,
       config: { ...exportConfigFromEnv({}), resourcesPerPage: PAGE_SIZE },
       destinationRef: destination.ref,
@@ -134,6 +136,47 @@ describe('the page step with real adapters', () => {
     const ids = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
     expect(ids).toEqual(patients.map((p) => p.id).sort());
     expect((await jobs.getProgress(job.jobId, 'Patient'))?._etag).toBe(finished._etag);
+  });
+
+  it('given the progress cached by this process, when a unit runs to the end, then the store is read once and every resource is written once', async () => {
+    let reads = 0;
+    const caching: ExportDeps = {
+      ...deps,
+      progressCache: new ProgressCache(16),
+      jobs: Object.assign(Object.create(jobs) as CosmosJobStore, {
+        getProgress: async (...args: Parameters<CosmosJobStore['getProgress']>) => {
+          reads += 1;
+          return jobs.getProgress(...args);
+        },
+      }),
+    };
+    const job = await runningJob();
+    let result = await runPageStep(caching, job.jobId, 'Patient');
+    while (result.outcome === 'written' && !result.done)
+      result = await runPageStep(caching, job.jobId, 'Patient');
+    expect(result).toMatchObject({ outcome: 'written', done: true, resources: patients.length });
+    expect(reads).toBe(1);
+    const ids = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
+    expect(ids).toEqual(patients.map((p) => p.id).sort());
+  });
+
+  it('given a cached progress that another instance moved on, when the next page runs from it, then the stored progress wins and the file holds each resource once', async () => {
+    const here: ExportDeps = { ...deps, progressCache: new ProgressCache(16) };
+    const job = await runningJob();
+    expect((await runPageStep(here, job.jobId, 'Patient')).outcome).toBe('written');
+    // A duplicate delivery on another instance runs page 1 first.
+    expect((await runPageStep(deps, job.jobId, 'Patient')).outcome).toBe('written');
+    const moved = (await jobs.getProgress(job.jobId, 'Patient')) as ProgressDocument;
+
+    // This instance still holds the progress of before page 1: refused, then the stored one is used.
+    const stale = await runPageStep(here, job.jobId, 'Patient');
+    expect(stale).toMatchObject({ outcome: 'written', pageResources: 0, pages: moved.page });
+    let result = await runPageStep(here, job.jobId, 'Patient');
+    while (result.outcome === 'written' && !result.done)
+      result = await runPageStep(here, job.jobId, 'Patient');
+    const ids = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
+    expect(ids).toEqual(patients.map((p) => p.id).sort());
+    expect((await jobs.getProgress(job.jobId, 'Patient'))?.resourceCount).toBe(patients.length);
   });
 
   it('given a small roll size, when a unit is exported, then its files roll over, hold every resource once, and only the open file keeps block ids', async () => {
