@@ -57,11 +57,6 @@ export function getServices(): Promise<Services> {
   return services;
 }
 
-/** Drops the cached services (tests that change the environment). */
-export function resetServices(): void {
-  services = undefined;
-}
-
 // One telemetry client per process, kept across service rebuilds (the SDK's exporters are per client).
 let telemetry: Promise<Telemetry> | undefined;
 

@@ -9,6 +9,7 @@ import { plannedUnitIds } from '../../src/export/jobPlan';
 import type { ExportJobRecord } from '../../src/export/model';
 import { readOwnJob, statusReport } from '../../src/export/statusReport';
 import { getServices } from '../../src/services';
+import { mapWithConcurrency } from '../../src/util/concurrency';
 import { jobInstanceIds } from '../names';
 import { ensureOrchestrationStarted } from './orchestrationRepair';
 import { baseUrl, fhirJson, handled, principalOf } from './respond';
@@ -65,13 +66,17 @@ async function deleteJob(
     const principal = await principalOf(request);
     await cancelJob(services.exportDeps, request.params.jobId, principal.clientId, async (job) => {
       const lanes = services.exportDeps.config.typeParallelism;
-      for (const instanceId of jobInstanceIds(job.jobId, plannedUnitIds(job), lanes)) {
-        try {
-          await client.terminate(instanceId, 'Export cancelled by the client');
-        } catch {
-          // Already finished or never started: nothing to stop.
-        }
-      }
+      await mapWithConcurrency(
+        jobInstanceIds(job.jobId, plannedUnitIds(job), lanes),
+        8,
+        async (instanceId) => {
+          try {
+            await client.terminate(instanceId, 'Export cancelled by the client');
+          } catch {
+            // Already finished or never started: nothing to stop.
+          }
+        },
+      );
     });
     return fhirJson(202, {
       resourceType: 'OperationOutcome',

@@ -410,7 +410,3 @@ export class JwtVerifier {
     return claims as JwtClaims;
   }
 }
-
-export function createJwtVerifier(options: JwtVerifierOptions): JwtVerifier {
-  return new JwtVerifier(options);
-}

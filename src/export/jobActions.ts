@@ -8,10 +8,11 @@ import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps
 import { JobConflictError, NotFoundError } from './errors';
 import { jobCancelled, jobCompleted, jobFailed, jobStarted } from './exportTelemetry';
 import { classifyError } from './failureMapping';
-import { assertTransition, isFinalStatus } from './jobLifecycle';
+import { assertTransition, isActiveStatus, isFinalStatus } from './jobLifecycle';
 import type {
   ExportJobRecord,
   FailureDetails,
+  JobStatus,
   ManifestOutputEntry,
   PlannedUnit,
   ProgressDocument,
@@ -226,7 +227,8 @@ export async function failJob(deps: ExportDeps, jobId: string, failure: FailureD
 
 /**
  * Cancels a job the client owns (or deletes a finished one): marks it Cancelled first, so that every
- * late page stops, then lets the caller stop the orchestrations, then deletes the files.
+ * late page stops, then lets the caller stop the orchestrations (only of a job that was still Queued
+ * or Running: a finished job has none left), then deletes the files.
  */
 export async function cancelJob(
   deps: ExportDeps,
@@ -235,7 +237,7 @@ export async function cancelJob(
   stopOrchestrations: (job: ExportJobRecord) => Promise<void>,
 ): Promise<void> {
   let cancelled: ExportJobRecord | undefined;
-  let previousStatus = '';
+  let previousStatus: JobStatus = 'Cancelled';
   if (!isJobId(jobId)) throw new NotFoundError(JOB_NOT_FOUND);
   await updateJob(deps, jobId, (current) => {
     cancelled = undefined;
@@ -249,7 +251,7 @@ export async function cancelJob(
   if (!cancelled) throw new NotFoundError(JOB_NOT_FOUND);
   const telemetry = telemetryOf(deps);
   jobCancelled(telemetry, cancelled, previousStatus);
-  await stopOrchestrations(cancelled);
+  if (isActiveStatus(previousStatus)) await stopOrchestrations(cancelled);
   await deps.destinationFor(cancelled.destination).deletePrefix(`${jobId}/`);
   await telemetry.flush();
 }

@@ -55,11 +55,6 @@ export class ManualClock implements Clock {
     return { cancel: () => (this.timers = this.timers.filter((t) => t !== timer)) };
   }
 
-  /** Number of armed timers (not yet due). */
-  get pendingTimers(): number {
-    return this.timers.length;
-  }
-
   /** Moves time forward, firing each due timer and letting the runtime react before the next one. */
   async advance(ms: number): Promise<void> {
     const target = this.current + ms;

@@ -44,7 +44,6 @@ export interface LocalRuntimeClient {
   waitForCompletion(instanceId: string, timeoutMs?: number): Promise<OrchestrationStatus>;
   terminate(instanceId: string, reason?: string): Promise<TerminateResult>;
   purge(instanceId: string): Promise<boolean>;
-  listInstances(): Promise<OrchestrationStatus[]>;
 }
 
 export interface LocalRuntime {
@@ -123,7 +122,6 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       waitForCompletion: (instanceId, timeoutMs) => engine.waitForCompletion(instanceId, timeoutMs),
       terminate: async (instanceId, reason = '') => engine.terminate(instanceId, reason),
       purge: async (instanceId) => engine.purge(instanceId),
-      listInstances: async () => engine.list(),
     },
     async stop() {
       await engine.stop();

@@ -348,6 +348,22 @@ describe('the page step with real adapters', () => {
     expect(searches).toEqual([]);
   });
 
+  it('given a running job and a finished one, when each is cancelled, then only the running one has orchestrations to stop', async () => {
+    const running = await runningJob();
+    const finished = await runningJob();
+    let result = await runPageStep(deps, finished.jobId, 'Patient');
+    while (result.outcome === 'written' && !result.done)
+      result = await runPageStep(deps, finished.jobId, 'Patient');
+    expect((await completeJob(deps, finished.jobId)).outcome).toBe('completed');
+
+    const stopped: string[] = [];
+    const stop = async (job: ExportJobRecord) => void stopped.push(job.jobId);
+    await cancelJob(deps, running.jobId, 'test', stop);
+    await cancelJob(deps, finished.jobId, 'test', stop);
+    expect(stopped).toEqual([running.jobId]);
+    for (const job of [running, finished]) expect((await jobs.getJob(job.jobId))?.status).toBe('Cancelled');
+  });
+
   it('given a source that throws a plain TypeError, when a page runs, then it fails with 500 "Unknown error" and no detail', async () => {
     const job = await runningJob();
     const broken: SearchSource = {
