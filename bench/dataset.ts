@@ -127,6 +127,27 @@ export function buildDataset(total: number, seed = 1, onProgress?: (done: number
   }
   return { seed, total: produced, ndjsonBytes, largeResources, maxLastUpdated, types };
 }
+/** The newest resources of a dataset, as a `_since` window: what the warm-up runs export. */
+export interface WarmUpWindow {
+  /** `_since` instant (ISO): every resource updated at or after it is in the window. */
+  since: string;
+  /** How many resources the window holds (at least the number asked for, more on equal times). */
+  resources: number;
+}
+
+/** The `_since` window of the newest `wanted` resources across all types (everything if fewer). */
+export function warmUpWindow(dataset: BenchDataset, wanted: number): WarmUpWindow {
+  const newest: number[] = [];
+  for (const data of dataset.types.values()) {
+    for (let i = Math.max(0, data.count - wanted); i < data.count; i++) newest.push(data.times[i]);
+  }
+  newest.sort((a, b) => b - a);
+  const sinceMs = newest[Math.min(wanted, newest.length) - 1] ?? 0;
+  let resources = 0;
+  for (const data of dataset.types.values()) resources += data.count - firstEntryFrom(data, sinceMs);
+  return { since: new Date(sinceMs).toISOString(), resources };
+}
+
 /** The resource text of entry `i` (a view into the entries buffer, no copy). */
 export function resourceText(data: TypeData, i: number): Buffer {
   return data.entries.subarray(

@@ -29,6 +29,11 @@ export interface LimitOptions {
   storageConnectionString?: string;
   container?: string;
   rollBytes?: number;
+  /**
+   * Untimed warm-up first: the resources updated at or after this instant are read (read limit) or
+   * written (write limit) the same way, so that the timed part runs warm like the export.
+   */
+  warmUpSince?: string;
 }
 
 export interface LimitResult {
@@ -41,6 +46,14 @@ export interface LimitResult {
 }
 
 export const RESULT_PREFIX = 'RESULT ';
+/** Printed when the timed part starts, so that the parent meters the other processes from then on. */
+export const CLOCK_STARTED = 'CLOCK STARTED';
+
+/** Marks the start of the timed part (see CLOCK_STARTED) and returns this process's CPU baseline. */
+function startClock(): NodeJS.CpuUsage {
+  process.stdout.write(`${CLOCK_STARTED}\n`);
+  return process.cpuUsage();
+}
 
 let timedCpu = 0;
 
@@ -77,8 +90,16 @@ async function readLimit(options: LimitOptions): Promise<LimitResult> {
   const source = new FhirRestSource({ baseUrl: options.sourceUrl });
   const until = new Date().toISOString();
   const lanes = await plannedLanes(source, until, options);
+  if (options.warmUpSince !== undefined) {
+    for (const resourceType of await source.listResourceTypes()) {
+      const params = { since: options.warmUpSince, until, typeFilters: [], count: options.count };
+      let token: string | undefined;
+      do token = (await source.search(resourceType, params, token)).nextToken;
+      while (token !== undefined);
+    }
+  }
   const result: LimitResult = { resources: 0, bytes: 0, pages: 0, seconds: 0 };
-  const cpu = process.cpuUsage();
+  const cpu = startClock();
   const started = performance.now();
   await inLanes(lanes, async (unit) => {
     const params = {
@@ -124,6 +145,31 @@ async function pagesOf(sourceUrl: string, unit: PlannedUnit, count: number): Pro
   return pages;
 }
 
+/** Stages and commits the warm-up window's pages of every type like the timed part, then deletes them. */
+async function warmUpWrites(
+  options: LimitOptions,
+  since: string,
+  destination: BlobExportDestination,
+  lanes: PlannedUnit[][],
+): Promise<void> {
+  const prefix = `write-limit-warm-up-${Date.now()}`;
+  const types = new Set(lanes.flat().map((unit) => unit.resourceType));
+  for (const resourceType of types) {
+    const unit = { unitId: resourceType, resourceType, rangeStart: since } as PlannedUnit;
+    const ids: string[] = [];
+    let etag: string | undefined;
+    const pages = await pagesOf(options.sourceUrl, unit, options.count);
+    for (const [page, data] of pages.entries()) {
+      const blob = `${prefix}/${resourceType}.ndjson`;
+      const id = blockId(prefix, resourceType, 1, page);
+      await destination.stageBlock(blob, id, data);
+      ids.push(id);
+      etag = await destination.commitBlocks(blob, ids, etag ? { etag } : 'new');
+    }
+  }
+  await destination.deletePrefix(`${prefix}/`);
+}
+
 async function writeLimit(options: LimitOptions): Promise<LimitResult> {
   const source = new FhirRestSource({ baseUrl: options.sourceUrl });
   const lanes = await plannedLanes(source, new Date().toISOString(), options);
@@ -139,10 +185,11 @@ async function writeLimit(options: LimitOptions): Promise<LimitResult> {
     container: options.container ?? 'bench-write-limit',
   });
   await destination.ensureReady();
+  if (options.warmUpSince !== undefined) await warmUpWrites(options, options.warmUpSince, destination, lanes);
   const rollBytes = options.rollBytes ?? 64 * 1024 * 1024;
   const jobId = `write-limit-${Date.now()}`;
   const result: LimitResult = { resources: lineCount, bytes: 0, pages: 0, seconds: 0 };
-  const cpu = process.cpuUsage();
+  const cpu = startClock();
   const started = performance.now();
   await inLanes(lanes, async (unit) => {
     let part = 1;

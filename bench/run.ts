@@ -25,8 +25,8 @@ import {
   type RunningCosmosEmulator,
 } from '../src/local/emulators';
 import { createCosmosResourceWriter } from '../src/sources/cosmosResourceWriter';
-import { buildDataset, resourceText, type BenchDataset } from './dataset';
-import { RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
+import { buildDataset, resourceText, warmUpWindow, type BenchDataset, type WarmUpWindow } from './dataset';
+import { CLOCK_STARTED, RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
 import { exportConfigFromEnv } from '../src/config';
 import { startPagingServer } from './pagingServer';
 
@@ -35,6 +35,11 @@ const LIMITS = path.join(__dirname, 'limits.js');
 const DEFAULT_PAGE_SIZE = 1000;
 const TYPE_PARALLELISM = 4;
 const MB = 1024 * 1024;
+/**
+ * Resources the untimed warm-up of the export and of each limit goes through first (the newest
+ * ones): enough pages for the JIT to compile the page path, so that all three are measured warm.
+ */
+const WARM_UP_RESOURCES = 20_000;
 
 interface Args {
   sizes: number[];
@@ -64,7 +69,7 @@ interface ExportFigures {
   peakRssMb: number;
   pages: number;
   cpu?: CpuSplit;
-  /** Wall time of the warm-up export (nothing to write) that ran first in the fresh app process. */
+  /** Wall time of the warm-up export (the newest resources) that ran first in the fresh app process. */
   coldStartSeconds?: number;
 }
 
@@ -170,15 +175,16 @@ function coresLine(cpu: CpuSplit, seconds: number): string {
   return `${used.map(([name, v]) => `${name} ${fmt(v / seconds, 2)}`).join(' + ')} = ${fmt(total / seconds, 2)} cores`;
 }
 
-/** Runs an export with `_since` = `since` (expected to match nothing); returns its wall time. */
-async function exportNothing(client: BulkDataClient, since: string): Promise<number> {
+/** Exports the warm-up window (`_since`) and checks its count; returns its wall time. */
+async function warmUpExport(client: BulkDataClient, window: WarmUpWindow): Promise<number> {
   const started = performance.now();
-  const kickoff = await client.kickoff('$export', { query: `_since=${encodeURIComponent(since)}` });
+  const kickoff = await client.kickoff('$export', { query: `_since=${encodeURIComponent(window.since)}` });
   if (kickoff.status !== 202 || !kickoff.pollUrl)
     throw new Error(`warm-up kick-off answered ${kickoff.status}: ${kickoff.body}`);
   const manifest = await client.waitForManifest(kickoff.pollUrl, { minIntervalMs: 50, maxIntervalMs: 100 });
   const count = manifest.output.reduce((sum, o) => sum + (o.count ?? 0), 0);
-  if (count !== 0) throw new Error(`the warm-up export found ${count} resources; expected none`);
+  if (count !== window.resources)
+    throw new Error(`the warm-up export found ${count} resources; expected ${window.resources}`);
   return (performance.now() - started) / 1000;
 }
 
@@ -194,11 +200,14 @@ async function jobCompletedAt(env: Record<string, string>, jobId: string): Promi
   }
 }
 
-function runChild(script: string, args: string[]): Promise<string> {
+function runChild(script: string, args: string[], onOutput: (text: string) => void): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      onOutput(out);
+    });
     child.once('exit', (code) =>
       code === 0 ? resolve(out) : reject(new Error(`${script} exited with ${code}`)),
     );
@@ -210,9 +219,12 @@ async function limit(
   options: LimitOptions,
   azuritePid: number,
 ): Promise<LimitFigures> {
-  // The meter spans the child's set-up too (fetching the pages of the write limit): an upper bound.
-  const meter = cpuMeter(azuritePid);
-  const out = await runChild(LIMITS, [mode, JSON.stringify(options)]);
+  // Azurite and this process are metered from the child's clock start (after its set-up and warm-up).
+  let meter: ReturnType<typeof cpuMeter> | undefined;
+  const out = await runChild(LIMITS, [mode, JSON.stringify(options)], (text) => {
+    if (!meter && text.includes(CLOCK_STARTED)) meter = cpuMeter(azuritePid);
+  });
+  if (!meter) throw new Error(`${mode} limit never started its clock`);
   const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
   if (!line) throw new Error(`${mode} limit printed no result`);
   const r = JSON.parse(line.slice(RESULT_PREFIX.length)) as LimitResult;
@@ -282,7 +294,7 @@ async function runExport(
   expected: { resources: number; ndjsonBytes?: number },
   pageSize: number,
   cpuProfDir?: string,
-  warmUp?: string,
+  warmUp?: WarmUpWindow,
 ): Promise<ExportFigures> {
   const app = await startApp(
     {
@@ -301,10 +313,11 @@ async function runExport(
   }, 200);
   try {
     const client = new BulkDataClient(app.apiBaseUrl);
-    // Warm-up: an export that finds nothing (`_since` after the newest resource) takes the fresh
-    // process through every code path but the writes (clients, containers, modules, JIT), so the
-    // measured export sees a warm app, as a long-running Functions worker would be.
-    const coldStartSeconds = warmUp ? await exportNothing(client, warmUp) : undefined;
+    // Warm-up: an export of the newest few thousand resources takes the fresh process through every
+    // code path (clients, containers, modules, and the JIT of the page path: scanning, staging,
+    // checkpoints), so the measured export sees a warm app, as a long-running Functions worker
+    // would be. The limits warm up on the same window (bench/limits.ts).
+    const coldStartSeconds = warmUp ? await warmUpExport(client, warmUp) : undefined;
     const meter = cpuMeter(azurite.pid);
     const appCpu = cpuOfPid(pid);
     const started = performance.now();
@@ -346,7 +359,8 @@ async function runExport(
     const service = BlobServiceClient.fromConnectionString(azurite.storageConnectionString);
     let bytes = 0;
     let files = 0;
-    for await (const blob of service.getContainerClient(container).listBlobsFlat()) {
+    // Only the measured job's files (the warm-up export wrote its own next to them).
+    for await (const blob of service.getContainerClient(container).listBlobsFlat({ prefix: `${jobId}/` })) {
       bytes += blob.properties.contentLength ?? 0;
       files += 1;
     }
@@ -395,8 +409,7 @@ async function benchSize(
     `${label}: ${fmt(dataset.total)} resources, ${fmt(datasetBytes / MB, 1)} MiB as NDJSON, ${largeResources} of 100+ KB, ${dataset.types.size} types`,
   );
   const server = await startPagingServer(dataset);
-  // One second after the newest resource: the warm-up export's `_since`.
-  const warmUpSince = new Date(Date.parse(dataset.maxLastUpdated) + 1000).toISOString();
+  const warmUp = warmUpWindow(dataset, WARM_UP_RESOURCES);
   dataset = undefined;
   try {
     const options: LimitOptions = {
@@ -407,6 +420,7 @@ async function benchSize(
       ranges: rangeSettingsOf(args.appEnv),
       storageConnectionString: azurite.storageConnectionString,
       container: `bench-limit-${Date.now()}`,
+      warmUpSince: warmUp.since,
     };
     log(
       `${label}: read limit (FhirRestSource paging, the export's units in ${TYPE_PARALLELISM} lanes, nothing written)`,
@@ -436,7 +450,7 @@ async function benchSize(
       { resources: size, ndjsonBytes: datasetBytes },
       args.pageSize,
       args.cpuProfDir,
-      warmUpSince,
+      warmUp,
     );
     const slower = Math.min(readLimit.resourcesPerSecond, writeLimit.resourcesPerSecond);
     return {
@@ -492,7 +506,7 @@ async function benchCosmosSource(
     { resources: size },
     pageSize,
     undefined,
-    new Date(Date.parse(dataset.maxLastUpdated) + 1000).toISOString(),
+    warmUpWindow(dataset, Math.min(WARM_UP_RESOURCES, Math.ceil(size / 10))),
   );
   return {
     label,

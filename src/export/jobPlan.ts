@@ -5,7 +5,7 @@
 import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
 import type { ExportJobRecord, PlannedUnit } from './model';
-import { searchUntil } from './pageStep';
+import { searchUntil, unitSearch } from './pageStep';
 import { largestFirst, typeUnits } from './rangePlan';
 import { mapWithConcurrency } from '../util/concurrency';
 
@@ -59,14 +59,7 @@ export async function planUnits(
     describe && canSplit
       ? describe(
           resourceType,
-          {
-            since: job.request.since,
-            until,
-            typeFilters: job.request.typeFilters[resourceType] ?? [],
-            patients: plan.scope,
-            patientCompartmentOnly: job.request.level !== 'system',
-            count: deps.config.resourcesPerPage,
-          },
+          unitSearch(job, resourceType, deps.config.resourcesPerPage, plan.scope),
           settings.threshold,
         )
       : Promise.resolve(undefined);

@@ -8,7 +8,7 @@
  */
 import { blockId as blockIdFor } from '../destination/blockIds';
 import { StaleBlobError, type CommitBase } from '../destination/exportDestination';
-import { lineText } from '../sources/searchSource';
+import { lineText, type SearchParameters } from '../sources/searchSource';
 import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
 import { classifyError } from './failureMapping';
@@ -102,16 +102,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   const searchStart = performance.now();
   const page = await deps.source.search(
     progress.resourceType,
-    {
-      // A range of a split type narrows the window: [rangeStart, rangeEnd) within [since, until].
-      since: laterInstant(job.request.since, progress.rangeStart),
-      until: searchUntil(job),
-      ...(progress.rangeEnd !== undefined ? { before: progress.rangeEnd } : {}),
-      typeFilters: job.request.typeFilters[progress.resourceType] ?? [],
-      patients: job.patientScope,
-      patientCompartmentOnly: job.request.level !== 'system',
-      count: deps.config.resourcesPerPage,
-    },
+    unitSearch(job, progress.resourceType, deps.config.resourcesPerPage, job.patientScope, progress),
     progress.continuationToken,
   );
 
@@ -271,6 +262,28 @@ function currentFile(
     blockIds: [],
     count: 0,
     bytes: 0,
+  };
+}
+
+/**
+ * What a unit of `job` asks the source for: the job's window, filters and patient scope; a time range
+ * of a split type narrows the window to [rangeStart, rangeEnd) within [since, until].
+ */
+export function unitSearch(
+  job: ExportJobRecord,
+  resourceType: string,
+  count: number,
+  patients: string[] | undefined,
+  range: { rangeStart?: string; rangeEnd?: string } = {},
+): SearchParameters {
+  return {
+    since: laterInstant(job.request.since, range.rangeStart),
+    until: searchUntil(job),
+    ...(range.rangeEnd !== undefined ? { before: range.rangeEnd } : {}),
+    typeFilters: job.request.typeFilters[resourceType] ?? [],
+    patients,
+    patientCompartmentOnly: job.request.level !== 'system',
+    count,
   };
 }
 
