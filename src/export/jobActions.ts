@@ -92,14 +92,8 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
       if (current.status === 'Running') return undefined;
       assertTransition(current.status, 'Running');
       transitioned = true;
-      return {
-        ...current,
-        status: 'Running',
-        plannedTypes: plan.types,
-        plannedUnits: plan.units,
-        patientScope: plan.scope,
-        startedAt: deps.now().toISOString(),
-      };
+      // The plan is on the record already (saved above, before the progress documents).
+      return { ...current, status: 'Running', startedAt: deps.now().toISOString() };
     });
     if (!started || started.status !== 'Running') return { outcome: 'stopped' };
     // Only the execution that moved the job to Running reports it (not a retried start).
