@@ -141,7 +141,14 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
         return;
       }
       case 'delay':
-        await new Promise((resolve) => setTimeout(resolve, action.ms));
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(resolve, action.ms);
+          // A client that hangs up ends the wait: no timer outlives the test that armed it.
+          res.once('close', () => {
+            clearTimeout(timer);
+            resolve();
+          });
+        });
         // Only the client hanging up matters here: the request itself is always finished (read) by now.
         if (res.destroyed || res.socket?.destroyed) return;
         break;
