@@ -5,6 +5,7 @@ import { allowedTypes, assertCanExport } from '../../src/auth';
 import { createExportJob } from '../../src/export/kickoff';
 import { parseKickoff } from '../../src/export/kickoffRequest';
 import { failJob } from '../../src/export/jobActions';
+import { typesToExport } from '../../src/export/jobPlan';
 import type { ExportLevel } from '../../src/export/model';
 import { getServices } from '../../src/services';
 import { ORCHESTRATOR_EXPORT_JOB } from '../names';
@@ -35,11 +36,9 @@ async function kickoff(
       { compartmentTypes: services.exportDeps.compartmentTypes },
     );
     if (allowedTypes(principal.scopes) !== '*') {
-      // Without _type a Patient or Group export covers only the compartment's types (as the plan does).
-      const everyType = (await services.exportDeps.source.listResourceTypes()).filter(
-        (t) => level === 'system' || services.exportDeps.compartmentTypes.has(t),
-      );
-      assertCanExport(principal.scopes, parsed.request.types, everyType);
+      // The very types the plan will export (the source is listed only when `_type` is absent).
+      const types = await typesToExport(services.exportDeps, parsed.request);
+      assertCanExport(principal.scopes, types, types);
     }
     const { job, reused } = await createExportJob(services.exportDeps, parsed, principal.clientId);
     if (reused) {

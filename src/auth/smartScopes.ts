@@ -99,15 +99,6 @@ export function allowedTypes(scopes: readonly string[]): '*' | Set<string> {
   return types;
 }
 
-/**
- * The subset of `candidateTypes` that the scopes allow, in the given order. Useful for a lenient
- * export that silently narrows "all types" to the permitted ones instead of refusing.
- */
-export function exportableTypes(scopes: readonly string[], candidateTypes: readonly string[]): string[] {
-  const allowed = allowedTypes(scopes);
-  return allowed === '*' ? [...candidateTypes] : candidateTypes.filter((t) => allowed.has(t));
-}
-
 const MAX_NAMED_TYPES = 20;
 
 /**

@@ -4,7 +4,7 @@
  */
 import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
-import type { ExportJobRecord, PlannedUnit } from './model';
+import type { ExportJobRecord, ExportRequest, PlannedUnit } from './model';
 import { searchUntil, unitSearch } from './pageStep';
 import { largestFirst, typeUnits } from './rangePlan';
 import { mapWithConcurrency } from '../util/concurrency';
@@ -12,14 +12,23 @@ import { mapWithConcurrency } from '../util/concurrency';
 /** Types described at once while planning. */
 const DESCRIBE_CONCURRENCY = 4;
 
+/**
+ * The types an export of `request` covers: its `_type` list, else every type the source lists; a
+ * Patient or Group export keeps only the compartment's types. The kick-off checks the token's scopes
+ * against exactly these.
+ */
+export async function typesToExport(deps: ExportDeps, request: ExportRequest): Promise<string[]> {
+  let types = request.types.length > 0 ? request.types : await deps.source.listResourceTypes();
+  if (request.level !== 'system') types = types.filter((t) => deps.compartmentTypes.has(t));
+  return [...new Set(types)].sort();
+}
+
 export async function makePlan(
   deps: ExportDeps,
   job: ExportJobRecord,
 ): Promise<{ types: string[]; scope?: string[] }> {
   const { request } = job;
-  let types = request.types.length > 0 ? request.types : await deps.source.listResourceTypes();
-  if (request.level !== 'system') types = types.filter((t) => deps.compartmentTypes.has(t));
-  types = [...new Set(types)].sort();
+  const types = await typesToExport(deps, request);
 
   if (request.level === 'group') {
     const members = await groupMembers(deps, request.groupId ?? '', job.transactionTime);

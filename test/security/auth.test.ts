@@ -137,6 +137,15 @@ describe('security: authentication, scopes and isolation (AUTH_MODE=jwt, compile
     expectOutcome(await call(`${base}/$export`, { token, headers: KICKOFF_HEADERS }), 403);
   });
 
+  it('given only system/Patient.read, when Patient alone is asked for, then the export runs and holds only Patient', async () => {
+    const client = new BulkDataClient(base, { token: tokenFor('patients-only', 'system/Patient.read') });
+    const kickoff = await client.kickoff('$export', { query: '_type=Patient' });
+    expect(kickoff.status).toBe(202);
+    const manifest = await client.waitForManifest(kickoff.pollUrl as string);
+    expect(manifest.output.length).toBeGreaterThan(0);
+    expect(new Set(manifest.output.map((o) => o.type))).toEqual(new Set(['Patient']));
+  });
+
   it('given a valid token, when a system export runs, then it completes with exactly the source data', async () => {
     const client = new BulkDataClient(base, { token: tokenFor('client-a') });
     const kickoff = await client.kickoff('$export');

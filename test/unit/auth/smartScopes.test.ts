@@ -2,7 +2,6 @@ import { ForbiddenError } from '../../../src/auth/errors';
 import {
   allowedTypes,
   assertCanExport,
-  exportableTypes,
   parseSmartScope,
   scopesFromClaims,
 } from '../../../src/auth/smartScopes';
@@ -155,15 +154,5 @@ describe('assertCanExport', () => {
     const many = Array.from({ length: 30 }, (_, i) => `Type${String.fromCharCode(65 + (i % 26))}${i}`);
     const error = forbidden(() => assertCanExport(['system/Patient.read'], many, many));
     expect(error.message).toContain('and 10 more');
-  });
-});
-
-describe('exportableTypes', () => {
-  test('narrows candidates to the allowed ones, in order', () => {
-    expect(exportableTypes(['system/Encounter.read', 'system/Patient.rs'], ALL)).toEqual([
-      'Patient',
-      'Encounter',
-    ]);
-    expect(exportableTypes(['system/*.read'], ALL)).toEqual(ALL);
   });
 });
