@@ -22,7 +22,6 @@
 import {
   Container,
   CosmosClient,
-  ErrorResponse,
   OperationInput,
   PatchRequestBody,
   SqlQuerySpec,
@@ -32,6 +31,7 @@ import { ACTIVE_JOB_STATUSES } from '../export/jobLifecycle';
 import { progressDocumentId, type ExportJobRecord, type ProgressDocument } from '../export/model';
 import type { JobStore } from './jobStore';
 import { ensureContainer } from './cosmosClient';
+import { cosmosStatusOf, withoutSystemProperties } from './cosmosDocuments';
 
 /** The partition key path of the jobs container. */
 export const JOBS_PARTITION_KEY_PATH = '/jobId';
@@ -57,27 +57,6 @@ export interface CosmosJobStoreOptions {
  * evaluating it; on Cosmos DB both spellings select the same documents.
  */
 export const RUNNING_JOB_CONDITION = "FROM c WHERE LOWER(c.status) = 'running'";
-
-const SYSTEM_PROPERTIES = ['_rid', '_self', '_ts', '_attachments', '_lsn', '_etag'] as const;
-
-/** Removes Cosmos system properties; keeps `_etag` when `keepEtag`. */
-function withoutSystemProperties<T extends object>(doc: T, keepEtag: boolean): T {
-  const copy: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
-  for (const p of SYSTEM_PROPERTIES) {
-    if (p === '_etag' && keepEtag) continue;
-    delete copy[p];
-  }
-  return copy as T;
-}
-
-function statusOf(err: unknown): number | undefined {
-  if (err && typeof err === 'object') {
-    const e = err as ErrorResponse & { statusCode?: number };
-    const code = typeof e.code === 'number' ? e.code : e.statusCode;
-    return typeof code === 'number' ? code : undefined;
-  }
-  return undefined;
-}
 
 function messageOf(err: unknown): string {
   if (err && typeof err === 'object') {
@@ -110,7 +89,7 @@ export class CosmosJobStore implements JobStore {
       const { resource } = await this.container.items.create(body);
       return withoutSystemProperties(resource as ExportJobRecord, true);
     } catch (err) {
-      if (statusOf(err) === 409) throw new JobConflictError(`Job ${job.jobId} already exists`);
+      if (cosmosStatusOf(err) === 409) throw new JobConflictError(`Job ${job.jobId} already exists`);
       throw err;
     }
   }
@@ -128,7 +107,7 @@ export class CosmosJobStore implements JobStore {
         .replace(body, { accessCondition: { type: 'IfMatch', condition: job._etag } });
       return withoutSystemProperties(resource as ExportJobRecord, true);
     } catch (err) {
-      const status = statusOf(err);
+      const status = cosmosStatusOf(err);
       if (status === 412) throw new JobConflictError(`Job ${job.jobId} was changed by someone else`);
       if (status === 404) throw new JobConflictError(`Job ${job.jobId} no longer exists`);
       throw err;
@@ -193,7 +172,7 @@ export class CosmosJobStore implements JobStore {
       const { resource } = await this.container.items.create(body);
       return withoutSystemProperties(resource as ProgressDocument, true);
     } catch (err) {
-      if (statusOf(err) !== 409) throw err;
+      if (cosmosStatusOf(err) !== 409) throw err;
       const existing = await this.getProgress(progress.jobId, progress.unitId);
       if (!existing) throw err;
       return existing;
@@ -254,7 +233,7 @@ export class CosmosJobStore implements JobStore {
       response = await this.container.items.batch(operations, jobId);
     } catch (err) {
       if (isBatchPatchUnsupported(err)) throw err;
-      const status = statusOf(err);
+      const status = cosmosStatusOf(err);
       // The SDK rethrows batch transport errors as plain errors with the service's message only.
       if (
         status === 412 ||
@@ -286,7 +265,7 @@ export class CosmosJobStore implements JobStore {
     try {
       await this.container.item(jobId, jobId).patch(this.jobPatch());
     } catch (err) {
-      const status = statusOf(err);
+      const status = cosmosStatusOf(err);
       if (status === 412 || status === 404) throw this.conflict(progress, `job status ${status}`);
       throw err;
     }
@@ -297,7 +276,7 @@ export class CosmosJobStore implements JobStore {
         .replace(body, { accessCondition: { type: 'IfMatch', condition: progress._etag! } });
       return withoutSystemProperties(resource as ProgressDocument, true);
     } catch (err) {
-      const status = statusOf(err);
+      const status = cosmosStatusOf(err);
       if (status === 412 || status === 404) throw this.conflict(progress, `progress status ${status}`);
       throw err;
     }
@@ -308,7 +287,7 @@ export class CosmosJobStore implements JobStore {
       const { resource } = await this.container.item(id, jobId).read<T>();
       return resource ? withoutSystemProperties(resource, true) : undefined;
     } catch (err) {
-      if (statusOf(err) === 404) return undefined;
+      if (cosmosStatusOf(err) === 404) return undefined;
       throw err;
     }
   }

@@ -31,6 +31,7 @@ import { Container, CosmosClient, FeedOptions, SqlParameter, SqlQuerySpec } from
 import { BadRequestError, SourceError } from '../export/errors';
 import { R4_RESOURCE_TYPES } from '../export/fhirResourceTypes';
 import { ensureContainer } from '../jobs/cosmosClient';
+import { cosmosStatusOf, withoutSystemProperties } from '../jobs/cosmosDocuments';
 import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
 import { mapWithConcurrency } from '../util/concurrency';
 
@@ -38,7 +39,6 @@ import { mapWithConcurrency } from '../util/concurrency';
 export const RESOURCES_PARTITION_KEY_PATH = '/resourceType';
 
 /** Cosmos system properties removed from every returned resource. */
-export const COSMOS_SYSTEM_PROPERTIES = ['_rid', '_self', '_etag', '_attachments', '_ts', '_lsn'] as const;
 
 /** The reference element that puts a resource of a type into a patient's compartment. */
 export const PATIENT_REFERENCE_FIELDS: Readonly<Record<string, string>> = {
@@ -96,12 +96,6 @@ export interface CosmosSearchSourceOptions {
   probeConcurrency?: number;
 }
 
-function stripSystemProperties(doc: Record<string, unknown>): Record<string, unknown> {
-  const copy = { ...doc };
-  for (const p of COSMOS_SYSTEM_PROPERTIES) delete copy[p];
-  return copy;
-}
-
 function canonicalInstant(name: string, value: string): string {
   const time = Date.parse(value);
   if (Number.isNaN(time)) throw new BadRequestError(`${name} is not a valid instant: ${value}`);
@@ -117,8 +111,7 @@ export function toSourceError(err: unknown): unknown {
     message?: string;
     retryAfterInMs?: number;
   };
-  const status =
-    typeof e.code === 'number' ? e.code : typeof e.statusCode === 'number' ? e.statusCode : undefined;
+  const status = cosmosStatusOf(err);
   const message = `Cosmos DB source: ${e.message ?? 'request failed'}`.slice(0, 500);
   const retryAfter = e.retryAfterInMs ? Math.ceil(e.retryAfterInMs / 1000) : undefined;
   if (status === 429) return new SourceError(message, 429, true, retryAfter);
@@ -328,7 +321,7 @@ export class CosmosSearchSource implements SearchSource {
       // The service may answer a page with no items but a continuation; follow it a few times.
       for (let attempt = 0; ; attempt++) {
         const response = await iterator.fetchNext();
-        const resources = response.resources.map((doc) => JSON.stringify(stripSystemProperties(doc)));
+        const resources = response.resources.map((doc) => JSON.stringify(withoutSystemProperties(doc)));
         const nextToken = response.hasMoreResults ? response.continuationToken : undefined;
         if (resources.length > 0 || !nextToken || attempt >= 10)
           return { resources, nextToken: nextToken || undefined, total };
@@ -383,7 +376,7 @@ export class CosmosSearchSource implements SearchSource {
     checkType(resourceType);
     try {
       const { resource } = await this.container.item(id, resourceType).read<Record<string, unknown>>();
-      return resource ? stripSystemProperties(resource) : undefined;
+      return resource ? withoutSystemProperties(resource) : undefined;
     } catch (err) {
       if ((err as { code?: unknown }).code === 404) return undefined;
       throw toSourceError(err);

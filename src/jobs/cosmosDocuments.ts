@@ -1,0 +1,21 @@
+/** What every Cosmos DB adapter here needs of a document or an SDK error. */
+
+/** Properties Cosmos DB adds to every stored document. */
+export const COSMOS_SYSTEM_PROPERTIES = ['_rid', '_self', '_etag', '_attachments', '_ts', '_lsn'] as const;
+
+/** A copy of `doc` without the system properties; `keepEtag` keeps `_etag` (for If-Match). */
+export function withoutSystemProperties<T extends object>(doc: T, keepEtag = false): T {
+  const copy: Record<string, unknown> = { ...(doc as Record<string, unknown>) };
+  for (const p of COSMOS_SYSTEM_PROPERTIES) {
+    if (p === '_etag' && keepEtag) continue;
+    delete copy[p];
+  }
+  return copy as T;
+}
+
+/** The HTTP status of a Cosmos SDK error (`code` when numeric, else `statusCode`), if any. */
+export function cosmosStatusOf(err: unknown): number | undefined {
+  const e = (err ?? {}) as { code?: unknown; statusCode?: unknown };
+  if (typeof e.code === 'number') return e.code;
+  return typeof e.statusCode === 'number' ? e.statusCode : undefined;
+}
