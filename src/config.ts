@@ -37,7 +37,8 @@ export interface ExportConfig {
   typeParallelism: number;
   /**
    * A type whose source reports more resources than this is split into time ranges that run as
-   * parallel units (`EXPORT_RANGE_SPLIT_THRESHOLD`, default 50,000; see src/export/rangePlan.ts).
+   * parallel units (`EXPORT_RANGE_SPLIT_THRESHOLD`, default 20,000; see src/export/rangePlan.ts). Low
+   * enough that a mid-size export's largest type does not end alone in one lane (docs/performance.md).
    */
   rangeSplitThreshold: number;
   /** Most ranges one type is split into (`EXPORT_MAX_RANGES_PER_TYPE`, default 4; 1 turns splitting off). */
@@ -193,7 +194,7 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
     pagesPerContinueAsNew: intSetting(env, 'EXPORT_PAGES_PER_CONTINUE_AS_NEW', 20, 1, 1000),
     fileRollBytes: intSetting(env, 'EXPORT_FILE_ROLL_BYTES', 64 * 1024 * 1024, 1024, 4 * 1024 * 1024 * 1024),
     typeParallelism: intSetting(env, 'EXPORT_TYPE_PARALLELISM', 4, 1, 64),
-    rangeSplitThreshold: intSetting(env, 'EXPORT_RANGE_SPLIT_THRESHOLD', 50_000, 1, 1_000_000_000),
+    rangeSplitThreshold: intSetting(env, 'EXPORT_RANGE_SPLIT_THRESHOLD', 20_000, 1, 1_000_000_000),
     maxRangesPerType: intSetting(env, 'EXPORT_MAX_RANGES_PER_TYPE', 4, 1, 64),
     sourceReadAhead: choiceSetting(env, 'EXPORT_SOURCE_READ_AHEAD', 'on', ['on', 'off'] as const) === 'on',
     jobRecordMaxAgeMs: intSetting(env, 'EXPORT_JOB_RECORD_MAX_AGE_MS', 1000, 0, 60_000),
