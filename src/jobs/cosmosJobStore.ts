@@ -19,13 +19,7 @@
  * already saw it Running); it can never checkpoint a job that was cancelled before the call, which is
  * the guarantee callers rely on. See `checkpointMode`.
  */
-import {
-  Container,
-  CosmosClient,
-  OperationInput,
-  PatchRequestBody,
-  SqlQuerySpec,
-} from '@azure/cosmos';
+import { Container, CosmosClient, OperationInput, PatchRequestBody, SqlQuerySpec } from '@azure/cosmos';
 import { JobConflictError } from '../export/errors';
 import { ACTIVE_JOB_STATUSES } from '../export/jobLifecycle';
 import { progressDocumentId, type ExportJobRecord, type ProgressDocument } from '../export/model';
