@@ -203,7 +203,9 @@ export class BlobExportDestination implements ExportDestination {
   private async committedBlocks(blobName: string): Promise<{ blockIds: string[]; etag: string } | undefined> {
     try {
       const list = await this.containerClient.getBlockBlobClient(blobName).getBlockList('committed');
-      return { blockIds: (list.committedBlocks ?? []).map((b) => b.name), etag: list.etag ?? '' };
+      const blockIds = (list.committedBlocks ?? []).map((b) => b.name);
+      // The service sends the etag whenever the blob has committed blocks; without one, none matches.
+      return list.etag ? { blockIds, etag: list.etag } : undefined;
     } catch (err) {
       if ((err as StorageErrorShape).statusCode === 404) return undefined;
       rethrow(err, `Reading the blocks of ${blobName}`);

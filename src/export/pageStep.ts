@@ -193,8 +193,9 @@ async function checkpoint(
 }
 
 /**
- * The checkpoint was refused: either the job left Running or another execution of this same page got
- * there first (a duplicate delivery: its result stands, nothing failed).
+ * The commit or the checkpoint was refused: the job left Running, or another execution got there
+ * first (a duplicate delivery of this page, or a stale progress this one started from): the stored
+ * progress stands, nothing failed.
  */
 async function afterConflict(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
   deps.progressCache.forget(jobId, unitId);

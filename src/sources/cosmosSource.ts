@@ -38,8 +38,6 @@ import { mapWithConcurrency } from '../util/concurrency';
 /** Partition key path of a resource container. */
 export const RESOURCES_PARTITION_KEY_PATH = '/resourceType';
 
-/** Cosmos system properties removed from every returned resource. */
-
 /** The reference element that puts a resource of a type into a patient's compartment. */
 export const PATIENT_REFERENCE_FIELDS: Readonly<Record<string, string>> = {
   Encounter: 'subject',
@@ -378,7 +376,7 @@ export class CosmosSearchSource implements SearchSource {
       const { resource } = await this.container.item(id, resourceType).read<Record<string, unknown>>();
       return resource ? withoutSystemProperties(resource) : undefined;
     } catch (err) {
-      if ((err as { code?: unknown }).code === 404) return undefined;
+      if (cosmosStatusOf(err) === 404) return undefined;
       throw toSourceError(err);
     }
   }
