@@ -127,6 +127,7 @@ export function buildDataset(total: number, seed = 1, onProgress?: (done: number
   }
   return { seed, total: produced, ndjsonBytes, largeResources, maxLastUpdated, types };
 }
+
 /** The newest resources of a dataset, as a `_since` window: what the warm-up runs export. */
 export interface WarmUpWindow {
   /** `_since` instant (ISO): every resource updated at or after it is in the window. */

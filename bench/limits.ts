@@ -19,6 +19,7 @@ import { blockId } from '../src/destination/blockIds';
 import type { PlannedUnit } from '../src/export/model';
 import { dealIntoLanes, typeUnits, type RangeSettings } from '../src/export/rangePlan';
 import { FhirRestSource } from '../src/sources/fhirRestSource';
+import type { SearchPage, SearchParameters } from '../src/sources/searchSource';
 
 export interface LimitOptions {
   sourceUrl: string;
@@ -86,38 +87,56 @@ async function inLanes(lanes: PlannedUnit[][], work: (unit: PlannedUnit) => Prom
   );
 }
 
+/** The search parameters of a unit: the whole type, or its time range. */
+function unitParams(unit: PlannedUnit, until: string, count: number): SearchParameters {
+  return {
+    until,
+    typeFilters: [],
+    count,
+    ...(unit.rangeStart !== undefined ? { since: unit.rangeStart } : {}),
+    ...(unit.rangeEnd !== undefined ? { before: unit.rangeEnd } : {}),
+  };
+}
+
+/** Pages through one unit with the product's source, keeping nothing. */
+async function readUnit(
+  source: FhirRestSource,
+  unit: PlannedUnit,
+  params: SearchParameters,
+  onPage: (page: SearchPage) => void = () => undefined,
+): Promise<void> {
+  let token: string | undefined;
+  do {
+    const page = await source.search(unit.resourceType, params, token);
+    onPage(page);
+    token = page.nextToken;
+  } while (token !== undefined);
+}
+
+/** The warm-up window as one unit per type (`since` = the window's start). */
+function warmUpUnits(lanes: PlannedUnit[][], since: string): PlannedUnit[] {
+  const types = new Set(lanes.flat().map((unit) => unit.resourceType));
+  return [...types].map((resourceType) => ({ unitId: resourceType, resourceType, rangeStart: since }));
+}
+
 async function readLimit(options: LimitOptions): Promise<LimitResult> {
   const source = new FhirRestSource({ baseUrl: options.sourceUrl });
   const until = new Date().toISOString();
   const lanes = await plannedLanes(source, until, options);
   if (options.warmUpSince !== undefined) {
-    for (const resourceType of await source.listResourceTypes()) {
-      const params = { since: options.warmUpSince, until, typeFilters: [], count: options.count };
-      let token: string | undefined;
-      do token = (await source.search(resourceType, params, token)).nextToken;
-      while (token !== undefined);
-    }
+    for (const unit of warmUpUnits(lanes, options.warmUpSince))
+      await readUnit(source, unit, unitParams(unit, until, options.count));
   }
   const result: LimitResult = { resources: 0, bytes: 0, pages: 0, seconds: 0 };
   const cpu = startClock();
   const started = performance.now();
-  await inLanes(lanes, async (unit) => {
-    const params = {
-      until,
-      typeFilters: [],
-      count: options.count,
-      ...(unit.rangeStart !== undefined ? { since: unit.rangeStart } : {}),
-      ...(unit.rangeEnd !== undefined ? { before: unit.rangeEnd } : {}),
-    };
-    let token: string | undefined;
-    do {
-      const page = await source.search(unit.resourceType, params, token);
-      token = page.nextToken;
+  await inLanes(lanes, (unit) =>
+    readUnit(source, unit, unitParams(unit, until, options.count), (page) => {
       result.pages += 1;
       result.resources += page.resources.length;
       for (const line of page.resources) result.bytes += Buffer.byteLength(line) + 1;
-    } while (token !== undefined);
-  });
+    }),
+  );
   result.seconds = (performance.now() - started) / 1000;
   timedCpu = cpuSecondsSince(cpu);
   return result;
@@ -145,39 +164,50 @@ async function pagesOf(sourceUrl: string, unit: PlannedUnit, count: number): Pro
   return pages;
 }
 
-/** Stages and commits the warm-up window's pages of every type like the timed part, then deletes them. */
-async function warmUpWrites(
-  options: LimitOptions,
-  since: string,
+/**
+ * Writes one unit's pages as the page step does: a block per page, the block list growing per page
+ * and each commit conditional on the blob's last version, a new file past `rollBytes`.
+ */
+async function writeUnit(
   destination: BlobExportDestination,
-  lanes: PlannedUnit[][],
+  prefix: string,
+  unitId: string,
+  pages: Buffer[],
+  rollBytes: number,
 ): Promise<void> {
-  const prefix = `write-limit-warm-up-${Date.now()}`;
-  const types = new Set(lanes.flat().map((unit) => unit.resourceType));
-  for (const resourceType of types) {
-    const unit = { unitId: resourceType, resourceType, rangeStart: since } as PlannedUnit;
-    const ids: string[] = [];
-    let etag: string | undefined;
-    const pages = await pagesOf(options.sourceUrl, unit, options.count);
-    for (const [page, data] of pages.entries()) {
-      const blob = `${prefix}/${resourceType}.ndjson`;
-      const id = blockId(prefix, resourceType, 1, page);
-      await destination.stageBlock(blob, id, data);
-      ids.push(id);
-      etag = await destination.commitBlocks(blob, ids, etag ? { etag } : 'new');
+  let part = 1;
+  let ids: string[] = [];
+  let etag: string | undefined;
+  let fileBytes = 0;
+  for (let page = 0; page < pages.length; page++) {
+    const data = pages[page];
+    if (fileBytes > 0 && fileBytes + data.length > rollBytes) {
+      part += 1;
+      ids = [];
+      etag = undefined;
+      fileBytes = 0;
     }
+    const blob = `${prefix}/${unitId}-${part}.ndjson`;
+    const id = blockId(prefix, unitId, part, page);
+    await destination.stageBlock(blob, id, data);
+    ids.push(id);
+    etag = await destination.commitBlocks(blob, ids, etag ? { etag } : 'new');
+    fileBytes += data.length;
   }
-  await destination.deletePrefix(`${prefix}/`);
 }
 
 async function writeLimit(options: LimitOptions): Promise<LimitResult> {
   const source = new FhirRestSource({ baseUrl: options.sourceUrl });
   const lanes = await plannedLanes(source, new Date().toISOString(), options);
   const pagesByUnit = new Map<string, Buffer[]>();
-  let lineCount = 0;
+  const result: LimitResult = { resources: 0, bytes: 0, pages: 0, seconds: 0 };
   for (const unit of lanes.flat()) {
     const pages = await pagesOf(options.sourceUrl, unit, options.count);
-    for (const page of pages) for (const byte of page) if (byte === 0x0a) lineCount += 1;
+    for (const page of pages) {
+      for (const byte of page) if (byte === 0x0a) result.resources += 1;
+      result.bytes += page.length;
+    }
+    result.pages += pages.length;
     pagesByUnit.set(unit.unitId, pages);
   }
   const destination = BlobExportDestination.fromSettings({
@@ -185,37 +215,21 @@ async function writeLimit(options: LimitOptions): Promise<LimitResult> {
     container: options.container ?? 'bench-write-limit',
   });
   await destination.ensureReady();
-  if (options.warmUpSince !== undefined) await warmUpWrites(options, options.warmUpSince, destination, lanes);
   const rollBytes = options.rollBytes ?? 64 * 1024 * 1024;
+  if (options.warmUpSince !== undefined) {
+    const prefix = `write-limit-warm-up-${Date.now()}`;
+    for (const unit of warmUpUnits(lanes, options.warmUpSince)) {
+      const pages = await pagesOf(options.sourceUrl, unit, options.count);
+      await writeUnit(destination, prefix, unit.unitId, pages, rollBytes);
+    }
+    await destination.deletePrefix(`${prefix}/`);
+  }
   const jobId = `write-limit-${Date.now()}`;
-  const result: LimitResult = { resources: lineCount, bytes: 0, pages: 0, seconds: 0 };
   const cpu = startClock();
   const started = performance.now();
-  await inLanes(lanes, async (unit) => {
-    let part = 1;
-    let ids: string[] = [];
-    let etag: string | undefined;
-    let fileBytes = 0;
-    const pages = pagesByUnit.get(unit.unitId) ?? [];
-    for (let page = 0; page < pages.length; page++) {
-      const data = pages[page];
-      if (fileBytes > 0 && fileBytes + data.length > rollBytes) {
-        part += 1;
-        ids = [];
-        etag = undefined;
-        fileBytes = 0;
-      }
-      const blob = `${jobId}/${unit.unitId}-${part}.ndjson`;
-      const id = blockId(jobId, unit.unitId, part, page);
-      await destination.stageBlock(blob, id, data);
-      ids.push(id);
-      // Conditional on the blob's last version, as the page step commits.
-      etag = await destination.commitBlocks(blob, ids, etag ? { etag } : 'new');
-      fileBytes += data.length;
-      result.pages += 1;
-      result.bytes += data.length;
-    }
-  });
+  await inLanes(lanes, (unit) =>
+    writeUnit(destination, jobId, unit.unitId, pagesByUnit.get(unit.unitId) ?? [], rollBytes),
+  );
   result.seconds = (performance.now() - started) / 1000;
   timedCpu = cpuSecondsSince(cpu);
   await destination.deletePrefix(`${jobId}/`);

@@ -313,8 +313,8 @@ async function runExport(
   }, 200);
   try {
     const client = new BulkDataClient(app.apiBaseUrl);
-    // Warm-up: an export of the newest few thousand resources takes the fresh process through every
-    // code path (clients, containers, modules, and the JIT of the page path: scanning, staging,
+    // Warm-up: an export of the newest WARM_UP_RESOURCES takes the fresh process through every code
+    // path (clients, containers, modules, and the JIT of the page path: scanning, staging,
     // checkpoints), so the measured export sees a warm app, as a long-running Functions worker
     // would be. The limits warm up on the same window (bench/limits.ts).
     const coldStartSeconds = warmUp ? await warmUpExport(client, warmUp) : undefined;
