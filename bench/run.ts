@@ -3,6 +3,7 @@
  * into Azurite, with the two limits (read-only, write-only) measured in the same run.
  *
  *   npm run bench -- [--sizes 10000,100000,1000000] [--cosmos-source 5000] [--cpu-prof DIR]
+ *                    [--app-env NAME=value] [--app-node-arg --flag] [--page-size N]
  *                    [--out bench-results.json]
  *
  * Per size: build the dataset → serve it (bench/pagingServer.ts) → read limit → write limit →
@@ -44,7 +45,8 @@ const WARM_UP_RESOURCES = 20_000;
 interface Args {
   sizes: number[];
   cosmosSource: number;
-  cpuProfDir?: string;
+  /** Node options of the app process (`--cpu-prof DIR`, `--app-node-arg`). */
+  appNodeArgs: string[];
   out: string;
   pageSize: number;
   /** Extra app settings (`--app-env NAME=value`, repeatable), e.g. to compare a setting on and off. */
@@ -95,16 +97,22 @@ function parseArgs(argv: string[]): Args {
     out: 'bench-results.json',
     pageSize: DEFAULT_PAGE_SIZE,
     appEnv: {},
+    appNodeArgs: [],
   };
   for (let i = 0; i < argv.length; i++) {
-    const [flag, inline] = argv[i].split('=', 2);
+    // `--flag=value` or `--flag value`; the value may hold `=` itself (`--app-env=NAME=value`).
+    const eqAt = argv[i].indexOf('=');
+    const flag = eqAt < 0 ? argv[i] : argv[i].slice(0, eqAt);
+    const inline = eqAt < 0 ? undefined : argv[i].slice(eqAt + 1);
     const value = (): string => inline ?? argv[++i];
     if (flag === '--sizes')
       args.sizes = value()
         .split(',')
         .map((s) => Number(s.trim()));
     else if (flag === '--cosmos-source') args.cosmosSource = Number(value());
-    else if (flag === '--cpu-prof') args.cpuProfDir = path.resolve(value());
+    else if (flag === '--cpu-prof')
+      args.appNodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(value()));
+    else if (flag === '--app-node-arg') args.appNodeArgs.push(value());
     else if (flag === '--out') args.out = value();
     else if (flag === '--page-size') args.pageSize = Number(value());
     else if (flag === '--app-env') {
@@ -242,10 +250,9 @@ interface AppHandle {
 async function startApp(
   env: Record<string, string>,
   pageSize: number,
-  cpuProfDir?: string,
+  nodeArgs: string[],
 ): Promise<AppHandle> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-app-'));
-  const nodeArgs = cpuProfDir ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
   const child = spawn(process.execPath, [...nodeArgs, APP_HOST], {
     env: {
       PATH: process.env.PATH ?? '',
@@ -293,7 +300,7 @@ async function runExport(
   container: string,
   expected: { resources: number; ndjsonBytes?: number },
   pageSize: number,
-  cpuProfDir?: string,
+  nodeArgs: string[],
   warmUp?: WarmUpWindow,
 ): Promise<ExportFigures> {
   const app = await startApp(
@@ -303,7 +310,7 @@ async function runExport(
       EXPORT_CONTAINER: container,
     },
     pageSize,
-    cpuProfDir,
+    nodeArgs,
   );
   const pid = app.child.pid!;
   let peakRss = 0;
@@ -449,7 +456,7 @@ async function benchSize(
       `bench-export-${Date.now()}`,
       { resources: size, ndjsonBytes: datasetBytes },
       args.pageSize,
-      args.cpuProfDir,
+      args.appNodeArgs,
       warmUp,
     );
     const slower = Math.min(readLimit.resourcesPerSecond, writeLimit.resourcesPerSecond);
@@ -505,7 +512,7 @@ async function benchCosmosSource(
     // The Cosmos source re-serialises the stored documents, so only the count is compared.
     { resources: size },
     pageSize,
-    undefined,
+    [],
     warmUpWindow(dataset, Math.min(WARM_UP_RESOURCES, Math.ceil(size / 10))),
   );
   return {

@@ -128,6 +128,8 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     // The unit id (the type, or `Type.rN`) keeps the ids of parallel ranges of one type apart.
     const blockId = blockIdFor(jobId, progress.unitId, file.part, progress.page);
     await destination.stageBlock(file.blobName, blockId, data);
+    // Stored: nothing reads the page any more, and the source may reuse its memory (not on a throw).
+    page.release?.();
     deps.probe?.('staged', { jobId, unitId, page: progress.page });
     const blockIds = [...file.blockIds, blockId];
     let etag: string;
@@ -155,6 +157,8 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     ];
     next.resourceCount = progress.resourceCount + lines.length;
     next.bytes = progress.bytes + data.length;
+  } else {
+    page.release?.();
   }
 
   // Reported only by the execution whose checkpoint succeeded, so a redelivered page counts once.

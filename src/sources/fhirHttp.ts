@@ -7,6 +7,7 @@
 import { SourceError } from '../export/errors';
 import type { SourceAuth } from './sourceAuth';
 import { HttpDeadlineError, ResponseTooLargeError, sendHttp, type HttpAnswer } from './httpTransport';
+import type { BufferPool } from '../util/bufferPool';
 import { parseSearchsetBytes } from './searchsetScanner';
 
 export { ResponseTooLargeError } from './httpTransport';
@@ -20,6 +21,8 @@ export interface FhirHttpOptions {
   /** Milliseconds for the whole exchange (connect, headers and body). */
   timeoutMs: number;
   auth: SourceAuth;
+  /** Memory that the bodies of `rawResources` requests are read into (see `FhirJsonResponse.memory`). */
+  pagePool?: BufferPool;
 }
 
 export interface FhirRequestOptions {
@@ -41,6 +44,11 @@ export interface FhirJsonResponse {
   status: number;
   /** Parsed JSON body; undefined for a passed-through status. */
   body: unknown;
+  /**
+   * The pooled memory the body was read into, when the parsed body's resources still point into it:
+   * give it back to the pool once nothing reads those resources any more.
+   */
+  memory?: Buffer;
 }
 
 /**
@@ -141,16 +149,22 @@ export class FhirHttpClient {
         if (answer.status === 401) return { kind: 'unauthorized', error };
         throw error;
       }
-      const bytes = await answer.read(request.maxBytes, true);
+      const pool = request.rawResources ? this.options.pagePool : undefined;
+      const bytes = await answer.read(request.maxBytes, true, pool && ((size) => pool.acquire(size)));
       let parsed: unknown;
+      let scanned = false;
       try {
         parsed = request.rawResources ? parseSearchsetBytes(bytes) : undefined;
-        if (parsed === undefined) parsed = JSON.parse(bytes.toString('utf8'));
+        scanned = parsed !== undefined;
+        if (!scanned) parsed = JSON.parse(bytes.toString('utf8'));
       } catch {
+        pool?.release(bytes);
         // A truncated or garbled body is usually a proxy or connection hiccup: worth one more try.
         throw new SourceError('source returned a malformed response (invalid JSON)', 502, true);
       }
-      return { kind: 'ok', response: { status: answer.status, body: parsed } };
+      if (!scanned) pool?.release(bytes); // nothing points into it
+      const memory = pool && scanned ? { memory: bytes } : {};
+      return { kind: 'ok', response: { status: answer.status, body: parsed, ...memory } };
     } catch (error) {
       if (error instanceof SourceError || error instanceof ResponseTooLargeError) throw error;
       if (error instanceof HttpDeadlineError) {

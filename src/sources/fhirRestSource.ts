@@ -8,6 +8,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { SourceError } from '../export/errors';
+import { BufferPool } from '../util/bufferPool';
 import { FhirHttpClient, ResponseTooLargeError, isRecord } from './fhirHttp';
 import {
   QueryParam,
@@ -42,7 +43,15 @@ interface FetchedBundle {
   bundle: Record<string, unknown>;
   /** The URL that produced it (with the `_count` finally used). */
   url: string;
+  /** Pooled memory the bundle's resources point into. */
+  memory?: Buffer;
 }
+
+/**
+ * Free page memory kept for reuse. Pages in flight are about two per lane (the one being written and
+ * the one read ahead), 1–2 MiB each at the default page size; those are not counted here.
+ */
+const FREE_PAGE_MEMORY_BYTES = 16 * 1024 * 1024;
 
 export class FhirRestSource implements SearchSource {
   checkTypeFilter(resourceType: string, query: string): void {
@@ -51,6 +60,7 @@ export class FhirRestSource implements SearchSource {
 
   readonly config: FhirSourceConfig;
   private readonly http: FhirHttpClient;
+  private readonly pagePool = new BufferPool(FREE_PAGE_MEMORY_BYTES);
 
   constructor(config: Partial<FhirSourceConfig> & { baseUrl: string }, deps: FhirRestSourceDeps = {}) {
     this.config = fhirSourceConfig(config);
@@ -58,7 +68,7 @@ export class FhirRestSource implements SearchSource {
       credential: deps.credential,
       timeoutMs: this.config.timeoutMs,
     });
-    this.http = new FhirHttpClient({ timeoutMs: this.config.timeoutMs, auth });
+    this.http = new FhirHttpClient({ timeoutMs: this.config.timeoutMs, auth, pagePool: this.pagePool });
   }
 
   async listResourceTypes(): Promise<string[]> {
@@ -110,7 +120,7 @@ export class FhirRestSource implements SearchSource {
       cursor.next !== undefined
         ? assertLinkWithinBase(cursor.next, this.config.baseUrl).toString()
         : this.firstPageUrl(resourceType, plan.queries[cursor.q].conditions, params, count);
-    const { bundle, url } = await this.fetchPage(
+    const { bundle, url, memory } = await this.fetchPage(
       resourceType,
       startUrl,
       cursor.next === undefined ? count : undefined,
@@ -139,6 +149,7 @@ export class FhirRestSource implements SearchSource {
     const page: SearchPage = { resources: lines };
     const ndjson = laidOutNdjson(bundle, lines);
     if (ndjson) page.ndjson = ndjson;
+    if (memory) page.release = () => this.pagePool.release(memory);
     if (nextToken !== undefined) page.nextToken = nextToken;
     if (continuationToken === undefined && plan.queries.length === 1) {
       const total = typeof bundle.total === 'number' ? bundle.total : await this.countOnly(url);
@@ -211,11 +222,11 @@ export class FhirRestSource implements SearchSource {
     let count = countOf(url) ?? requested;
     for (;;) {
       try {
-        const { body } = await this.http.requestJson(url, {
+        const { body, memory } = await this.http.requestJson(url, {
           maxBytes: this.config.maxPageBytes,
           rawResources: true,
         });
-        return { bundle: asSearchBundle(body), url };
+        return { bundle: asSearchBundle(body), url, ...(memory ? { memory } : {}) };
       } catch (error) {
         if (!(error instanceof ResponseTooLargeError)) throw error;
         if (count === 1) {

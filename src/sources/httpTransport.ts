@@ -39,12 +39,18 @@ export interface HttpAnswer {
   header(name: string): string | undefined;
   /**
    * The body, up to `maxBytes`. Past that the exchange is dropped and, when `strict`,
-   * `ResponseTooLargeError` is thrown; otherwise the first `maxBytes` bytes are returned.
+   * `ResponseTooLargeError` is thrown; otherwise the first `maxBytes` bytes are returned. The body is
+   * read into memory from `allocate` when given (e.g. a pool), else into fresh memory.
    */
-  read(maxBytes: number, strict: boolean): Promise<Buffer>;
+  read(maxBytes: number, strict: boolean, allocate?: Allocate): Promise<Buffer>;
   /** Drops the body unread (the socket is closed rather than drained). */
   discard(): void;
 }
+
+/** Memory for a body of `bytes` bytes (contents undefined). */
+export type Allocate = (bytes: number) => Buffer;
+
+const freshMemory: Allocate = (bytes) => Buffer.allocUnsafe(bytes);
 
 const agents = {
   'http:': new http.Agent({ keepAlive: true }),
@@ -132,9 +138,9 @@ function answerOf(
       const value = res.headers[name.toLowerCase()];
       return Array.isArray(value) ? value.join(', ') : value;
     },
-    read: (maxBytes, strict) => {
+    read: (maxBytes, strict, allocate = freshMemory) => {
       if (consumed) return Promise.reject(new Error('the body was already read'));
-      return readBody(req, res, maxBytes, strict, deadlineError).finally(finish);
+      return readBody(req, res, maxBytes, strict, allocate, deadlineError).finally(finish);
     },
     discard: () => {
       if (consumed) return;
@@ -149,6 +155,7 @@ function readBody(
   res: IncomingMessage,
   maxBytes: number,
   strict: boolean,
+  allocate: Allocate,
   deadlineError: () => HttpDeadlineError | undefined,
 ): Promise<Buffer> {
   const lengthHeader = res.headers['content-length'];
@@ -161,7 +168,7 @@ function readBody(
   return new Promise<Buffer>((resolve, reject) => {
     // With a declared length the bytes go straight into their final buffer; else chunks are kept.
     // (A server sending more than it declared is cut off by the HTTP parser.)
-    const whole = hasLength ? Buffer.allocUnsafe(Math.min(declared, maxBytes)) : undefined;
+    const whole = hasLength ? allocate(Math.min(declared, maxBytes)) : undefined;
     const chunks: Buffer[] = [];
     let total = 0;
     let done = false;
@@ -170,12 +177,18 @@ function readBody(
       else chunks.push(chunk);
       total += chunk.length;
     };
-    const collected = (): Buffer => (whole ? whole.subarray(0, total) : Buffer.concat(chunks, total));
-    const settle = (outcome: Error | Buffer): void => {
+    const collected = (): Buffer => {
+      if (whole) return whole.subarray(0, total);
+      const body = allocate(total);
+      let at = 0;
+      for (const chunk of chunks) at += chunk.copy(body, at);
+      return body;
+    };
+    const settle = (outcome: Error | (() => Buffer)): void => {
       if (done) return;
       done = true;
       if (outcome instanceof Error) reject(outcome);
-      else resolve(outcome);
+      else resolve(outcome());
     };
     res.on('data', (chunk: Buffer) => {
       if (done) return;
@@ -183,11 +196,11 @@ function readBody(
       req.destroy();
       if (strict) return settle(new ResponseTooLargeError(maxBytes));
       keep(chunk.subarray(0, maxBytes - total));
-      settle(collected());
+      settle(collected);
     });
-    res.once('end', () => settle(collected()));
+    res.once('end', () => settle(collected));
     res.once('close', () => {
-      if (res.complete) return settle(collected());
+      if (res.complete) return settle(collected);
       // Cut short: by the deadline, or by the other side.
       settle(deadlineError() ?? new Error('the connection closed before the body was complete'));
     });

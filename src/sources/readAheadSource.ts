@@ -89,15 +89,19 @@ export class ReadAheadSource implements SearchSource {
     return entry.page;
   }
 
+  /** Forgets a read-ahead nobody took; its page's memory goes back to the source once it is in. */
+  private drop(key: string): void {
+    void this.take(key)?.then((page) => page?.release?.());
+  }
+
   private readAhead(resourceType: string, params: SearchParameters, token: string): void {
     const key = keyOf(resourceType, params, token);
     if (this.entries.has(key)) return;
     while (this.entries.size >= this.maxEntries) {
-      const oldest = this.entries.keys().next().value as string;
-      this.take(oldest);
+      this.drop(this.entries.keys().next().value as string);
     }
     const page = this.inner.search(resourceType, params, token).catch(() => undefined);
-    const timer = setTimeout(() => this.take(key), this.ttlMs);
+    const timer = setTimeout(() => this.drop(key), this.ttlMs);
     timer.unref();
     this.entries.set(key, { page, timer });
   }

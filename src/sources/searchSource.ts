@@ -43,6 +43,11 @@ export interface SearchPage {
    * source has them so at no cost; the writer then uses it instead of building a copy.
    */
   ndjson?: Buffer;
+  /**
+   * Gives the page's memory back to the source for a later page. Call it once nothing reads
+   * `resources` or `ndjson` any more, or never (a dropped page is garbage collected).
+   */
+  release?: () => void;
   /** Cursor for the next page; undefined when this was the last page. */
   nextToken?: string;
   /** Total number of matches when the source knows it cheaply. */

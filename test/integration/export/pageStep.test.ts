@@ -364,6 +364,34 @@ describe('the page step with real adapters', () => {
     for (const job of [running, finished]) expect((await jobs.getJob(job.jobId))?.status).toBe('Cancelled');
   });
 
+  it('given a source whose pages can be released, when a page is written, then it is released once, after its block is stored; a page whose block failed is not', async () => {
+    const job = await runningJob();
+    const events: string[] = [];
+    const releasing: SearchSource = Object.assign(Object.create(deps.source) as SearchSource, {
+      search: async (...args: Parameters<SearchSource['search']>) => {
+        const page = await deps.source.search(...args);
+        events.push('searched');
+        return { ...page, release: () => events.push('released') };
+      },
+    });
+    let failStage = false;
+    const recording = Object.assign(Object.create(destination) as BlobExportDestination, {
+      stageBlock: async (...args: Parameters<BlobExportDestination['stageBlock']>) => {
+        if (failStage) throw new Error('storage went away');
+        await destination.stageBlock(...args);
+        events.push('staged');
+      },
+    });
+    const on: ExportDeps = { ...deps, source: releasing, destinationFor: () => recording };
+    expect((await runPageStep(on, job.jobId, 'Patient')).outcome).toBe('written');
+    expect(events).toEqual(['searched', 'staged', 'released']);
+
+    events.length = 0;
+    failStage = true;
+    expect((await runPageStep(on, job.jobId, 'Patient')).outcome).toBe('failed');
+    expect(events).toEqual(['searched']);
+  });
+
   it('given a source that throws a plain TypeError, when a page runs, then it fails with 500 "Unknown error" and no detail', async () => {
     const job = await runningJob();
     const broken: SearchSource = {

@@ -37,6 +37,16 @@ async function serve(handler: Handler): Promise<TestServer> {
 const GET = { method: 'GET' as const, headers: {}, timeoutMs: 2_000 };
 const payload = Buffer.from('x'.repeat(100_000));
 
+/** `payload` with a content-length, or chunked when the path ends with `chunked`. */
+const payloadWholeOrChunked: Handler = (req, res) => {
+  if (req.url?.endsWith('chunked')) {
+    res.write(payload.subarray(0, 40_000));
+    res.end(payload.subarray(40_000));
+  } else {
+    res.writeHead(200, { 'content-length': String(payload.length) }).end(payload);
+  }
+};
+
 async function failureOf(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
     () => new Error('expected a failure'),
@@ -52,19 +62,28 @@ describe('sendHttp over loopback', () => {
   });
 
   it('Given a declared length or a chunked body, When read, Then the exact bytes come back', async () => {
-    server = await serve((req, res) => {
-      if (req.url?.endsWith('chunked')) {
-        res.write(payload.subarray(0, 40_000));
-        res.end(payload.subarray(40_000));
-      } else {
-        res.writeHead(200, { 'content-length': String(payload.length) }).end(payload);
-      }
-    });
+    server = await serve(payloadWholeOrChunked);
     for (const url of [server.url, `${server.url}?chunked`]) {
       const answer = await sendHttp(url, GET);
       expect(answer.status).toBe(200);
       expect((await answer.read(1_000_000, true)).equals(payload)).toBe(true);
     }
+  });
+
+  it('Given memory to read into, When a body with a declared length or a chunked one is read, Then it lands there, once per body', async () => {
+    server = await serve(payloadWholeOrChunked);
+    const memory = Buffer.alloc(200_000);
+    const sizes: number[] = [];
+    const allocate = (bytes: number): Buffer => {
+      sizes.push(bytes);
+      return memory.subarray(0, bytes);
+    };
+    for (const url of [server.url, `${server.url}?chunked`]) {
+      const body = await (await sendHttp(url, GET)).read(1_000_000, true, allocate);
+      expect(body.buffer).toBe(memory.buffer);
+      expect(body.equals(payload)).toBe(true);
+    }
+    expect(sizes).toEqual([payload.length, payload.length]);
   });
 
   it('Given a POST, When sent, Then the server receives the body with its length', async () => {

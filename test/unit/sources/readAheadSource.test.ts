@@ -7,9 +7,10 @@ import {
   type SearchSource,
 } from '../../../src/sources/searchSource';
 
-/** Pages "0", "1", … of three resources each; token n asks for page n. */
+/** Pages "0", "1", … of three resources each; token n asks for page n. Released pages are listed. */
 function fakeSource(pages: number, failOnce?: string) {
   const calls: Array<string | undefined> = [];
+  const released: string[] = [];
   let failed = false;
   const source: SearchSource = {
     listResourceTypes: async () => ['Patient'],
@@ -24,10 +25,11 @@ function fakeSource(pages: number, failOnce?: string) {
       const n = token === undefined ? 0 : Number(token);
       const page: SearchPage = { resources: [`{"id":"${n}-a"}`, `{"id":"${n}-b"}`, `{"id":"${n}-c"}`] };
       if (n + 1 < pages) page.nextToken = String(n + 1);
+      page.release = () => released.push(String(n));
       return page;
     },
   };
-  return { source, calls };
+  return { source, calls, released };
 }
 
 const params: SearchParameters = { until: '2026-01-01T00:00:00Z', typeFilters: [], count: 3 };
@@ -73,6 +75,21 @@ describe('ReadAheadSource', () => {
     const first = await ahead.search('Patient', { ...params, before: '2025-06-01T00:00:00Z' });
     await ahead.search('Patient', { ...params, before: '2025-07-01T00:00:00Z' }, first.nextToken);
     expect(ahead.hits).toBe(0);
+  });
+
+  it('Given read-aheads nobody takes, When they are pushed out or expire, Then their pages are released; a page handed out is not', async () => {
+    const { source, released } = fakeSource(10);
+    const ahead = new ReadAheadSource(source, { maxEntries: 1, ttlMs: 30 });
+    const first = await ahead.search('Patient', params); // reads page 1 ahead
+    await ahead.search('Patient', { ...params, since: '2025-01-01T00:00:00Z' }); // pushes page 1 out
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(released).toEqual(['1']);
+    await new Promise((resolve) => setTimeout(resolve, 60)); // the other unit's page 1 expires
+    expect(released).toEqual(['1', '1']);
+    // A page that is taken belongs to the taker: only the taker releases it.
+    const second = await ahead.search('Patient', params, first.nextToken);
+    expect(second.resources[0]).toBe('{"id":"1-a"}');
+    expect(released).toEqual(['1', '1']);
   });
 
   it('Given a source that can describe its data, When asked through the read-ahead, Then the answer is passed on; without one, nothing is known', async () => {
