@@ -87,6 +87,55 @@ describe('searchsetScanner', () => {
     expect(() => parse(text)).toThrow(SyntaxError);
   });
 
+  it('Given strings with quotes, escapes and control characters at every place within a word, at every alignment of the body, When scanned, Then it accepts and rejects exactly what JSON.parse does, and each line is the same resource on one line', () => {
+    // The scanner skips plain string bytes four at a time from word boundaries of the body's memory;
+    // a special byte must be seen wherever it falls in a word, whatever the body's offset.
+    const pieces = [
+      'a',
+      'é',
+      '\\"',
+      '\\\\',
+      '\\n',
+      '\\u00e9',
+      '"',
+      '\\',
+      '\u0001',
+      '\n',
+      '\u001f',
+      '\t',
+      ' ',
+    ];
+    let random = 7;
+    const next = (n: number) => ((random = (random * 1103515245 + 12345) % 2147483648), random % n);
+    let valid = 0;
+    for (let round = 0; round < 400; round++) {
+      const plain = 'x'.repeat(next(9));
+      const special = Array.from({ length: 1 + next(3) }, () => pieces[next(pieces.length)]).join('');
+      const text = `{"resourceType":"Bundle","entry":[{"resource":{"resourceType":"Patient","id":"p","text":"${plain}${special}${'y'.repeat(next(9))}"}}]}`;
+      let expected: unknown;
+      try {
+        expected = (JSON.parse(text) as { entry: Array<{ resource: unknown }> }).entry[0].resource;
+      } catch {
+        expected = undefined;
+      }
+      const offset = round % 4;
+      const bytes = Buffer.from(text, 'utf8');
+      const body = Buffer.from(new ArrayBuffer(bytes.length + 8), offset, bytes.length);
+      bytes.copy(body);
+      if (expected === undefined) {
+        expect(() => parseSearchsetBytes(body)).toThrow(SyntaxError);
+      } else {
+        valid++;
+        const [raw] = entries(parseSearchsetBytes(body) as Record<string, unknown>);
+        const line = lineText(resourceLine(raw));
+        expect(line).not.toContain('\n');
+        expect(JSON.parse(line)).toEqual(expected);
+      }
+    }
+    expect(valid).toBeGreaterThan(50);
+    expect(valid).toBeLessThan(350);
+  });
+
   it('Given bytes that are not UTF-8, When scanned, Then it declines (the caller parses as before)', () => {
     const body = Buffer.concat([
       Buffer.from('{"resourceType":"Bundle","x":"'),
