@@ -132,8 +132,10 @@ class Scanner {
 
   constructor(private readonly b: Buffer) {
     this.wordBase = (4 - (b.byteOffset & 3)) & 3;
-    const wordCount = Math.max(0, b.length - this.wordBase) >>> 2;
-    this.words = new Int32Array(b.buffer, b.byteOffset + Math.min(this.wordBase, b.length), wordCount);
+    this.words =
+      b.length < this.wordBase + 4
+        ? new Int32Array(0)
+        : new Int32Array(b.buffer, b.byteOffset + this.wordBase, (b.length - this.wordBase) >>> 2);
   }
 
   fail(): never {

@@ -136,6 +136,17 @@ describe('searchsetScanner', () => {
     expect(valid).toBeLessThan(350);
   });
 
+  it.each([0, 1, 2, 3])(
+    'Given bodies shorter than a word at offset %i of their memory, When scanned, Then they parse as JSON.parse parses them',
+    (offset) => {
+      for (const text of ['{}', '""', '"a"', '[1]', '1']) {
+        const body = Buffer.from(new ArrayBuffer(16), offset, Buffer.byteLength(text));
+        body.write(text);
+        expect(parseSearchsetBytes(body)).toEqual(JSON.parse(text));
+      }
+    },
+  );
+
   it('Given bytes that are not UTF-8, When scanned, Then it declines (the caller parses as before)', () => {
     const body = Buffer.concat([
       Buffer.from('{"resourceType":"Bundle","x":"'),
