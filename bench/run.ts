@@ -33,7 +33,8 @@ import { startPagingServer } from './pagingServer';
 
 const APP_HOST = path.join(__dirname, '..', 'src', 'local', 'appHost.js');
 const LIMITS = path.join(__dirname, 'limits.js');
-const DEFAULT_PAGE_SIZE = 1000;
+/** The app's own default, so that a plain `npm run bench` measures what a deployment runs. */
+const DEFAULT_PAGE_SIZE = exportConfigFromEnv({}).resourcesPerPage;
 const TYPE_PARALLELISM = 4;
 const MB = 1024 * 1024;
 /**

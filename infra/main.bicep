@@ -119,7 +119,7 @@ param authJwksUri string = '${environment().authentication.loginEndpoint}${tenan
 @description('Resources requested per source page (_count); one page is one activity call and one staged block.')
 @minValue(1)
 @maxValue(10000)
-param exportResourcesPerPage int = 1000
+param exportResourcesPerPage int = 2000
 
 @description('Resource types exported in parallel (sub-orchestrations) per job.')
 @minValue(1)

@@ -49,7 +49,7 @@ interface FetchedBundle {
 
 /**
  * Free page memory kept for reuse. Pages in flight are about two per lane (the one being written and
- * the one read ahead), 1–2 MiB each at the default page size; those are not counted here.
+ * the one read ahead), 2–4 MiB each at the default page size; those are not counted here.
  */
 const FREE_PAGE_MEMORY_BYTES = 16 * 1024 * 1024;
 
