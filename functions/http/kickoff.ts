@@ -38,7 +38,7 @@ async function kickoff(
     if (allowedTypes(principal.scopes) !== '*') {
       // The very types the plan will export (the source is listed only when `_type` is absent).
       const types = await typesToExport(services.exportDeps, parsed.request);
-      assertCanExport(principal.scopes, types, types);
+      assertCanExport(principal.scopes, types);
     }
     const { job, reused } = await createExportJob(services.exportDeps, parsed, principal.clientId);
     if (reused) {

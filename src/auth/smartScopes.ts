@@ -102,15 +102,10 @@ export function allowedTypes(scopes: readonly string[]): '*' | Set<string> {
 const MAX_NAMED_TYPES = 20;
 
 /**
- * Throws ForbiddenError unless the scopes allow exporting every requested type.
- * @param requestedTypes the `_type` list; empty means every type in `allTypes`
- * @param allTypes       every type the export would cover when `_type` is absent
+ * Throws ForbiddenError unless the scopes allow exporting every one of `types`: the types the export
+ * will write (see `typesToExport`: its `_type` list, or every type it covers without one).
  */
-export function assertCanExport(
-  scopes: readonly string[],
-  requestedTypes: readonly string[],
-  allTypes: readonly string[],
-): void {
+export function assertCanExport(scopes: readonly string[], types: readonly string[]): void {
   const allowed = allowedTypes(scopes);
   if (allowed === '*') return;
   if (allowed.size === 0) {
@@ -119,8 +114,7 @@ export function assertCanExport(
       'system/*.read system/*.rs',
     );
   }
-  const wanted = requestedTypes.length > 0 ? requestedTypes : allTypes;
-  const missing = [...new Set(wanted)].filter((t) => !allowed.has(t));
+  const missing = [...new Set(types)].filter((t) => !allowed.has(t));
   if (missing.length === 0) return;
   const named = missing.slice(0, MAX_NAMED_TYPES).join(', ');
   const more = missing.length > MAX_NAMED_TYPES ? ` and ${missing.length - MAX_NAMED_TYPES} more` : '';

@@ -105,19 +105,19 @@ describe('allowedTypes', () => {
 
 describe('assertCanExport', () => {
   test('wildcard passes for any request', () => {
-    expect(() => assertCanExport(['system/*.read'], [], ALL)).not.toThrow();
-    expect(() => assertCanExport(['system/*.rs'], ['Whatever'], ALL)).not.toThrow();
+    expect(() => assertCanExport(['system/*.read'], ALL)).not.toThrow();
+    expect(() => assertCanExport(['system/*.rs'], ['Whatever'])).not.toThrow();
   });
 
   test('requested types covered by per-type scopes pass', () => {
     expect(() =>
-      assertCanExport(['system/Patient.read', 'system/Observation.rs'], ['Observation', 'Patient'], ALL),
+      assertCanExport(['system/Patient.read', 'system/Observation.rs'], ['Observation', 'Patient']),
     ).not.toThrow();
   });
 
   test('a missing scope is a 403 naming exactly the types not allowed', () => {
     const error = forbidden(() =>
-      assertCanExport(['system/Patient.read'], ['Patient', 'Observation', 'Encounter'], ALL),
+      assertCanExport(['system/Patient.read'], ['Patient', 'Observation', 'Encounter']),
     );
     expect(error.statusCode).toBe(403);
     expect(error.message).toContain('Observation, Encounter');
@@ -129,30 +129,26 @@ describe('assertCanExport', () => {
     );
   });
 
-  test('an empty _type means every type must be allowed', () => {
-    const error = forbidden(() => assertCanExport(['system/Patient.read', 'system/Encounter.rs'], [], ALL));
+  test('every type the export covers must be allowed (all of them without _type)', () => {
+    const error = forbidden(() => assertCanExport(['system/Patient.read', 'system/Encounter.rs'], ALL));
     expect(error.message).toContain('Observation, Condition');
   });
 
   test('user/ and patient/ scopes do not grant a system export', () => {
-    const error = forbidden(() => assertCanExport(['user/*.read', 'patient/*.rs'], ['Patient'], ALL));
+    const error = forbidden(() => assertCanExport(['user/*.read', 'patient/*.rs'], ['Patient']));
     expect(error.message).toMatch(/no system-level read scope/);
   });
 
   test('a v2 scope with a query does not grant the whole type', () => {
     const error = forbidden(() =>
-      assertCanExport(
-        ['system/Patient.rs', 'system/Observation.rs?category=vital-signs'],
-        ['Observation'],
-        ALL,
-      ),
+      assertCanExport(['system/Patient.rs', 'system/Observation.rs?category=vital-signs'], ['Observation']),
     );
     expect(error.message).toContain('Observation');
   });
 
   test('long lists of missing types are shortened', () => {
     const many = Array.from({ length: 30 }, (_, i) => `Type${String.fromCharCode(65 + (i % 26))}${i}`);
-    const error = forbidden(() => assertCanExport(['system/Patient.read'], many, many));
+    const error = forbidden(() => assertCanExport(['system/Patient.read'], many));
     expect(error.message).toContain('and 10 more');
   });
 });
