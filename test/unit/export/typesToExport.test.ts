@@ -1,0 +1,50 @@
+/**
+ * `typesToExport`: the types an export covers, which the kick-off checks a limited token against.
+ * Pure logic over a scripted source that records whether it was asked to list its types.
+ */
+import type { ExportDeps } from '../../../src/export/exportDeps';
+import { typesToExport } from '../../../src/export/jobPlan';
+import { exportRequest } from '../../support/exportRequests';
+
+function depsListing(types: string[]) {
+  const calls = { list: 0 };
+  const deps = {
+    source: {
+      listResourceTypes: async () => {
+        calls.list += 1;
+        return types;
+      },
+    },
+    compartmentTypes: new Set(['Patient', 'Observation']),
+  } as unknown as ExportDeps;
+  return { deps, calls };
+}
+
+describe('typesToExport', () => {
+  it('given _type, when resolved, then exactly those types (sorted, once each) and the source is not listed', async () => {
+    const { deps, calls } = depsListing(['Patient', 'Observation', 'Device']);
+    const types = await typesToExport(deps, exportRequest({ types: ['Patient', 'Device', 'Patient'] }));
+    expect(types).toEqual(['Device', 'Patient']);
+    expect(calls.list).toBe(0);
+  });
+
+  it('given no _type, when resolved, then every type the source lists', async () => {
+    const { deps, calls } = depsListing(['Patient', 'Observation', 'Device']);
+    expect(await typesToExport(deps, exportRequest())).toEqual(['Device', 'Observation', 'Patient']);
+    expect(calls.list).toBe(1);
+  });
+
+  it('given a Patient or Group export, when resolved, then only the compartment types, with or without _type', async () => {
+    const { deps } = depsListing(['Patient', 'Observation', 'Device']);
+    expect(await typesToExport(deps, exportRequest({ level: 'patient' }))).toEqual([
+      'Observation',
+      'Patient',
+    ]);
+    expect(
+      await typesToExport(
+        deps,
+        exportRequest({ level: 'group', groupId: 'g', types: ['Device', 'Patient'] }),
+      ),
+    ).toEqual(['Patient']);
+  });
+});
