@@ -9,6 +9,7 @@
 import {
   BlobSASPermissions,
   BlobServiceClient,
+  BlockBlobClient,
   ContainerClient,
   StoragePipelineOptions,
   StorageSharedKeyCredential,
@@ -138,6 +139,21 @@ function rethrow(err: unknown, what: string): never {
   throw toDestinationError(err, what) ?? err;
 }
 
+/** The blob's committed block ids and etag; undefined when there is no such blob. */
+async function committedBlocks(
+  blob: BlockBlobClient,
+): Promise<{ blockIds: string[]; etag: string } | undefined> {
+  try {
+    const list = await blob.getBlockList('committed');
+    const blockIds = (list.committedBlocks ?? []).map((b) => b.name);
+    // The service sends the etag whenever the blob has committed blocks; without one, none matches.
+    return list.etag ? { blockIds, etag: list.etag } : undefined;
+  } catch (err) {
+    if ((err as StorageErrorShape).statusCode === 404) return undefined;
+    rethrow(err, `Reading the blocks of ${blob.name}`);
+  }
+}
+
 export class BlobExportDestination implements ExportDestination {
   readonly containerClient: ContainerClient;
   private delegationKey?: { key: UserDelegationKey; expiresOn: Date };
@@ -192,24 +208,11 @@ export class BlobExportDestination implements ExportDestination {
       if (over === 'any' || !isConditionRefusal(err)) rethrow(err, `Writing ${blobName}`);
     }
     // Refused: the blob is another version. Fine only if it already is exactly this commit.
-    const held = await this.committedBlocks(blobName);
+    const held = await committedBlocks(blob);
     if (held && held.blockIds.length === unique.length && held.blockIds.every((id, i) => id === unique[i])) {
       return held.etag;
     }
     throw new StaleBlobError(blobName);
-  }
-
-  /** The blob's committed block ids and etag; undefined when there is no such blob. */
-  private async committedBlocks(blobName: string): Promise<{ blockIds: string[]; etag: string } | undefined> {
-    try {
-      const list = await this.containerClient.getBlockBlobClient(blobName).getBlockList('committed');
-      const blockIds = (list.committedBlocks ?? []).map((b) => b.name);
-      // The service sends the etag whenever the blob has committed blocks; without one, none matches.
-      return list.etag ? { blockIds, etag: list.etag } : undefined;
-    } catch (err) {
-      if ((err as StorageErrorShape).statusCode === 404) return undefined;
-      rethrow(err, `Reading the blocks of ${blobName}`);
-    }
   }
 
   async openRead(blobName: string): Promise<NodeJS.ReadableStream | undefined> {
