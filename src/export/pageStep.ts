@@ -8,7 +8,7 @@
  */
 import { blockId as blockIdFor } from '../destination/blockIds';
 import { StaleBlobError, type CommitBase } from '../destination/exportDestination';
-import { lineText, type SearchParameters } from '../sources/searchSource';
+import { lineText, type SearchPage, type SearchParameters } from '../sources/searchSource';
 import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
 import { classifyError } from './failureMapping';
@@ -110,8 +110,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   deps.probe?.('searched', { jobId, unitId, page: progress.page });
 
   const keep = elementsForType(job.request.elements, progress.resourceType);
-  const lines =
-    keep.length > 0 ? page.resources.map((r) => applyElements(lineText(r), keep)) : page.resources;
+  const { data, count } = pageData(page, keep);
   const next: ProgressDocument = {
     ...progress,
     page: progress.page + 1,
@@ -122,8 +121,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     files: progress.files,
   };
 
-  if (lines.length > 0) {
-    const data = keep.length === 0 && page.ndjson ? page.ndjson : ndjsonBuffer(lines);
+  if (count > 0) {
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
     // The unit id (the type, or `Type.rN`) keeps the ids of parallel ranges of one type apart.
     const blockId = blockIdFor(jobId, progress.unitId, file.part, progress.page);
@@ -145,7 +143,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
       ...file,
       blockIds,
       etag,
-      count: file.count + lines.length,
+      count: file.count + count,
       bytes: file.bytes + data.length,
     };
     // Only the current file's block list is ever committed again; closed files keep their totals.
@@ -155,7 +153,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
         .map((f) => ({ ...f, blockIds: [], etag: undefined })),
       updated,
     ];
-    next.resourceCount = progress.resourceCount + lines.length;
+    next.resourceCount = progress.resourceCount + count;
     next.bytes = progress.bytes + data.length;
   } else {
     page.release?.();
@@ -167,15 +165,15 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
       jobId,
       resourceType: progress.resourceType,
       page: progress.page,
-      resources: lines.length,
+      resources: count,
       bytes: next.bytes - progress.bytes,
       // The file written to is the last one in `next.files`.
-      filePart: lines.length > 0 ? next.files[next.files.length - 1].part : undefined,
+      filePart: count > 0 ? next.files[next.files.length - 1].part : undefined,
       latencyMs: performance.now() - stepStart,
       searchMs,
       done: next.done,
     });
-  return checkpoint(deps, next, lines.length, report);
+  return checkpoint(deps, next, count, report);
 }
 
 async function checkpoint(
@@ -237,6 +235,17 @@ function written(progress: ProgressDocument, pageResources: number): PageStepRes
  * The version of the file this page's commit extends: the one the last checkpoint recorded, no blob
  * for a file not yet written, and any version for a file written by a version that kept no etag.
  */
+/**
+ * The bytes of a page's block and how many resources they hold: the source's own NDJSON block when it
+ * has one and `_elements` removes nothing, else the lines (filtered) encoded.
+ */
+function pageData(page: SearchPage, keep: string[]): { data: Buffer; count: number } {
+  if (keep.length === 0 && page.ndjson) return { data: page.ndjson.bytes, count: page.ndjson.lines };
+  const lines =
+    keep.length > 0 ? page.resources.map((r) => applyElements(lineText(r), keep)) : page.resources;
+  return { data: ndjsonBuffer(lines), count: lines.length };
+}
+
 function commitBase(file: ProgressFile): CommitBase {
   if (file.etag) return { etag: file.etag };
   return file.blockIds.length === 0 ? 'new' : 'any';

@@ -28,7 +28,13 @@ import {
 import { FhirSourceConfig, fhirSourceConfig } from './fhirSourceConfig';
 import { PATIENT_COMPARTMENT_TYPES } from './patientCompartment';
 import { laidOutNdjson, resourceLine } from './searchsetScanner';
-import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
+import type {
+  ResourceLine,
+  SearchPage,
+  SearchParameters,
+  SearchSource,
+  SourceDescription,
+} from './searchSource';
 import { createSourceAuth } from './sourceAuth';
 
 export interface FhirRestSourceDeps {
@@ -144,11 +150,17 @@ export class FhirRestSource implements SearchSource {
     }
 
     // Scanned resources are the source's own (compact) JSON bytes: no string, no stringify round trip,
-    // and usually already one NDJSON block.
-    const lines = resources.map(resourceLine);
-    const page: SearchPage = { resources: lines };
-    const ndjson = laidOutNdjson(bundle, lines);
-    if (ndjson) page.ndjson = ndjson;
+    // and usually already one NDJSON block. Their lines are views made only if someone reads them:
+    // with the block at hand the page step does not.
+    const matches = resources;
+    let lines: ResourceLine[] | undefined;
+    const page: SearchPage = {
+      get resources() {
+        return (lines ??= matches.map(resourceLine));
+      },
+    };
+    const ndjson = laidOutNdjson(bundle, matches);
+    if (ndjson) page.ndjson = { bytes: ndjson, lines: matches.length };
     if (memory) page.release = () => this.pagePool.release(memory);
     if (nextToken !== undefined) page.nextToken = nextToken;
     if (continuationToken === undefined && plan.queries.length === 1) {

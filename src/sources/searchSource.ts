@@ -36,13 +36,17 @@ export function lineText(line: ResourceLine): string {
 }
 
 export interface SearchPage {
-  /** Each resource as one compact JSON line (see `ResourceLine`). */
-  resources: ResourceLine[];
   /**
-   * The same resources already laid out as NDJSON (each line followed by `\n`, in order), when the
-   * source has them so at no cost; the writer then uses it instead of building a copy.
+   * Each resource as one compact JSON line (see `ResourceLine`). A source may build the array when it
+   * is first read: a reader that has `ndjson` need not pay for it.
    */
-  ndjson?: Buffer;
+  readonly resources: ResourceLine[];
+  /**
+   * The same resources already laid out as NDJSON (each line followed by `\n`, in order) and how many
+   * lines that is, when the source has them so at no cost; the writer then uses them instead of
+   * building a copy.
+   */
+  ndjson?: { bytes: Buffer; lines: number };
   /**
    * Gives the page's memory back to the source for a later page. Call it once nothing reads
    * `resources` or `ndjson` any more, or never (a dropped page is garbage collected).

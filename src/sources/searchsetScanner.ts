@@ -4,9 +4,15 @@
  * The REST source used to `JSON.parse` the whole page and `JSON.stringify` every resource again to
  * get its NDJSON line; on large exports that round trip (plus decoding the body to a string) was the
  * biggest CPU cost of the export. This parser validates the whole body as JSON (same grammar as
- * `JSON.parse`) and builds the Bundle as `JSON.parse` would, except that the value of each
- * `entry[i].resource` object becomes a `RawResource`: an object with only `resourceType` and `id`
- * (when they are strings), carrying the resource's original JSON bytes.
+ * `JSON.parse`) and builds the Bundle as `JSON.parse` would, except for the entries: of each
+ * `entry[i]` only `resource` and `search` are built (the rest, e.g. `fullUrl`, is validated and
+ * skipped), and the `resource` object becomes a `RawResource`: its type, its id and where its
+ * original JSON bytes are.
+ *
+ * A page's objects live while the page is fetched ahead, written and committed, long enough for V8
+ * to move them to the old generation, where garbage is collected late and lets the heap grow. So a
+ * resource costs one small object here: its id is read from the bytes when asked for, consecutive
+ * resources of one type share one type string, and its line is a view made only when asked for.
  *
  * The original bytes are used as the NDJSON line only when they are compact (no whitespace between
  * tokens, so it is one line and looks like what `JSON.stringify` writes); they never become a JS
@@ -22,20 +28,52 @@
 import { isUtf8 } from 'node:buffer';
 import type { ResourceLine } from './searchSource';
 
-const RAW_LINE = Symbol('rawResourceLine');
 /** On a scanned Bundle: the body it was scanned from, i.e. the bounds its lines were moved within. */
 const SCANNED_BODY = Symbol('scannedBody');
 
-/** A resource of a scanned Bundle: its type and id, and its NDJSON line (see `resourceLine`). */
-export interface RawResource {
-  resourceType?: string;
-  id?: string;
-  [RAW_LINE]: ResourceLine;
+/**
+ * A resource of a scanned Bundle: its type, its id and its NDJSON line (see `resourceLine`). Numbers
+ * rather than views or strings, so a page of them is little to collect; the id and line are read
+ * from the page body when asked for, which is valid until the page's memory is given back.
+ */
+export class RawResource {
+  /**
+   * @param lineStart The compact line is `[lineStart, lineEnd)` of `body`, followed there by `\n`;
+   *   -1 when the source's bytes were not compact and `text` is the line.
+   * @param idStart The id's string content, without escapes, is `[idStart, idEnd)` of `body`; -1 when
+   *   `knownId` is the id (decoded already, or none).
+   */
+  constructor(
+    readonly resourceType: string | undefined,
+    private readonly body: Buffer,
+    private readonly lineStart: number,
+    private readonly lineEnd: number,
+    private readonly idStart: number,
+    private readonly idEnd: number,
+    private readonly text?: string,
+    private readonly knownId?: string,
+  ) {}
+
+  get id(): string | undefined {
+    return this.idStart < 0 ? this.knownId : this.body.toString('utf8', this.idStart, this.idEnd);
+  }
+
+  /** The resource as one line: a view of its bytes in the body, or its JSON text. */
+  lineOf(): ResourceLine {
+    return this.text ?? this.body.subarray(this.lineStart, this.lineEnd);
+  }
+
+  /** Where the line ends, when it is the source's own bytes in `body` starting at `start`. */
+  lineEndIfAt(body: Buffer, start: number): number | undefined {
+    return this.text === undefined && body === this.body && this.lineStart === start
+      ? this.lineEnd
+      : undefined;
+  }
 }
 
 /** True for the resources `parseSearchsetBytes` leaves unbuilt. */
 export function isRawResource(value: unknown): value is RawResource {
-  return typeof value === 'object' && value !== null && RAW_LINE in value;
+  return value instanceof RawResource;
 }
 
 /**
@@ -43,7 +81,7 @@ export function isRawResource(value: unknown): value is RawResource {
  * it keeps alive while held, followed there by `\n`), else `JSON.stringify`.
  */
 export function resourceLine(resource: object): ResourceLine {
-  return isRawResource(resource) ? resource[RAW_LINE] : JSON.stringify(resource);
+  return isRawResource(resource) ? resource.lineOf() : JSON.stringify(resource);
 }
 
 /**
@@ -65,19 +103,17 @@ export function parseSearchsetBytes(body: Buffer): unknown {
 }
 
 /**
- * The NDJSON block of `lines` inside the body `bundle` was scanned from, when `lines` are the
- * scanner's byte lines lying back to back there (a page keeps all its matches, in order); else
- * undefined and the caller encodes the lines itself.
+ * The NDJSON block of `resources` inside the body `bundle` was scanned from, when they are the
+ * scanner's compact resources lying back to back from its start (a page keeps all its matches, in
+ * order); else undefined and the caller encodes their lines itself.
  */
-export function laidOutNdjson(bundle: object, lines: readonly ResourceLine[]): Buffer | undefined {
+export function laidOutNdjson(bundle: object, resources: readonly object[]): Buffer | undefined {
   const body = (bundle as { [SCANNED_BODY]?: Buffer })[SCANNED_BODY];
-  if (!body || lines.length === 0) return undefined;
+  if (!body || resources.length === 0) return undefined;
   let next = 0;
-  for (const line of lines) {
-    if (typeof line === 'string' || line.buffer !== body.buffer) return undefined;
-    const start: number = line.byteOffset - body.byteOffset;
-    const end: number = start + line.length;
-    if (start !== next || end >= body.length || body[end] !== 0x0a) return undefined;
+  for (const resource of resources) {
+    const end = isRawResource(resource) ? resource.lineEndIfAt(body, next) : undefined;
+    if (end === undefined || end >= body.length || body[end] !== 0x0a) return undefined;
     next = end + 1;
   }
   return body.subarray(0, next);
@@ -117,6 +153,16 @@ function isPlainWord(word: number): boolean {
   return ((control | quoteZero | backslashZero) & 0x80808080) === 0;
 }
 
+const RESOURCE_TYPE = Buffer.from('resourceType');
+const ID = Buffer.from('id');
+
+/** True when `b[start..end)` holds exactly `expected`. */
+function bytesAre(b: Buffer, start: number, end: number, expected: Buffer): boolean {
+  if (end - start !== expected.length) return false;
+  for (let k = 0; k < expected.length; k++) if (b[start + k] !== expected[k]) return false;
+  return true;
+}
+
 class Scanner {
   pos = 0;
   /** Set when whitespace was skipped since it was last cleared. */
@@ -125,6 +171,8 @@ class Scanner {
   escaped = false;
   /** Where the next compact resource's line goes (see the module comment); always behind `pos`. */
   lineEnd = 0;
+  /** The last `resourceType` decoded, and its bytes (see `typeAt`). */
+  private lastType: { name: string; bytes: Buffer } | undefined;
 
   /** The body as aligned 32-bit words (from byte `wordBase`), to skip plain string bytes four at a time. */
   private readonly words: Int32Array;
@@ -189,23 +237,18 @@ class Scanner {
       if (this.b[this.pos] !== 0x3a) this.fail();
       this.pos++;
       this.skipWhitespace();
-      let member: unknown;
-      if (context === Context.Top && key === 'entry' && this.b[this.pos] === 0x5b) {
-        member = this.array(Context.Entries);
-      } else if (context === Context.Entry && key === 'resource' && this.b[this.pos] === 0x7b) {
-        member = this.rawResource();
-      } else {
-        member = this.value(Context.Other);
-      }
-      if (key === '__proto__') {
+      if (context === Context.Entry && key !== 'resource' && key !== 'search') {
+        // Nothing reads an entry's `fullUrl`, `request` or `response`: validate them, build nothing.
+        this.skipValue(0);
+      } else if (key === '__proto__') {
         Object.defineProperty(result, key, {
-          value: member,
+          value: this.member(context, key),
           writable: true,
           enumerable: true,
           configurable: true,
         });
       } else {
-        result[key] = member;
+        result[key] = this.member(context, key);
       }
       this.skipWhitespace();
       const c = this.b[this.pos++];
@@ -216,6 +259,14 @@ class Scanner {
       }
       this.skipWhitespace();
     }
+  }
+
+  /** The value at `pos` of the member `key` of an object in `context`. */
+  private member(context: Context, key: string): unknown {
+    const c = this.b[this.pos];
+    if (context === Context.Top && key === 'entry' && c === 0x5b) return this.array(Context.Entries);
+    if (context === Context.Entry && key === 'resource' && c === 0x7b) return this.rawResource();
+    return this.value(Context.Other);
   }
 
   private array(context: Context): unknown[] {
@@ -242,36 +293,48 @@ class Scanner {
 
   /** Validates the resource object at `pos` and returns it unbuilt, with its type and id. */
   private rawResource(): RawResource {
+    const b = this.b;
     const start = this.pos;
     const outerWhitespace = this.sawWhitespace;
     this.sawWhitespace = false;
-    let resourceType: unknown;
-    let id: unknown;
+    let resourceType: string | undefined;
+    let idStart = -1;
+    let idEnd = -1;
+    let knownId: string | undefined;
     this.pos++;
     this.skipWhitespace();
-    if (this.b[this.pos] === 0x7d) {
+    if (b[this.pos] === 0x7d) {
       this.pos++;
     } else {
       for (;;) {
-        if (this.b[this.pos] !== QUOTE) this.fail();
+        if (b[this.pos] !== QUOTE) this.fail();
         const keyStart = this.pos;
         this.skipString();
-        const keyLength = this.pos - keyStart - 2;
-        let key: string | undefined;
-        if (keyLength === 2 || keyLength === 12 || this.escaped) key = this.stringAt(keyStart);
+        // Names compared as bytes (no string per member); only a name with escapes is decoded.
+        const key = this.escaped
+          ? this.stringAt(keyStart)
+          : bytesAre(b, keyStart + 1, this.pos - 1, RESOURCE_TYPE)
+            ? 'resourceType'
+            : bytesAre(b, keyStart + 1, this.pos - 1, ID)
+              ? 'id'
+              : undefined;
         this.skipWhitespace();
-        if (this.b[this.pos] !== 0x3a) this.fail();
+        if (b[this.pos] !== 0x3a) this.fail();
         this.pos++;
         this.skipWhitespace();
         const valueStart = this.pos;
         this.skipValue(0);
-        if (key === 'resourceType' || key === 'id') {
-          const member = this.b[valueStart] === QUOTE ? this.stringAt(valueStart) : undefined;
-          if (key === 'resourceType') resourceType = member;
-          else id = member;
+        const isString = b[valueStart] === QUOTE;
+        if (key === 'resourceType') {
+          resourceType = isString ? this.typeAt(valueStart) : undefined;
+        } else if (key === 'id') {
+          // The last one counts, as with JSON.parse.
+          idStart = isString && !this.escaped ? valueStart + 1 : -1;
+          idEnd = this.pos - 1;
+          knownId = isString && this.escaped ? this.stringAt(valueStart) : undefined;
         }
         this.skipWhitespace();
-        const c = this.b[this.pos++];
+        const c = b[this.pos++];
         if (c === 0x7d) break;
         if (c !== 0x2c) {
           this.pos--;
@@ -282,23 +345,49 @@ class Scanner {
     }
     const compact = !this.sawWhitespace;
     this.sawWhitespace = outerWhitespace;
-    const line = compact
-      ? this.moveLine(start, this.pos)
-      : JSON.stringify(JSON.parse(this.b.toString('utf8', start, this.pos)));
-    const raw: RawResource = { [RAW_LINE]: line };
-    if (typeof resourceType === 'string') raw.resourceType = resourceType;
-    if (typeof id === 'string') raw.id = id;
-    return raw;
+    if (!compact) {
+      const text = JSON.stringify(JSON.parse(b.toString('utf8', start, this.pos)));
+      const id = idStart < 0 ? knownId : b.toString('utf8', idStart, idEnd);
+      return new RawResource(resourceType, b, -1, -1, -1, -1, text, id);
+    }
+    const lineStart = this.moveLine(start, this.pos);
+    // The id's bytes moved with the line.
+    const shift = lineStart - start;
+    return new RawResource(
+      resourceType,
+      b,
+      lineStart,
+      lineStart + this.pos - start,
+      idStart < 0 ? -1 : idStart + shift,
+      idEnd + shift,
+      undefined,
+      knownId,
+    );
   }
 
-  /** Moves the validated bytes `start`..`end` to `lineEnd`, adds `\n`, and returns a view of them. */
-  private moveLine(start: number, end: number): Buffer {
+  /**
+   * The `resourceType` string whose quoted value starts at `start` (just skipped). A page is mostly
+   * one type: the last type's string is reused while the bytes are the same.
+   */
+  private typeAt(start: number): string {
+    const last = this.lastType;
+    if (!this.escaped && last !== undefined && bytesAre(this.b, start + 1, this.pos - 1, last.bytes)) {
+      return last.name;
+    }
+    const name = this.stringAt(start);
+    // A copy: the body's bytes here are overwritten as lines move to the front.
+    if (!this.escaped) this.lastType = { name, bytes: Buffer.from(this.b.subarray(start + 1, this.pos - 1)) };
+    return name;
+  }
+
+  /** Moves the validated bytes `start`..`end` to `lineEnd`, adds `\n`, and returns where they went. */
+  private moveLine(start: number, end: number): number {
     const at = this.lineEnd;
     this.b.copyWithin(at, start, end);
     const lineLength = end - start;
     this.b[at + lineLength] = 0x0a;
     this.lineEnd = at + lineLength + 1;
-    return this.b.subarray(at, at + lineLength);
+    return at;
   }
 
   /** Validates any value at `pos` without building it. */

@@ -17,7 +17,7 @@ import { getCosmosClient } from '../../../src/jobs/cosmosClient';
 import { createCosmosJobStore, type CosmosJobStore } from '../../../src/jobs/cosmosJobStore';
 import { createCosmosResourceWriter } from '../../../src/sources/cosmosResourceWriter';
 import { createCosmosSearchSource } from '../../../src/sources/cosmosSource';
-import type { SearchSource } from '../../../src/sources/searchSource';
+import { lineText, type SearchSource } from '../../../src/sources/searchSource';
 import { generateDataset } from '../../../src/demo/syntheticFhir';
 import { exportRequest } from '../../support/exportRequests';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
@@ -390,6 +390,39 @@ describe('the page step with real adapters', () => {
     failStage = true;
     expect((await runPageStep(on, job.jobId, 'Patient')).outcome).toBe('failed');
     expect(events).toEqual(['searched']);
+  });
+
+  it('given a source whose page carries its NDJSON block, when a page is written, then the block is stored as it is and its line count is counted, without reading the lines; with _elements the lines are used', async () => {
+    let linesRead = 0;
+    const withBlock: SearchSource = Object.assign(Object.create(deps.source) as SearchSource, {
+      search: async (...args: Parameters<SearchSource['search']>) => {
+        const page = await deps.source.search(...args);
+        const block = Buffer.from(page.resources.map((line) => `${lineText(line)}\n`).join(''));
+        return {
+          nextToken: page.nextToken,
+          ndjson: { bytes: block, lines: page.resources.length },
+          get resources() {
+            linesRead++;
+            return page.resources;
+          },
+        };
+      },
+    });
+    const on: ExportDeps = { ...deps, source: withBlock };
+    const whole = await runningJob({}, on);
+    expect((await runPageStep(on, whole.jobId, 'Patient')).outcome).toBe('written');
+    expect(linesRead).toBe(0);
+    expect((await jobs.getProgress(whole.jobId, 'Patient'))?.resourceCount).toBe(PAGE_SIZE);
+    const lines = await fileLines(whole.jobId);
+    expect(lines).toHaveLength(PAGE_SIZE);
+    expect(lines.every((line) => Object.keys(JSON.parse(line) as object).includes('name'))).toBe(true);
+
+    const filtered = await runningJob({ elements: ['id'] }, on);
+    expect((await runPageStep(on, filtered.jobId, 'Patient')).outcome).toBe('written');
+    expect(linesRead).toBe(1);
+    expect(
+      (await fileLines(filtered.jobId)).map((line) => Object.keys(JSON.parse(line) as object).sort()),
+    ).toEqual(Array.from({ length: PAGE_SIZE }, () => ['id', 'meta', 'resourceType']));
   });
 
   it('given a source that throws a plain TypeError, when a page runs, then it fails with 500 "Unknown error" and no detail', async () => {

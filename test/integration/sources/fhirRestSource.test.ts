@@ -184,16 +184,16 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       const src = source(cursorServer.baseUrl);
       const first = await src.search('Observation', params({ count: 100 }));
       const firstIds = first.resources.map((line) => (JSON.parse(lineText(line)) as { id: string }).id);
-      const firstMemory = first.ndjson?.buffer;
+      const firstMemory = first.ndjson?.bytes.buffer;
       expect(firstMemory).toBeDefined();
       first.release?.();
       const second = await src.search('Observation', params({ count: 100 }), first.nextToken);
-      expect(second.ndjson?.buffer).toBe(firstMemory);
+      expect(second.ndjson?.bytes.buffer).toBe(firstMemory);
       const secondIds = second.resources.map((line) => (JSON.parse(lineText(line)) as { id: string }).id);
       expect(secondIds).toHaveLength(100);
       expect(secondIds.filter((id) => firstIds.includes(id))).toEqual([]);
       // The block written for the page is exactly its resources, one per line.
-      expect(second.ndjson?.toString('utf8')).toBe(
+      expect(second.ndjson?.bytes.toString('utf8')).toBe(
         second.resources.map((line) => `${lineText(line)}\n`).join(''),
       );
     });
@@ -201,15 +201,15 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
     it('When a page is kept unreleased, Then later pages get other memory and its bytes stay as they were', async () => {
       const src = source(cursorServer.baseUrl);
       const first = await src.search('Observation', params({ count: 100 }));
-      const before = first.ndjson?.toString('utf8');
+      const before = first.ndjson?.bytes.toString('utf8');
       let token = first.nextToken;
       for (let i = 0; i < 2 && token !== undefined; i++) {
         const page = await src.search('Observation', params({ count: 100 }), token);
-        expect(page.ndjson?.buffer).not.toBe(first.ndjson?.buffer);
+        expect(page.ndjson?.bytes.buffer).not.toBe(first.ndjson?.bytes.buffer);
         page.release?.();
         token = page.nextToken;
       }
-      expect(first.ndjson?.toString('utf8')).toBe(before);
+      expect(first.ndjson?.bytes.toString('utf8')).toBe(before);
     });
 
     it('When a since/until window is given, Then only resources updated inside it are returned', async () => {
