@@ -53,6 +53,11 @@ export interface ExportConfig {
    */
   sourceReadAhead: boolean;
   /**
+   * Stage the next page's block while the current page checkpoints, when it was read ahead
+   * (`EXPORT_STAGE_AHEAD`, `on` by default; see src/export/stageAhead.ts).
+   */
+  stageAhead: boolean;
+  /**
    * How old a running job's record may be when a page step uses it (`EXPORT_JOB_RECORD_MAX_AGE_MS`,
    * default 1000; 0 reads it for every page). See src/export/runningJobCache.ts.
    */
@@ -201,6 +206,7 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
     rangeSplitThreshold: intSetting(env, 'EXPORT_RANGE_SPLIT_THRESHOLD', 20_000, 1, 1_000_000_000),
     maxRangesPerType: intSetting(env, 'EXPORT_MAX_RANGES_PER_TYPE', 4, 1, 64),
     sourceReadAhead: choiceSetting(env, 'EXPORT_SOURCE_READ_AHEAD', 'on', ['on', 'off'] as const) === 'on',
+    stageAhead: choiceSetting(env, 'EXPORT_STAGE_AHEAD', 'on', ['on', 'off'] as const) === 'on',
     jobRecordMaxAgeMs: intSetting(env, 'EXPORT_JOB_RECORD_MAX_AGE_MS', 1000, 0, 60_000),
     retry: {
       maxAttempts: intSetting(env, 'EXPORT_RETRY_MAX_ATTEMPTS', 5, 1, 100),

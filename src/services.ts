@@ -15,6 +15,7 @@ import { createCosmosJobStore } from './jobs/cosmosJobStore';
 import { COSMOS_COMPARTMENT_TYPES, createCosmosSearchSource } from './sources/cosmosSource';
 import { createFhirRestSource } from './sources/fhirRestSource';
 import { ReadAheadSource } from './sources/readAheadSource';
+import { StageAhead } from './export/stageAhead';
 import { ProgressCache } from './export/progressCache';
 import { RunningJobCache } from './export/runningJobCache';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
@@ -112,6 +113,10 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
       runningJobs: new RunningJobCache((jobId) => jobs.getJob(jobId), config.export.jobRecordMaxAgeMs),
       progressCache: new ProgressCache(PROGRESS_CACHE_UNITS),
       source,
+      // One block under way per lane of every job that may run at once (it needs the read-ahead).
+      ...(config.export.stageAhead && config.export.sourceReadAhead
+        ? { stageAhead: new StageAhead(config.export.typeParallelism * config.export.maxActiveJobs) }
+        : {}),
       config: config.export,
       destinationRef,
       destinationFor,

@@ -7,6 +7,10 @@
  * where the unit is a resource type or one time range of it (`Observation.r2`), so the same
  * (job, unit, part, page) always gives the same id, a retried page re-stages the same
  * block, and ids stay readable when decoded.
+ *
+ * A block staged ahead, by the page step before its page (see `stageAhead.ts`), has `~` in place of
+ * the first `-`. Only the execution that staged it ahead ever commits that id, so an upload of it
+ * that lands late can never replace the block another execution staged and committed for the page.
  */
 import { createHash } from 'node:crypto';
 
@@ -18,6 +22,8 @@ export interface BlockIdParts {
   unitHash: string;
   part: number;
   page: number;
+  /** Staged ahead by the page step before this page. */
+  stagedAhead: boolean;
 }
 
 function unitHash(jobId: string, unitId: string): string {
@@ -30,18 +36,28 @@ function checkNumber(name: string, value: number, max: number): void {
   }
 }
 
-/** The block id of page `page` in part `part` of unit `unitId` (a type, or a range of one) in job `jobId`. */
-export function blockId(jobId: string, unitId: string, part: number, page: number): string {
+/**
+ * The block id of page `page` in part `part` of unit `unitId` (a type, or a range of one) in job
+ * `jobId`; `stagedAhead` for the id of the same page staged ahead.
+ */
+export function blockId(
+  jobId: string,
+  unitId: string,
+  part: number,
+  page: number,
+  stagedAhead = false,
+): string {
   checkNumber('part', part, MAX_PART);
   checkNumber('page', page, MAX_PAGE);
-  const raw = `${unitHash(jobId, unitId)}-${String(part).padStart(6, '0')}-${String(page).padStart(10, '0')}`;
+  const separator = stagedAhead ? '~' : '-';
+  const raw = `${unitHash(jobId, unitId)}${separator}${String(part).padStart(6, '0')}-${String(page).padStart(10, '0')}`;
   return Buffer.from(raw, 'ascii').toString('base64');
 }
 
 /** Decodes an id made by `blockId` (for logs and tests); undefined for any other id. */
 export function parseBlockId(id: string): BlockIdParts | undefined {
   const raw = Buffer.from(id, 'base64').toString('ascii');
-  const m = /^([0-9a-f]{24})-(\d{6})-(\d{10})$/.exec(raw);
+  const m = /^([0-9a-f]{24})([-~])(\d{6})-(\d{10})$/.exec(raw);
   if (!m) return undefined;
-  return { unitHash: m[1], part: Number(m[2]), page: Number(m[3]) };
+  return { unitHash: m[1], part: Number(m[3]), page: Number(m[4]), stagedAhead: m[2] === '~' };
 }

@@ -7,6 +7,7 @@ import { noopTelemetry, type Telemetry } from '../telemetry';
 import type { DestinationRef } from './model';
 import type { ProgressCache } from './progressCache';
 import type { RunningJobCache } from './runningJobCache';
+import type { StageAhead } from './stageAhead';
 
 /** What the export domain needs from the outside world; built once per process (src/services.ts). */
 export interface ExportDeps {
@@ -16,6 +17,8 @@ export interface ExportDeps {
   /** Each unit's progress as this process last saved it (see progressCache.ts). */
   progressCache: ProgressCache;
   source: SearchSource;
+  /** Blocks staged ahead by one page step for the next (see stageAhead.ts); absent means none. */
+  stageAhead?: StageAhead;
   config: ExportConfig;
   /** The storage account and default container this deployment writes to. */
   destinationRef: DestinationRef;

@@ -7,7 +7,7 @@
  * block id, so the file holds each resource once. Only small summaries go back to the orchestrator.
  */
 import { blockId as blockIdFor } from '../destination/blockIds';
-import { StaleBlobError, type CommitBase } from '../destination/exportDestination';
+import { StaleBlobError, type CommitBase, type ExportDestination } from '../destination/exportDestination';
 import { lineText, type SearchPage, type SearchParameters } from '../sources/searchSource';
 import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
@@ -100,11 +100,14 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   }
 
   const searchStart = performance.now();
-  const page = await deps.source.search(
+  const params = unitSearch(
+    job,
     progress.resourceType,
-    unitSearch(job, progress.resourceType, deps.config.resourcesPerPage, job.patientScope, progress),
-    progress.continuationToken,
+    deps.config.resourcesPerPage,
+    job.patientScope,
+    progress,
   );
+  const page = await deps.source.search(progress.resourceType, params, progress.continuationToken);
 
   const searchMs = performance.now() - searchStart;
   deps.probe?.('searched', { jobId, unitId, page: progress.page });
@@ -123,9 +126,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
 
   if (count > 0) {
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
-    // The unit id (the type, or `Type.rN`) keeps the ids of parallel ranges of one type apart.
-    const blockId = blockIdFor(jobId, progress.unitId, file.part, progress.page);
-    await destination.stageBlock(file.blobName, blockId, data);
+    const blockId = await storeBlock(deps, destination, progress, file, data);
     // Stored: nothing reads the page any more, and the source may reuse its memory (not on a throw).
     page.release?.();
     deps.probe?.('staged', { jobId, unitId, page: progress.page });
@@ -155,6 +156,7 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     ];
     next.resourceCount = progress.resourceCount + count;
     next.bytes = progress.bytes + data.length;
+    stageNextAhead(deps, destination, next, params, keep);
   } else {
     page.release?.();
   }
@@ -232,9 +234,46 @@ function written(progress: ProgressDocument, pageResources: number): PageStepRes
 }
 
 /**
- * The version of the file this page's commit extends: the one the last checkpoint recorded, no blob
- * for a file not yet written, and any version for a file written by a version that kept no etag.
+ * Stores `data` as the block of `progress`'s page in `file` and returns the block's id: the id it was
+ * staged ahead under, when the previous page step did so with these very bytes (see stageAhead.ts).
  */
+async function storeBlock(
+  deps: ExportDeps,
+  destination: ExportDestination,
+  progress: ProgressDocument,
+  file: ProgressFile,
+  data: Buffer,
+): Promise<string> {
+  // The unit id (the type, or `Type.rN`) keeps the ids of parallel ranges of one type apart.
+  const { jobId, unitId, page } = progress;
+  const ahead = blockIdFor(jobId, unitId, file.part, page, true);
+  if (await deps.stageAhead?.take(file.blobName, ahead, data)) return ahead;
+  const id = blockIdFor(jobId, unitId, file.part, page);
+  await destination.stageBlock(file.blobName, id, data);
+  return id;
+}
+
+/**
+ * After this page's commit: when the source holds the next page already, starts staging its block
+ * while this page checkpoints. Only the source's own NDJSON block, and only without `_elements`: the
+ * block must be exactly what the next page step would write.
+ */
+function stageNextAhead(
+  deps: ExportDeps,
+  destination: ExportDestination,
+  next: ProgressDocument,
+  params: SearchParameters,
+  keep: string[],
+): void {
+  if (!deps.stageAhead || keep.length > 0 || next.continuationToken === undefined) return;
+  const page = deps.source.peek?.(next.resourceType, params, next.continuationToken);
+  if (!page?.ndjson) return;
+  const data = page.ndjson.bytes;
+  const file = currentFile(next, next.jobId, data.length, deps.config.fileRollBytes);
+  const id = blockIdFor(next.jobId, next.unitId, file.part, next.page, true);
+  deps.stageAhead.start(destination, file.blobName, id, page, data);
+}
+
 /**
  * The bytes of a page's block and how many resources they hold: the source's own NDJSON block when it
  * has one and `_elements` removes nothing, else the lines (filtered) encoded.
@@ -246,6 +285,10 @@ function pageData(page: SearchPage, keep: string[]): { data: Buffer; count: numb
   return { data: ndjsonBuffer(lines), count: lines.length };
 }
 
+/**
+ * The version of the file this page's commit extends: the one the last checkpoint recorded, no blob
+ * for a file not yet written, and any version for a file written by a version that kept no etag.
+ */
 function commitBase(file: ProgressFile): CommitBase {
   if (file.etag) return { etag: file.etag };
   return file.blockIds.length === 0 ? 'new' : 'any';

@@ -24,6 +24,8 @@ export interface ReadAheadOptions {
 
 interface Entry {
   page: Promise<SearchPage | undefined>;
+  /** The page once it is in (see `peek`). */
+  ready?: SearchPage;
   timer: NodeJS.Timeout;
 }
 
@@ -81,6 +83,10 @@ export class ReadAheadSource implements SearchSource {
     return page;
   }
 
+  peek(resourceType: string, params: SearchParameters, continuationToken: string): SearchPage | undefined {
+    return this.entries.get(keyOf(resourceType, params, continuationToken))?.ready;
+  }
+
   private take(key: string): Promise<SearchPage | undefined> | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
@@ -103,7 +109,11 @@ export class ReadAheadSource implements SearchSource {
     const page = this.inner.search(resourceType, params, token).catch(() => undefined);
     const timer = setTimeout(() => this.drop(key), this.ttlMs);
     timer.unref();
-    this.entries.set(key, { page, timer });
+    const entry: Entry = { page, timer };
+    void page.then((ready) => {
+      if (ready) entry.ready = ready;
+    });
+    this.entries.set(key, entry);
   }
 }
 

@@ -87,6 +87,12 @@ export interface SearchSource {
    * more). A source without this method, or one that answers without a span, is never split.
    */
   describe?(resourceType: string, params: SearchParameters, spanAbove?: number): Promise<SourceDescription>;
+  /**
+   * Optional: the page `search` with these arguments would return, when the source holds it already
+   * (read ahead) and can give it without waiting; else undefined. The page stays the source's: it is
+   * still handed out by that `search`, or dropped (released) by the source.
+   */
+  peek?(resourceType: string, params: SearchParameters, continuationToken: string): SearchPage | undefined;
   /** Reads one resource (e.g. the Group of a Group export); undefined when it does not exist. */
   read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined>;
 }

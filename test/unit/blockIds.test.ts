@@ -15,8 +15,10 @@ describe('blockId', () => {
       // The separator keeps (ab, c) and (a, bc) apart.
       blockId('jobA', 'bc', 1, 0),
       blockId('jobAb', 'c', 1, 0),
+      // A page's block staged ahead has an id of its own.
+      blockId('job-1', 'Patient', 1, 0, true),
     ]);
-    expect(ids.size).toBe(9);
+    expect(ids.size).toBe(10);
   });
 
   test('has one length for all inputs, at most 64 bytes before encoding, and is valid base64', () => {
@@ -24,6 +26,7 @@ describe('blockId', () => {
       blockId('j', 'A', 0, 0),
       blockId('a-very-long-job-id-'.repeat(10), 'MedicinalProductUndesirableEffect', MAX_PART, MAX_PAGE),
       blockId('job', 'Patient', 12, 345678),
+      blockId('job', 'Patient', 12, 345678, true),
     ];
     const lengths = new Set(samples.map((s) => s.length));
     expect(lengths.size).toBe(1);
@@ -34,7 +37,16 @@ describe('blockId', () => {
   });
 
   test('decodes back to part and page', () => {
-    expect(parseBlockId(blockId('job', 'Patient', 3, 42))).toMatchObject({ part: 3, page: 42 });
+    expect(parseBlockId(blockId('job', 'Patient', 3, 42))).toMatchObject({
+      part: 3,
+      page: 42,
+      stagedAhead: false,
+    });
+    expect(parseBlockId(blockId('job', 'Patient', 3, 42, true))).toMatchObject({
+      part: 3,
+      page: 42,
+      stagedAhead: true,
+    });
     expect(parseBlockId(Buffer.from('something else').toString('base64'))).toBeUndefined();
   });
 

@@ -11,6 +11,9 @@ import { cancelJob, completeJob, startJob } from '../../../src/export/jobActions
 import { newJobRecord } from '../../../src/export/kickoff';
 import type { ExportJobRecord, ExportRequest, ProgressDocument } from '../../../src/export/model';
 import { blobNameFor, runPageStep } from '../../../src/export/pageStep';
+import { StageAhead } from '../../../src/export/stageAhead';
+import { parseBlockId } from '../../../src/destination/blockIds';
+import { ReadAheadSource } from '../../../src/sources/readAheadSource';
 import { ProgressCache } from '../../../src/export/progressCache';
 import { RunningJobCache } from '../../../src/export/runningJobCache';
 import { getCosmosClient } from '../../../src/jobs/cosmosClient';
@@ -423,6 +426,110 @@ describe('the page step with real adapters', () => {
     expect(
       (await fileLines(filtered.jobId)).map((line) => Object.keys(JSON.parse(line) as object).sort()),
     ).toEqual(Array.from({ length: PAGE_SIZE }, () => ['id', 'meta', 'resourceType']));
+  });
+
+  describe('with blocks staged ahead', () => {
+    /**
+     * A read-ahead over pages that carry their NDJSON block, and a destination whose commits wait
+     * until every search begun is in, so that each next page is at hand when a page step looks.
+     */
+    function stagingAhead(options: { failStageAhead?: boolean; fileRollBytes?: number } = {}) {
+      const begun: Array<Promise<unknown>> = [];
+      const withBlock: SearchSource = Object.assign(Object.create(deps.source) as SearchSource, {
+        search: (...args: Parameters<SearchSource['search']>) => {
+          const searched = deps.source.search(...args).then((page) => ({
+            ...page,
+            ndjson: {
+              bytes: Buffer.from(page.resources.map((line) => `${lineText(line)}\n`).join('')),
+              lines: page.resources.length,
+            },
+          }));
+          begun.push(searched);
+          return searched;
+        },
+      });
+      const stagedAheadIds: string[] = [];
+      const waiting = Object.assign(Object.create(destination) as BlobExportDestination, {
+        stageBlock: async (...args: Parameters<BlobExportDestination['stageBlock']>) => {
+          if (parseBlockId(args[1])?.stagedAhead) {
+            stagedAheadIds.push(args[1]);
+            if (options.failStageAhead) throw new Error('storage went away');
+          }
+          await destination.stageBlock(...args);
+        },
+        commitBlocks: async (...args: Parameters<BlobExportDestination['commitBlocks']>) => {
+          await Promise.all(begun);
+          await new Promise((resolve) => setImmediate(resolve));
+          return destination.commitBlocks(...args);
+        },
+      });
+      const stageAhead = new StageAhead();
+      const on: ExportDeps = {
+        ...deps,
+        source: new ReadAheadSource(withBlock),
+        stageAhead,
+        destinationFor: () => waiting,
+        config: { ...deps.config, fileRollBytes: options.fileRollBytes ?? deps.config.fileRollBytes },
+      };
+      return { on, stageAhead, stagedAheadIds };
+    }
+
+    async function exportUnit(on: ExportDeps): Promise<ExportJobRecord> {
+      const job = await runningJob({}, on);
+      let result = await runPageStep(on, job.jobId, 'Patient');
+      while (result.outcome === 'written' && !result.done)
+        result = await runPageStep(on, job.jobId, 'Patient');
+      expect(result.outcome).toBe('written');
+      return job;
+    }
+
+    async function committedIds(jobId: string, part = 1): Promise<string[]> {
+      const blob = destination.containerClient.getBlockBlobClient(blobNameFor(jobId, 'Patient', part));
+      return ((await blob.getBlockList('committed')).committedBlocks ?? []).map((b) => b.name as string);
+    }
+
+    const pages = Math.ceil(patients.length / PAGE_SIZE);
+
+    it('given each next page at hand, when a unit is exported, then every page after the first commits the block staged ahead for it, and the file holds each resource once', async () => {
+      const { on, stageAhead } = stagingAhead();
+      const job = await exportUnit(on);
+      const ids = await committedIds(job.jobId);
+      expect(ids.map((id) => parseBlockId(id)?.stagedAhead)).toEqual(
+        Array.from({ length: pages }, (_, i) => i > 0),
+      );
+      expect(stageAhead.used).toBe(pages - 1);
+      const lines = await fileLines(job.jobId);
+      expect(lines.map((l) => (JSON.parse(l) as { id: string }).id).sort()).toEqual(
+        patients.map((p) => p.id).sort(),
+      );
+      expect((await jobs.getProgress(job.jobId, 'Patient'))?.resourceCount).toBe(patients.length);
+    });
+
+    it('given uploads ahead that fail, when a unit is exported, then each page stages its own block and the file holds each resource once', async () => {
+      const { on, stageAhead, stagedAheadIds } = stagingAhead({ failStageAhead: true });
+      const job = await exportUnit(on);
+      expect(stagedAheadIds).toHaveLength(pages - 1);
+      expect((await committedIds(job.jobId)).map((id) => parseBlockId(id)?.stagedAhead)).toEqual(
+        Array.from({ length: pages }, () => false),
+      );
+      expect(stageAhead.used).toBe(0);
+      const ids = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
+      expect(ids).toEqual(patients.map((p) => p.id).sort());
+    });
+
+    it('given files that roll over on every page, when a unit is exported, then each block staged ahead goes to the part its page is written to', async () => {
+      const { on, stageAhead } = stagingAhead({ fileRollBytes: 1024 });
+      const job = await exportUnit(on);
+      expect(stageAhead.used).toBe(pages - 1);
+      const progress = (await jobs.getProgress(job.jobId, 'Patient')) as ProgressDocument;
+      expect(progress.files.map((f) => f.part)).toEqual(Array.from({ length: pages }, (_, i) => i + 1));
+      for (const file of progress.files) {
+        expect((await committedIds(job.jobId, file.part)).map((id) => parseBlockId(id)?.part)).toEqual([
+          file.part,
+        ]);
+      }
+      expect(progress.resourceCount).toBe(patients.length);
+    });
   });
 
   it('given a source that throws a plain TypeError, when a page runs, then it fails with 500 "Unknown error" and no detail', async () => {

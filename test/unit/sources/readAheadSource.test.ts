@@ -51,6 +51,21 @@ describe('ReadAheadSource', () => {
     expect(ahead.hits).toBe(3);
   });
 
+  it('Given a page read ahead, When peeked at before and after it is in, Then it is there only once in, and the search hands out that very page', async () => {
+    const { source } = fakeSource(3);
+    const ahead = new ReadAheadSource(source);
+    const first = await ahead.search('Patient', params);
+    const token = first.nextToken as string;
+    expect(ahead.peek('Patient', params, token)).toBeUndefined();
+    await new Promise((resolve) => setImmediate(resolve));
+    const peeked = ahead.peek('Patient', params, token);
+    expect(peeked?.resources[0]).toBe('{"id":"1-a"}');
+    expect(ahead.peek('Patient', params, '2')).toBeUndefined();
+    expect(ahead.peek('Patient', { ...params, count: 4 }, token)).toBeUndefined();
+    expect(await ahead.search('Patient', params, token)).toBe(peeked);
+    expect(ahead.peek('Patient', params, token)).toBeUndefined();
+  });
+
   it('Given a read-ahead that failed, When its page is asked for, Then the page is searched again and the result stands', async () => {
     const { source, calls } = fakeSource(3, '1');
     const ahead = new ReadAheadSource(source);
