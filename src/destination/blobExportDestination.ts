@@ -191,7 +191,12 @@ export class BlobExportDestination implements ExportDestination {
     }
   }
 
-  async commitBlocks(blobName: string, blockIds: string[], over: CommitBase): Promise<string> {
+  async commitBlocks(
+    blobName: string,
+    blockIds: string[],
+    over: CommitBase,
+    sameAs?: string[],
+  ): Promise<string> {
     // A block listed twice would repeat its content in the blob.
     const unique = [...new Set(blockIds)];
     const blob = this.containerClient.getBlockBlobClient(blobName);
@@ -209,9 +214,11 @@ export class BlobExportDestination implements ExportDestination {
     }
     // Refused: the blob is another version. Fine only if it already is exactly this commit.
     const held = await committedBlocks(blob);
-    if (held && held.blockIds.length === unique.length && held.blockIds.every((id, i) => id === unique[i])) {
-      return held.etag;
-    }
+    const holds = (ids: string[]) =>
+      held !== undefined &&
+      held.blockIds.length === ids.length &&
+      held.blockIds.every((id, i) => id === ids[i]);
+    if (held && (holds(unique) || (sameAs !== undefined && holds([...new Set(sameAs)])))) return held.etag;
     throw new StaleBlobError(blobName);
   }
 

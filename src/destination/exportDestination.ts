@@ -22,11 +22,12 @@ export interface ExportDestination {
    * `over` says which version of the blob the list extends: `{ etag }` that version, `'new'` no blob
    * yet, `'any'` whatever is there. If the blob is no longer that version the commit is refused with
    * `StaleBlobError`, unless the blob already holds exactly `blockIds` (the same commit, made before
-   * a crash or by a duplicate of this page): then its etag is returned. Without this check, a late
-   * duplicate of an earlier page would commit a shorter list over a longer one and drop the blocks
-   * committed since.
+   * a crash or by a duplicate of this page), or exactly `sameAs` when given (the same commit with
+   * the page's block under its other id, see `blockIds.ts`): then its etag is returned. Without this
+   * check, a late duplicate of an earlier page would commit a shorter list over a longer one and drop
+   * the blocks committed since.
    */
-  commitBlocks(blobName: string, blockIds: string[], over: CommitBase): Promise<string>;
+  commitBlocks(blobName: string, blockIds: string[], over: CommitBase, sameAs?: string[]): Promise<string>;
   /** Streams a blob's content; undefined when it does not exist. */
   openRead(blobName: string): Promise<NodeJS.ReadableStream | undefined>;
   /** Deletes every blob whose name starts with `prefix`; returns how many. */

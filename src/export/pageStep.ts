@@ -131,9 +131,11 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
     page.release?.();
     deps.probe?.('staged', { jobId, unitId, page: progress.page });
     const blockIds = [...file.blockIds, blockId];
+    // An execution of this page that died after its commit may have used the block's other id.
+    const sameAs = [...file.blockIds, otherBlockId(progress, file, blockId)];
     let etag: string;
     try {
-      etag = await destination.commitBlocks(file.blobName, blockIds, commitBase(file));
+      etag = await destination.commitBlocks(file.blobName, blockIds, commitBase(file), sameAs);
     } catch (error) {
       // The file moved on since this progress was read: this is a late duplicate of an earlier page.
       if (error instanceof StaleBlobError) return afterConflict(deps, jobId, unitId);
@@ -251,6 +253,13 @@ async function storeBlock(
   const id = blockIdFor(jobId, unitId, file.part, page);
   await destination.stageBlock(file.blobName, id, data);
   return id;
+}
+
+/** The id this page's block has when it was staged the other way (ahead, or by the step itself). */
+function otherBlockId(progress: ProgressDocument, file: ProgressFile, blockId: string): string {
+  const { jobId, unitId, page } = progress;
+  const ahead = blockIdFor(jobId, unitId, file.part, page, true);
+  return blockId === ahead ? blockIdFor(jobId, unitId, file.part, page) : ahead;
 }
 
 /**

@@ -7,7 +7,9 @@ import * as path from 'node:path';
 import { BulkDataClient } from '../../src/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import { downloadSummary, sleep, sortedExpectation, waitForExit } from '../support/e2eHelpers';
+import { generateDataset, generateGroup } from '../../src/demo/syntheticFhir';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
+import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
 
 const PATIENTS = 8;
 const PAGE_SIZE = '25';
@@ -58,6 +60,42 @@ describe.each(['searched', 'staged', 'written', 'checkpointed'] as const)(
         await expectExactExport(client, pollUrl);
       },
     );
+  },
+);
+
+// With a FHIR REST source the next page is read ahead, and its block is staged ahead while a page
+// checkpoints: a crash after a commit leaves a block under its staged-ahead id (see stageAhead.ts).
+describe.each(['staged', 'written'] as const)(
+  'crash after the %s phase of a page read from a FHIR server',
+  (phase) => {
+    let server: FhirTestServer;
+    const env: Record<string, string> = { SOURCE_KIND: 'fhir', EXPORT_RESOURCES_PER_PAGE: PAGE_SIZE };
+    const app = new AppProcess({ env });
+
+    beforeAll(async () => {
+      server = await startFhirTestServer({ linkStyle: 'cursor' });
+      await server.seed([
+        ...generateDataset({ patients: PATIENTS, seed: 1 }),
+        generateGroup('demo-cohort', []),
+      ]);
+      env.FHIR_SOURCE_URL = server.baseUrl;
+    });
+    afterAll(async () => {
+      await app.dispose();
+      await server?.close();
+    });
+
+    it(`given an app that crashes after ${phase} of page 1, when it is restarted, then the export holds every resource exactly once`, async () => {
+      env.LOCAL_CRASH_AT = `${phase}:1`;
+      const client = new BulkDataClient(await app.start());
+      const pollUrl = await kickoffSystemExport(client);
+      await waitForExit(app);
+      expect(readFileSync(path.join(app.dataDir, 'crash-injected'), 'utf8')).toMatch(
+        new RegExp(`^${phase}:1 `),
+      );
+      await app.start();
+      await expectExactExport(client, pollUrl);
+    });
   },
 );
 

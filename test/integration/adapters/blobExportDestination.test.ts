@@ -116,6 +116,24 @@ describe('BlobExportDestination', () => {
     expect(await dest.openRead(name)).toBeUndefined();
   });
 
+  test('given a page committed with its block staged ahead, when a retry commits it under the usual id, then only the other list given as the same commit makes it a success', async () => {
+    const name = 'job/Procedure-1.ndjson';
+    const b0 = blockId('job', 'Procedure', 1, 0);
+    const [b1, b1Ahead] = [false, true].map((ahead) => blockId('job', 'Procedure', 1, 1, ahead));
+    await dest.stageBlock(name, b0, Buffer.from('0\n'));
+    const e0 = await dest.commitBlocks(name, [b0], 'new');
+    await dest.stageBlock(name, b1Ahead, Buffer.from('1\n'));
+    const e1 = await dest.commitBlocks(name, [b0, b1Ahead], { etag: e0 });
+
+    await dest.stageBlock(name, b1, Buffer.from('1\n'));
+    await expect(dest.commitBlocks(name, [b0, b1], { etag: e0 })).rejects.toBeInstanceOf(StaleBlobError);
+    await expect(dest.commitBlocks(name, [b0, b1], { etag: e0 }, [b0])).rejects.toBeInstanceOf(
+      StaleBlobError,
+    );
+    expect(await dest.commitBlocks(name, [b0, b1], { etag: e0 }, [b0, b1Ahead])).toBe(e1);
+    expect(await readAll(await dest.openRead(name))).toBe('0\n1\n');
+  });
+
   test('given a first commit that happened before a crash, when repeated as new, then its etag is returned', async () => {
     const name = 'job/Condition-1.ndjson';
     const b0 = blockId('job', 'Condition', 1, 0);

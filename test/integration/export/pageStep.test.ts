@@ -505,6 +505,34 @@ describe('the page step with real adapters', () => {
       expect((await jobs.getProgress(job.jobId, 'Patient'))?.resourceCount).toBe(patients.length);
     });
 
+    it('given a process that died after committing a block staged ahead and before its checkpoint, when another process runs the page again, then it recognises the commit as its own and the file holds each resource once', async () => {
+      const { on } = stagingAhead();
+      const job = await runningJob({}, on);
+      expect((await runPageStep(on, job.jobId, 'Patient')).outcome).toBe('written');
+      const dying: ExportDeps = {
+        ...on,
+        probe: (phase) => {
+          if (phase === 'written') throw new Error('process died');
+        },
+      };
+      expect((await runPageStep(dying, job.jobId, 'Patient')).outcome).toBe('failed');
+      expect((await committedIds(job.jobId)).map((id) => parseBlockId(id)?.stagedAhead)).toEqual([
+        false,
+        true,
+      ]);
+
+      // A new process: nothing staged ahead, nothing read ahead, nothing cached.
+      const { on: restarted } = stagingAhead();
+      let result = await runPageStep(restarted, job.jobId, 'Patient');
+      expect(result).toMatchObject({ outcome: 'written', pages: 2, pageResources: PAGE_SIZE });
+      for (let steps = 0; result.outcome === 'written' && !result.done && steps < 2 * pages; steps++)
+        result = await runPageStep(restarted, job.jobId, 'Patient');
+      expect(result).toMatchObject({ outcome: 'written', done: true });
+      const ids = (await fileLines(job.jobId)).map((l) => (JSON.parse(l) as { id: string }).id).sort();
+      expect(ids).toEqual(patients.map((p) => p.id).sort());
+      expect((await jobs.getProgress(job.jobId, 'Patient'))?.resourceCount).toBe(patients.length);
+    });
+
     it('given uploads ahead that fail, when a unit is exported, then each page stages its own block and the file holds each resource once', async () => {
       const { on, stageAhead, stagedAheadIds } = stagingAhead({ failStageAhead: true });
       const job = await exportUnit(on);
