@@ -17,6 +17,7 @@ import type { StartResult } from '../../src/export/jobActions';
 import type { FailureDetails, PlannedUnit } from '../../src/export/model';
 import { dealIntoLanes } from '../../src/export/rangePlan';
 import type { PageStepResult } from '../../src/export/pageStep';
+import type { PageInput } from './activities';
 import {
   ACTIVITY_COMPLETE_JOB,
   ACTIVITY_EXPORT_PAGE,
@@ -48,6 +49,8 @@ export interface UnitInput {
   resources: number;
   /** Throttle waits in a row so far. */
   throttleWaits: number;
+  /** The unit this unit's lane goes on with, if any. */
+  next?: PlannedUnit;
 }
 
 export interface UnitResult {
@@ -73,10 +76,9 @@ const exportResourceType: OrchestrationHandler = function* (context: Orchestrati
   for (let pagesThisRun = 0; pagesThisRun < config.pagesPerContinueAsNew; ) {
     let result: PageStepResult;
     try {
-      result = yield context.df.callActivityWithRetry(ACTIVITY_EXPORT_PAGE, retryOptions(), {
-        jobId: state.jobId,
-        unitId: state.unitId,
-      });
+      const page: PageInput = { jobId: state.jobId, unitId: state.unitId };
+      if (state.next) page.nextUnit = state.next;
+      result = yield context.df.callActivityWithRetry(ACTIVITY_EXPORT_PAGE, retryOptions(), page);
     } catch {
       return end(
         'failed',
@@ -133,7 +135,7 @@ export interface LaneInput {
 const exportLane: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { jobId, units } = context.df.getInput<LaneInput>();
   const results: UnitResult[] = [];
-  for (const unit of units) {
+  for (const [index, unit] of units.entries()) {
     const input: UnitInput = {
       jobId,
       unitId: unit.unitId,
@@ -142,6 +144,7 @@ const exportLane: OrchestrationHandler = function* (context: OrchestrationContex
       resources: 0,
       throttleWaits: 0,
     };
+    if (index + 1 < units.length) input.next = units[index + 1];
     let result: UnitResult;
     try {
       result = yield context.df.callSubOrchestrator(
@@ -150,7 +153,8 @@ const exportLane: OrchestrationHandler = function* (context: OrchestrationContex
         unitInstanceId(jobId, unit.unitId),
       );
     } catch {
-      result = { ...input, outcome: 'failed', failure: UNKNOWN_ERROR };
+      const { unitId, resourceType, pages, resources } = input;
+      result = { unitId, resourceType, pages, resources, outcome: 'failed', failure: UNKNOWN_ERROR };
     }
     results.push(result);
     if (result.outcome === 'failed') {

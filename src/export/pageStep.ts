@@ -14,7 +14,7 @@ import { JobConflictError } from './errors';
 import { classifyError } from './failureMapping';
 import { ndjsonBuffer } from './ndjson';
 import { laterInstant } from './rangePlan';
-import type { ExportJobRecord, FailureDetails, ProgressDocument, ProgressFile } from './model';
+import type { ExportJobRecord, FailureDetails, PlannedUnit, ProgressDocument, ProgressFile } from './model';
 
 import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
 import { pageWritten } from './exportTelemetry';
@@ -57,9 +57,18 @@ export function blobNameFor(jobId: string, resourceType: string, part: number, r
   return `${jobId}/${fileName(resourceType, part, rangeIndex)}`;
 }
 
-export async function runPageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
+/**
+ * One page of unit `unitId`. `nextUnit` is the unit its lane goes on with, if any: when this page
+ * is the unit's last, the source is asked to fetch that unit's first page meanwhile.
+ */
+export async function runPageStep(
+  deps: ExportDeps,
+  jobId: string,
+  unitId: string,
+  nextUnit?: PlannedUnit,
+): Promise<PageStepResult> {
   try {
-    return await pageStep(deps, jobId, unitId);
+    return await pageStep(deps, jobId, unitId, nextUnit);
   } catch (error) {
     deps.progressCache.forget(jobId, unitId);
     // A page that raced a cancel can find its progress or its blocks deleted: that is a stop, not a
@@ -74,7 +83,12 @@ export async function runPageStep(deps: ExportDeps, jobId: string, unitId: strin
   }
 }
 
-async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promise<PageStepResult> {
+async function pageStep(
+  deps: ExportDeps,
+  jobId: string,
+  unitId: string,
+  nextUnit: PlannedUnit | undefined,
+): Promise<PageStepResult> {
   const stepStart = performance.now();
   // Both usually come from this process's caches (runningJobCache.ts, progressCache.ts), else are read
   // at once. Safe however old either is: the commit below is conditional on the file's etag, and the
@@ -110,6 +124,12 @@ async function pageStep(deps: ExportDeps, jobId: string, unitId: string): Promis
   const page = await deps.source.search(progress.resourceType, params, progress.continuationToken);
 
   const searchMs = performance.now() - searchStart;
+  // The unit's last page: the lane's next unit can be read while this page is written.
+  if (page.nextToken === undefined && nextUnit) {
+    const { resourceType } = nextUnit;
+    const first = unitSearch(job, resourceType, deps.config.resourcesPerPage, job.patientScope, nextUnit);
+    deps.source.prefetch?.(resourceType, first);
+  }
   deps.probe?.('searched', { jobId, unitId, page: progress.page });
 
   const keep = elementsForType(job.request.elements, progress.resourceType);

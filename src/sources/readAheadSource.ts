@@ -83,6 +83,10 @@ export class ReadAheadSource implements SearchSource {
     return page;
   }
 
+  prefetch(resourceType: string, params: SearchParameters): void {
+    this.readAhead(resourceType, params, undefined);
+  }
+
   peek(resourceType: string, params: SearchParameters, continuationToken: string): SearchPage | undefined {
     return this.entries.get(keyOf(resourceType, params, continuationToken))?.ready;
   }
@@ -100,7 +104,7 @@ export class ReadAheadSource implements SearchSource {
     void this.take(key)?.then((page) => page?.release?.());
   }
 
-  private readAhead(resourceType: string, params: SearchParameters, token: string): void {
+  private readAhead(resourceType: string, params: SearchParameters, token: string | undefined): void {
     const key = keyOf(resourceType, params, token);
     if (this.entries.has(key)) return;
     while (this.entries.size >= this.maxEntries) {

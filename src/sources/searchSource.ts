@@ -93,6 +93,11 @@ export interface SearchSource {
    * still handed out by that `search`, or dropped (released) by the source.
    */
   peek?(resourceType: string, params: SearchParameters, continuationToken: string): SearchPage | undefined;
+  /**
+   * Optional: starts reading the first page of a search that is about to be asked for (the first
+   * page of the unit a lane goes on with), so that `search(resourceType, params)` finds it read.
+   */
+  prefetch?(resourceType: string, params: SearchParameters): void;
   /** Reads one resource (e.g. the Group of a Group export); undefined when it does not exist. */
   read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined>;
 }

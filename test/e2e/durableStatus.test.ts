@@ -6,7 +6,8 @@ import { expectedKeys, seedPatients } from '../support/exportFixtures';
 
 describe('durable status endpoint', () => {
   const PATIENTS = 3;
-  const app = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: '5' } });
+  // One lane: it exports one unit after the other, and each but the last knows the one after it.
+  const app = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: '5', EXPORT_TYPE_PARALLELISM: '1' } });
   let client: BulkDataClient;
   beforeAll(async () => {
     await seedPatients(app, PATIENTS);
@@ -36,5 +37,17 @@ describe('durable status endpoint', () => {
       // Pages of five, plus the last (possibly empty) page that tells the source is done.
       expect(custom.types[type].pages).toBeGreaterThanOrEqual(Math.ceil(count / 5));
     }
+
+    // Each unit's instance (`{jobId}:{unitId}`) was started with the unit its lane goes on with.
+    const unitInput = async (unitId: string) => {
+      const url = statusQueryGetUri.replace(encodeURIComponent(id), encodeURIComponent(`${id}:${unitId}`));
+      const response = await fetch(url);
+      expect(response.status).toBe(200);
+      return ((await response.json()) as { input: { next?: { unitId: string } } }).input;
+    };
+    const nexts = await Promise.all(
+      ['Patient', 'Observation'].map(async (unitId) => (await unitInput(unitId)).next?.unitId),
+    );
+    expect(nexts.sort()).toEqual(['Patient', undefined].sort());
   });
 });

@@ -9,7 +9,12 @@ import { BlobExportDestination, getBlobServiceClient } from '../../../src/destin
 import type { ExportDeps } from '../../../src/export/exportDeps';
 import { cancelJob, completeJob, startJob } from '../../../src/export/jobActions';
 import { newJobRecord } from '../../../src/export/kickoff';
-import type { ExportJobRecord, ExportRequest, ProgressDocument } from '../../../src/export/model';
+import type {
+  ExportJobRecord,
+  ExportRequest,
+  PlannedUnit,
+  ProgressDocument,
+} from '../../../src/export/model';
 import { blobNameFor, runPageStep } from '../../../src/export/pageStep';
 import { StageAhead } from '../../../src/export/stageAhead';
 import { parseBlockId } from '../../../src/destination/blockIds';
@@ -426,6 +431,23 @@ describe('the page step with real adapters', () => {
     expect(
       (await fileLines(filtered.jobId)).map((line) => Object.keys(JSON.parse(line) as object).sort()),
     ).toEqual(Array.from({ length: PAGE_SIZE }, () => ['id', 'meta', 'resourceType']));
+  });
+
+  it("given a lane that goes on with another unit, when its unit's last page is read, then the next unit's first page is fetched meanwhile and its first page step finds it read", async () => {
+    const ahead = new ReadAheadSource(deps.source);
+    const on: ExportDeps = { ...deps, source: ahead };
+    const job = await runningJob(
+      { requestUrl: 'http://localhost/$export?_type=Patient,Encounter', types: ['Patient', 'Encounter'] },
+      on,
+    );
+    const encounter = (await jobs.getProgress(job.jobId, 'Encounter')) as ProgressDocument;
+    const next: PlannedUnit = { unitId: encounter.unitId, resourceType: 'Encounter' };
+    let result = await runPageStep(on, job.jobId, 'Patient', next);
+    while (result.outcome === 'written' && !result.done)
+      result = await runPageStep(on, job.jobId, 'Patient', next);
+    const before = { hits: ahead.hits, misses: ahead.misses };
+    expect((await runPageStep(on, job.jobId, 'Encounter')).outcome).toBe('written');
+    expect(ahead).toMatchObject({ hits: before.hits + 1, misses: before.misses });
   });
 
   describe('with blocks staged ahead', () => {

@@ -66,6 +66,20 @@ describe('ReadAheadSource', () => {
     expect(ahead.peek('Patient', params, token)).toBeUndefined();
   });
 
+  it('Given a first page prefetched, When the search for it comes, Then it is served from the read-ahead, not searched again', async () => {
+    const { source, calls } = fakeSource(2);
+    const ahead = new ReadAheadSource(source);
+    ahead.prefetch('Patient', params);
+    ahead.prefetch('Patient', params);
+    const first = await ahead.search('Patient', params);
+    expect(first.resources[0]).toBe('{"id":"0-a"}');
+    expect(calls).toEqual([undefined, '1']);
+    expect(ahead.hits).toBe(1);
+    // Other parameters are another search.
+    await ahead.search('Patient', { ...params, since: '2025-01-01T00:00:00Z' });
+    expect(ahead.misses).toBe(1);
+  });
+
   it('Given a read-ahead that failed, When its page is asked for, Then the page is searched again and the result stands', async () => {
     const { source, calls } = fakeSource(3, '1');
     const ahead = new ReadAheadSource(source);
