@@ -124,12 +124,7 @@ async function pageStep(
   const page = await deps.source.search(progress.resourceType, params, progress.continuationToken);
 
   const searchMs = performance.now() - searchStart;
-  // The unit's last page: the lane's next unit can be read while this page is written.
-  if (page.nextToken === undefined && nextUnit) {
-    const { resourceType } = nextUnit;
-    const first = unitSearch(job, resourceType, deps.config.resourcesPerPage, job.patientScope, nextUnit);
-    deps.source.prefetch?.(resourceType, first);
-  }
+  if (page.nextToken === undefined && nextUnit) prefetchNextUnit(deps, job, nextUnit);
   deps.probe?.('searched', { jobId, unitId, page: progress.page });
 
   const keep = elementsForType(job.request.elements, progress.resourceType);
@@ -280,6 +275,13 @@ function otherBlockId(progress: ProgressDocument, file: ProgressFile, blockId: s
   const { jobId, unitId, page } = progress;
   const ahead = blockIdFor(jobId, unitId, file.part, page, true);
   return blockId === ahead ? blockIdFor(jobId, unitId, file.part, page) : ahead;
+}
+
+/** The unit's last page is in: the lane's next unit's first page can be read while it is written. */
+function prefetchNextUnit(deps: ExportDeps, job: ExportJobRecord, nextUnit: PlannedUnit): void {
+  const { resourceType } = nextUnit;
+  const first = unitSearch(job, resourceType, deps.config.resourcesPerPage, job.patientScope, nextUnit);
+  deps.source.prefetch?.(resourceType, first);
 }
 
 /**
