@@ -12,7 +12,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { exportConfigFromEnv } from '../../src/config';
-import { retriesExhausted, UNKNOWN_ERROR } from '../../src/export/failureMapping';
+import { noProgress, retriesExhausted, UNKNOWN_ERROR } from '../../src/export/failureMapping';
 import type { StartResult } from '../../src/export/jobActions';
 import type { FailureDetails, PlannedUnit } from '../../src/export/model';
 import { dealIntoLanes } from '../../src/export/rangePlan';
@@ -49,6 +49,8 @@ export interface UnitInput {
   resources: number;
   /** Throttle waits in a row so far. */
   throttleWaits: number;
+  /** Page steps in a row that ended on the stored progress without advancing it. */
+  stalls?: number;
   /** The unit this unit's lane goes on with, if any. */
   next?: PlannedUnit;
 }
@@ -62,7 +64,7 @@ export interface UnitResult {
   resources: number;
 }
 
-const exportResourceType: OrchestrationHandler = function* (context: OrchestrationContext) {
+export const exportResourceType: OrchestrationHandler = function* (context: OrchestrationContext) {
   const state = context.df.getInput<UnitInput>();
   const end = (outcome: UnitResult['outcome'], failure?: FailureDetails): UnitResult => ({
     unitId: state.unitId,
@@ -102,9 +104,10 @@ const exportResourceType: OrchestrationHandler = function* (context: Orchestrati
         yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + waitSeconds * 1000));
         continue;
       }
-      case 'written':
+      case 'written': {
         pagesThisRun += 1;
         state.throttleWaits = 0;
+        const advanced = result.pages > state.pages;
         state.pages = result.pages;
         state.resources = result.resources;
         context.df.setCustomStatus({
@@ -114,6 +117,22 @@ const exportResourceType: OrchestrationHandler = function* (context: Orchestrati
           resources: state.resources,
         });
         if (result.done) return end('done');
+        if (advanced) {
+          state.stalls = 0;
+          continue;
+        }
+        // A duplicate delivery may end once on the stored progress; a page that always does (its
+        // commit refused every time) would loop forever: wait, try again, then fail the unit.
+        state.stalls = (state.stalls ?? 0) + 1;
+        if (state.stalls > config.retry.maxAttempts) {
+          return end('failed', noProgress(`Exporting ${state.resourceType}`, state.stalls));
+        }
+        yield context.df.createTimer(
+          new Date(
+            context.df.currentUtcDateTime.getTime() + config.retry.firstRetryIntervalMs * state.stalls,
+          ),
+        );
+      }
     }
   }
   // Keep the history short: start over with the counters only; the cursor lives in Cosmos.

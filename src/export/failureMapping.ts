@@ -49,3 +49,15 @@ export function classifyError(error: unknown): ErrorClass {
 export function retriesExhausted(what: string): FailureDetails {
   return { reason: `${what} stayed unavailable after every retry.`, statusCode: 503 };
 }
+
+/**
+ * Failure details when a unit's page kept ending without writing: its commit or checkpoint was
+ * refused every time, so the unit's file or progress keeps changing under it (written to by
+ * something else); looping on would never end.
+ */
+export function noProgress(what: string, attempts: number): FailureDetails {
+  return {
+    reason: `${what}: no page could be written in ${attempts} attempts in a row; its file or progress record keeps changing.`,
+    statusCode: 500,
+  };
+}
