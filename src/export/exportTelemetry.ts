@@ -110,6 +110,8 @@ export interface PageFacts {
   latencyMs: number;
   searchMs: number;
   done: boolean;
+  /** The page's block was uploaded ahead, while the page before it checkpointed (stageAhead.ts). */
+  stagedAhead: boolean;
 }
 
 /** One page checkpointed: an event (for per-page queries) and the two per-page metrics. */
@@ -117,7 +119,12 @@ export function pageWritten(telemetry: Telemetry, facts: PageFacts): void {
   const perSecond = facts.latencyMs > 0 ? (facts.resources * 1000) / facts.latencyMs : undefined;
   telemetry.trackEvent(
     TelemetryEvents.pageWritten,
-    { jobId: facts.jobId, resourceType: facts.resourceType, lastPage: String(facts.done) },
+    {
+      jobId: facts.jobId,
+      resourceType: facts.resourceType,
+      lastPage: String(facts.done),
+      stagedAhead: String(facts.stagedAhead),
+    },
     defined({
       page: facts.page,
       resources: facts.resources,

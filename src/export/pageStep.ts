@@ -139,9 +139,11 @@ async function pageStep(
     files: progress.files,
   };
 
+  let stagedAhead = false;
   if (count > 0) {
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
     const blockId = await storeBlock(deps, destination, progress, file, data);
+    stagedAhead = blockId === blockIdFor(jobId, unitId, file.part, progress.page, true);
     // Stored: nothing reads the page any more, and the source may reuse its memory (not on a throw).
     page.release?.();
     deps.probe?.('staged', { jobId, unitId, page: progress.page });
@@ -191,6 +193,7 @@ async function pageStep(
       latencyMs: performance.now() - stepStart,
       searchMs,
       done: next.done,
+      stagedAhead,
     });
   return checkpoint(deps, next, count, report);
 }

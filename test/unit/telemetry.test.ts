@@ -143,7 +143,9 @@ describe('export telemetry vocabulary', () => {
       latencyMs: 250,
       searchMs: 100,
       done: false,
+      stagedAhead: true,
     });
+    expect(telemetry.items[0].properties).toMatchObject({ lastPage: 'false', stagedAhead: 'true' });
     expect(telemetry.items.map((i) => i.name)).toEqual([
       TelemetryEvents.pageWritten,
       TelemetryMetrics.pageLatencyMs,

@@ -514,7 +514,17 @@ describe('the page step with real adapters', () => {
 
     it('given each next page at hand, when a unit is exported, then every page after the first commits the block staged ahead for it, and the file holds each resource once', async () => {
       const { on, stageAhead } = stagingAhead();
+      const reported: string[] = [];
+      on.telemetry = {
+        trackEvent: (name, properties) => {
+          if (name === 'ExportPageWritten') reported.push(properties.stagedAhead);
+        },
+        trackMetric: () => undefined,
+        flush: async () => undefined,
+      };
       const job = await exportUnit(on);
+      // Each page's event says whether its block was staged ahead.
+      expect(reported).toEqual(Array.from({ length: pages }, (_, i) => String(i > 0)));
       const ids = await committedIds(job.jobId);
       expect(ids.map((id) => parseBlockId(id)?.stagedAhead)).toEqual(
         Array.from({ length: pages }, (_, i) => i > 0),
