@@ -20,6 +20,7 @@ interface Entry {
   data: Buffer;
   /** True once stored; false when the upload failed (the page step then stages the block itself). */
   stored: Promise<boolean>;
+  timer: NodeJS.Timeout;
 }
 
 export class StageAhead {
@@ -28,8 +29,15 @@ export class StageAhead {
   used = 0;
   unused = 0;
 
-  /** @param maxEntries Blocks tracked at once (about one per lane); the oldest is forgotten beyond it. */
-  constructor(private readonly maxEntries = 32) {}
+  /**
+   * @param maxEntries Blocks tracked at once (about one per lane); the oldest is forgotten beyond it.
+   * @param ttlMs A block nobody took is forgotten after this long (its next page ran elsewhere, or
+   *   its unit stopped), so that it holds no page memory.
+   */
+  constructor(
+    private readonly maxEntries = 32,
+    private readonly ttlMs = 120_000,
+  ) {}
 
   /**
    * Starts uploading `data`, the block of `page`, as `blockId` of `blobName`. The page's memory is
@@ -51,7 +59,9 @@ export class StageAhead {
     const release = page.release;
     if (release) page.release = () => void stored.then(release);
     while (this.entries.size >= this.maxEntries) this.forget(this.entries.keys().next().value as string);
-    this.entries.set(key, { data, stored });
+    const timer = setTimeout(() => this.forget(key), this.ttlMs);
+    timer.unref();
+    this.entries.set(key, { data, stored, timer });
   }
 
   /**
@@ -62,6 +72,7 @@ export class StageAhead {
     const key = keyOf(blobName, blockId);
     const entry = this.entries.get(key);
     if (!entry) return false;
+    clearTimeout(entry.timer);
     this.entries.delete(key);
     const stored = entry.data === data && (await entry.stored);
     if (stored) this.used += 1;
@@ -70,6 +81,9 @@ export class StageAhead {
   }
 
   private forget(key: string): void {
+    const entry = this.entries.get(key);
+    if (!entry) return;
+    clearTimeout(entry.timer);
     this.entries.delete(key);
     this.unused += 1;
   }

@@ -70,6 +70,17 @@ describe('StageAhead', () => {
     expect(released).toEqual(['a\n']);
   });
 
+  it('Given a block staged ahead that nobody takes, When its time is up, Then it is forgotten (it holds no page memory any more)', async () => {
+    const { destination, uploads } = controlledDestination();
+    const ahead = new StageAhead(8, 10);
+    const { page, data } = pageOf('a\n', []);
+    ahead.start(destination, 'blob', 'id-1', page, data);
+    uploads[0].finish();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(ahead.unused).toBe(1);
+    expect(await ahead.take('blob', 'id-1', data)).toBe(false);
+  });
+
   it('Given more blocks staged ahead than it tracks, When the oldest is asked for, Then it is forgotten (the step stages it itself); the newest is kept', async () => {
     const { destination, uploads } = controlledDestination();
     const ahead = new StageAhead(2);
