@@ -15,16 +15,16 @@
  */
 import type { ExportDestination } from '../destination/exportDestination';
 import type { SearchPage } from '../sources/searchSource';
+import { ExpiringMap } from '../util/expiringMap';
 
 interface Entry {
   data: Buffer;
   /** True once stored; false when the upload failed (the page step then stages the block itself). */
   stored: Promise<boolean>;
-  timer: NodeJS.Timeout;
 }
 
 export class StageAhead {
-  private readonly entries = new Map<string, Entry>();
+  private readonly entries: ExpiringMap<string, Entry>;
   /** Blocks used as staged ahead / staged ahead and never used (for tests and diagnostics). */
   used = 0;
   unused = 0;
@@ -34,10 +34,11 @@ export class StageAhead {
    * @param ttlMs A block nobody took is forgotten after this long (its next page ran elsewhere, or
    *   its unit stopped), so that it holds no page memory.
    */
-  constructor(
-    private readonly maxEntries = 32,
-    private readonly ttlMs = 120_000,
-  ) {}
+  constructor(maxEntries = 32, ttlMs = 120_000) {
+    this.entries = new ExpiringMap(maxEntries, ttlMs, () => {
+      this.unused += 1;
+    });
+  }
 
   /**
    * Starts uploading `data`, the block of `page`, as `blockId` of `blobName`. The page's memory is
@@ -58,10 +59,7 @@ export class StageAhead {
     );
     const release = page.release;
     if (release) page.release = () => void stored.then(release);
-    while (this.entries.size >= this.maxEntries) this.forget(this.entries.keys().next().value as string);
-    const timer = setTimeout(() => this.forget(key), this.ttlMs);
-    timer.unref();
-    this.entries.set(key, { data, stored, timer });
+    this.entries.set(key, { data, stored });
   }
 
   /**
@@ -69,23 +67,12 @@ export class StageAhead {
    * it is still under way): only when that stage was of this very memory and it succeeded.
    */
   async take(blobName: string, blockId: string, data: Buffer): Promise<boolean> {
-    const key = keyOf(blobName, blockId);
-    const entry = this.entries.get(key);
+    const entry = this.entries.take(keyOf(blobName, blockId));
     if (!entry) return false;
-    clearTimeout(entry.timer);
-    this.entries.delete(key);
     const stored = entry.data === data && (await entry.stored);
     if (stored) this.used += 1;
     else this.unused += 1;
     return stored;
-  }
-
-  private forget(key: string): void {
-    const entry = this.entries.get(key);
-    if (!entry) return;
-    clearTimeout(entry.timer);
-    this.entries.delete(key);
-    this.unused += 1;
   }
 }
 

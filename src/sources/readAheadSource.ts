@@ -13,6 +13,7 @@
  * dropped and the page step searches itself (its error, if any, is the one that counts). Entries are
  * few (one per unit in flight, capped) and expire, so memory stays at about one page per lane.
  */
+import { ExpiringMap } from '../util/expiringMap';
 import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
 
 export interface ReadAheadOptions {
@@ -26,13 +27,11 @@ interface Entry {
   page: Promise<SearchPage | undefined>;
   /** The page once it is in (see `peek`). */
   ready?: SearchPage;
-  timer: NodeJS.Timeout;
 }
 
 export class ReadAheadSource implements SearchSource {
-  private readonly entries = new Map<string, Entry>();
-  private readonly maxEntries: number;
-  private readonly ttlMs: number;
+  /** Read-aheads nobody took yet; one that is let go gives its page's memory back once it is in. */
+  private readonly entries: ExpiringMap<string, Entry>;
   /** Searches answered from a read-ahead / searched directly (for tests and diagnostics). */
   hits = 0;
   misses = 0;
@@ -41,8 +40,9 @@ export class ReadAheadSource implements SearchSource {
     private readonly inner: SearchSource,
     options: ReadAheadOptions = {},
   ) {
-    this.maxEntries = options.maxEntries ?? 16;
-    this.ttlMs = options.ttlMs ?? 120_000;
+    this.entries = new ExpiringMap(options.maxEntries ?? 16, options.ttlMs ?? 120_000, (entry: Entry) => {
+      void entry.page.then((page) => page?.release?.());
+    });
   }
 
   listResourceTypes(): Promise<string[]> {
@@ -71,7 +71,7 @@ export class ReadAheadSource implements SearchSource {
     continuationToken?: string,
   ): Promise<SearchPage> {
     const key = keyOf(resourceType, params, continuationToken);
-    const ahead = this.take(key);
+    const ahead = this.entries.take(key)?.page;
     let page = ahead ? await ahead : undefined;
     if (page) {
       this.hits += 1;
@@ -91,29 +91,11 @@ export class ReadAheadSource implements SearchSource {
     return this.entries.get(keyOf(resourceType, params, continuationToken))?.ready;
   }
 
-  private take(key: string): Promise<SearchPage | undefined> | undefined {
-    const entry = this.entries.get(key);
-    if (!entry) return undefined;
-    clearTimeout(entry.timer);
-    this.entries.delete(key);
-    return entry.page;
-  }
-
-  /** Forgets a read-ahead nobody took; its page's memory goes back to the source once it is in. */
-  private drop(key: string): void {
-    void this.take(key)?.then((page) => page?.release?.());
-  }
-
   private readAhead(resourceType: string, params: SearchParameters, token: string | undefined): void {
     const key = keyOf(resourceType, params, token);
     if (this.entries.has(key)) return;
-    while (this.entries.size >= this.maxEntries) {
-      this.drop(this.entries.keys().next().value as string);
-    }
     const page = this.inner.search(resourceType, params, token).catch(() => undefined);
-    const timer = setTimeout(() => this.drop(key), this.ttlMs);
-    timer.unref();
-    const entry: Entry = { page, timer };
+    const entry: Entry = { page };
     void page.then((ready) => {
       if (ready) entry.ready = ready;
     });
