@@ -142,14 +142,19 @@ async function pageStep(
   let stagedAhead = false;
   if (count > 0) {
     const file = currentFile(progress, jobId, data.length, deps.config.fileRollBytes);
-    const blockId = await storeBlock(deps, destination, progress, file, data);
-    stagedAhead = blockId === blockIdFor(jobId, unitId, file.part, progress.page, true);
+    // The unit id (the type, or `Type.rN`) keeps the ids of parallel ranges of one type apart.
+    const usual = blockIdFor(jobId, unitId, file.part, progress.page);
+    const ahead = blockIdFor(jobId, unitId, file.part, progress.page, true);
+    // Staged ahead by the previous page step with these very bytes (see stageAhead.ts), or now.
+    stagedAhead = (await deps.stageAhead?.take(file.blobName, ahead, data)) === true;
+    if (!stagedAhead) await destination.stageBlock(file.blobName, usual, data);
+    const [blockId, otherId] = stagedAhead ? [ahead, usual] : [usual, ahead];
     // Stored: nothing reads the page any more, and the source may reuse its memory (not on a throw).
     page.release?.();
     deps.probe?.('staged', { jobId, unitId, page: progress.page });
     const blockIds = [...file.blockIds, blockId];
     // An execution of this page that died after its commit may have used the block's other id.
-    const sameAs = [...file.blockIds, otherBlockId(progress, file, blockId)];
+    const sameAs = [...file.blockIds, otherId];
     let etag: string;
     try {
       etag = await destination.commitBlocks(file.blobName, blockIds, commitBase(file), sameAs);
@@ -251,33 +256,6 @@ function written(progress: ProgressDocument, pageResources: number): PageStepRes
     pages: progress.page,
     resources: progress.resourceCount,
   };
-}
-
-/**
- * Stores `data` as the block of `progress`'s page in `file` and returns the block's id: the id it was
- * staged ahead under, when the previous page step did so with these very bytes (see stageAhead.ts).
- */
-async function storeBlock(
-  deps: ExportDeps,
-  destination: ExportDestination,
-  progress: ProgressDocument,
-  file: ProgressFile,
-  data: Buffer,
-): Promise<string> {
-  // The unit id (the type, or `Type.rN`) keeps the ids of parallel ranges of one type apart.
-  const { jobId, unitId, page } = progress;
-  const ahead = blockIdFor(jobId, unitId, file.part, page, true);
-  if (await deps.stageAhead?.take(file.blobName, ahead, data)) return ahead;
-  const id = blockIdFor(jobId, unitId, file.part, page);
-  await destination.stageBlock(file.blobName, id, data);
-  return id;
-}
-
-/** The id this page's block has when it was staged the other way (ahead, or by the step itself). */
-function otherBlockId(progress: ProgressDocument, file: ProgressFile, blockId: string): string {
-  const { jobId, unitId, page } = progress;
-  const ahead = blockIdFor(jobId, unitId, file.part, page, true);
-  return blockId === ahead ? blockIdFor(jobId, unitId, file.part, page) : ahead;
 }
 
 /** The unit's last page is in: the lane's next unit's first page can be read while it is written. */
