@@ -28,6 +28,8 @@
 import { isUtf8 } from 'node:buffer';
 import type { ResourceLine } from './searchSource';
 
+const EMPTY = Buffer.alloc(0);
+
 /** On a scanned Bundle: the body it was scanned from, i.e. the bounds its lines were moved within. */
 const SCANNED_BODY = Symbol('scannedBody');
 
@@ -37,22 +39,38 @@ const SCANNED_BODY = Symbol('scannedBody');
  * from the page body when asked for, which is valid until the page's memory is given back.
  */
 export class RawResource {
-  /**
-   * @param lineStart The compact line is `[lineStart, lineEnd)` of `body`, followed there by `\n`;
-   *   -1 when the source's bytes were not compact and `text` is the line.
-   * @param idStart The id's string content, without escapes, is `[idStart, idEnd)` of `body`; -1 when
-   *   `knownId` is the id (decoded already, or none).
-   */
-  constructor(
+  private constructor(
     readonly resourceType: string | undefined,
     private readonly body: Buffer,
     private readonly lineStart: number,
     private readonly lineEnd: number,
     private readonly idStart: number,
     private readonly idEnd: number,
-    private readonly text?: string,
-    private readonly knownId?: string,
+    private readonly text: string | undefined,
+    private readonly knownId: string | undefined,
   ) {}
+
+  /**
+   * A compact resource: its line is `[lineStart, lineEnd)` of `body`, followed there by `\n`. Its id
+   * is the string content `[idStart, idEnd)` of `body` (without escapes), or `knownId` when `idStart`
+   * is -1 (decoded already, or none).
+   */
+  static inBody(
+    resourceType: string | undefined,
+    body: Buffer,
+    lineStart: number,
+    lineEnd: number,
+    idStart: number,
+    idEnd: number,
+    knownId: string | undefined,
+  ): RawResource {
+    return new RawResource(resourceType, body, lineStart, lineEnd, idStart, idEnd, undefined, knownId);
+  }
+
+  /** A resource whose source bytes were not compact: `text` is its line, re-serialised. */
+  static asText(resourceType: string | undefined, text: string, id: string | undefined): RawResource {
+    return new RawResource(resourceType, EMPTY, -1, -1, -1, -1, text, id);
+  }
 
   get id(): string | undefined {
     return this.idStart < 0 ? this.knownId : this.body.toString('utf8', this.idStart, this.idEnd);
@@ -348,19 +366,18 @@ class Scanner {
     if (!compact) {
       const text = JSON.stringify(JSON.parse(b.toString('utf8', start, this.pos)));
       const id = idStart < 0 ? knownId : b.toString('utf8', idStart, idEnd);
-      return new RawResource(resourceType, b, -1, -1, -1, -1, text, id);
+      return RawResource.asText(resourceType, text, id);
     }
     const lineStart = this.moveLine(start, this.pos);
     // The id's bytes moved with the line.
     const shift = lineStart - start;
-    return new RawResource(
+    return RawResource.inBody(
       resourceType,
       b,
       lineStart,
       lineStart + this.pos - start,
       idStart < 0 ? -1 : idStart + shift,
       idEnd + shift,
-      undefined,
       knownId,
     );
   }
