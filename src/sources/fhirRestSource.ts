@@ -132,11 +132,12 @@ export class FhirRestSource implements SearchSource {
       cursor.next === undefined ? count : undefined,
     );
 
-    let resources = matchedResources(bundle, resourceType);
-    if (plan.overlapping && cursor.q > 0 && resources.length > 0) {
-      const seen = await this.matchingEarlierQueries(plan, cursor.q, resources);
-      resources = resources.filter((r) => !seen.has(r.id as string));
-    }
+    const matched = matchedResources(bundle, resourceType);
+    const seen =
+      plan.overlapping && cursor.q > 0 && matched.length > 0
+        ? await this.matchingEarlierQueries(plan, cursor.q, matched)
+        : undefined;
+    const resources = seen ? matched.filter((r) => !seen.has(r.id as string)) : matched;
 
     const next = nextLink(bundle);
     let nextToken: string | undefined;
@@ -152,15 +153,14 @@ export class FhirRestSource implements SearchSource {
     // Scanned resources are the source's own (compact) JSON bytes: no string, no stringify round trip,
     // and usually already one NDJSON block. Their lines are views made only if someone reads them:
     // with the block at hand the page step does not.
-    const matches = resources;
     let lines: ResourceLine[] | undefined;
     const page: SearchPage = {
       get resources() {
-        return (lines ??= matches.map(resourceLine));
+        return (lines ??= resources.map(resourceLine));
       },
     };
-    const ndjson = laidOutNdjson(bundle, matches);
-    if (ndjson) page.ndjson = { bytes: ndjson, lines: matches.length };
+    const ndjson = laidOutNdjson(bundle, resources);
+    if (ndjson) page.ndjson = { bytes: ndjson, lines: resources.length };
     if (memory) page.release = () => this.pagePool.release(memory);
     if (nextToken !== undefined) page.nextToken = nextToken;
     if (continuationToken === undefined && plan.queries.length === 1) {
