@@ -49,6 +49,8 @@ export interface LimitResult {
 export const RESULT_PREFIX = 'RESULT ';
 /** Printed when the timed part starts, so that the parent meters the other processes from then on. */
 export const CLOCK_STARTED = 'CLOCK STARTED';
+/** Printed when the timed part ends: clean-up after it (deleting what was written) is not metered. */
+export const CLOCK_STOPPED = 'CLOCK STOPPED';
 
 /** Marks the start of the timed part (see CLOCK_STARTED) and returns this process's CPU baseline. */
 function startClock(): NodeJS.CpuUsage {
@@ -58,9 +60,11 @@ function startClock(): NodeJS.CpuUsage {
 
 let timedCpu = 0;
 
-function cpuSecondsSince(start: NodeJS.CpuUsage): number {
+/** Marks the end of the timed part (see CLOCK_STOPPED) and keeps this process's CPU seconds in it. */
+function stopClock(start: NodeJS.CpuUsage): void {
   const used = process.cpuUsage(start);
-  return (used.user + used.system) / 1e6;
+  timedCpu = (used.user + used.system) / 1e6;
+  process.stdout.write(`${CLOCK_STOPPED}\n`);
 }
 
 /** The export's units for everything the source holds up to `until`, dealt into lanes as the export deals them. */
@@ -133,12 +137,19 @@ async function readLimit(options: LimitOptions): Promise<LimitResult> {
   await inLanes(lanes, (unit) =>
     readUnit(source, unit, unitParams(unit, until, options.count), (page) => {
       result.pages += 1;
+      // Counted from the NDJSON the source laid out, as the page step uses it: building the
+      // per-resource views would be work the export does not do.
+      if (page.ndjson) {
+        result.resources += page.ndjson.lines;
+        result.bytes += page.ndjson.bytes.length;
+        return;
+      }
       result.resources += page.resources.length;
       for (const line of page.resources) result.bytes += Buffer.byteLength(line) + 1;
     }),
   );
   result.seconds = (performance.now() - started) / 1000;
-  timedCpu = cpuSecondsSince(cpu);
+  stopClock(cpu);
   return result;
 }
 
@@ -231,7 +242,7 @@ async function writeLimit(options: LimitOptions): Promise<LimitResult> {
     writeUnit(destination, jobId, unit.unitId, pagesByUnit.get(unit.unitId) ?? [], rollBytes),
   );
   result.seconds = (performance.now() - started) / 1000;
-  timedCpu = cpuSecondsSince(cpu);
+  stopClock(cpu);
   await destination.deletePrefix(`${jobId}/`);
   return result;
 }

@@ -14,7 +14,7 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import { BulkDataClient } from '../src/client/bulkDataClient';
@@ -26,8 +26,9 @@ import {
   type RunningCosmosEmulator,
 } from '../src/local/emulators';
 import { createCosmosResourceWriter } from '../src/sources/cosmosResourceWriter';
+import { exportCeiling, type Ceiling, type LimitCost } from './ceiling';
 import { buildDataset, resourceText, warmUpWindow, type BenchDataset, type WarmUpWindow } from './dataset';
-import { CLOCK_STARTED, RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
+import { CLOCK_STARTED, CLOCK_STOPPED, RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
 import { exportConfigFromEnv } from '../src/config';
 import { startPagingServer } from './pagingServer';
 
@@ -89,6 +90,10 @@ interface SizeResult {
   writeLimit?: LimitFigures;
   /** Export rate over the slower limit's rate (resources per second). */
   ratioToSlowerLimit?: number;
+  /** The fastest an export can go here, from both limits' time and CPU (see bench/ceiling.ts). */
+  ceiling?: Ceiling & { resourcesPerSecond: number };
+  /** Export rate over the ceiling's rate. */
+  ratioToCeiling?: number;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -228,16 +233,19 @@ async function limit(
   options: LimitOptions,
   azuritePid: number,
 ): Promise<LimitFigures> {
-  // Azurite and this process are metered from the child's clock start (after its set-up and warm-up).
+  // Azurite and this process are metered over the child's timed part only: not its set-up and
+  // warm-up before, nor its clean-up after (the write limit deletes everything it wrote).
   let meter: ReturnType<typeof cpuMeter> | undefined;
+  let metered: CpuSplit | undefined;
   const out = await runChild(LIMITS, [mode, JSON.stringify(options)], (text) => {
     if (!meter && text.includes(CLOCK_STARTED)) meter = cpuMeter(azuritePid);
+    if (meter && !metered && text.includes(CLOCK_STOPPED)) metered = meter.stop();
   });
-  if (!meter) throw new Error(`${mode} limit never started its clock`);
+  if (!meter || !metered) throw new Error(`${mode} limit never started and stopped its clock`);
   const line = out.split('\n').find((l) => l.startsWith(RESULT_PREFIX));
   if (!line) throw new Error(`${mode} limit printed no result`);
   const r = JSON.parse(line.slice(RESULT_PREFIX.length)) as LimitResult;
-  const cpu = meter.stop({ limitProcess: r.cpuSeconds });
+  const cpu = { ...metered, limitProcess: r.cpuSeconds };
   return { ...r, resourcesPerSecond: r.resources / r.seconds, mbPerSecond: r.bytes / MB / r.seconds, cpu };
 }
 
@@ -461,6 +469,11 @@ async function benchSize(
       warmUp,
     );
     const slower = Math.min(readLimit.resourcesPerSecond, writeLimit.resourcesPerSecond);
+    const ceiling = exportCeiling(limitCost(readLimit), limitCost(writeLimit), cpus().length);
+    const ceilingRate = size / ceiling.seconds;
+    log(
+      `${label}: ceiling ${fmt(ceilingRate)} resources/s, set by the ${ceiling.boundBy} (both limits' CPU over ${cpus().length} cores: ${fmt(ceiling.cpuBoundSeconds, 2)} s)`,
+    );
     return {
       label,
       source: 'bench-fhir-endpoint',
@@ -471,6 +484,8 @@ async function benchSize(
       readLimit,
       writeLimit,
       ratioToSlowerLimit: figures.resourcesPerSecond / slower,
+      ceiling: { ...ceiling, resourcesPerSecond: ceilingRate },
+      ratioToCeiling: figures.resourcesPerSecond / ceilingRate,
     };
   } finally {
     await server.close();
@@ -538,6 +553,8 @@ function table(results: SizeResult[]): string {
       'read-limit res/s',
       'write-limit res/s',
       'export/slower',
+      'ceiling res/s',
+      'export/ceiling',
     ],
   ];
   for (const r of results) {
@@ -551,6 +568,8 @@ function table(results: SizeResult[]): string {
       r.readLimit ? fmt(r.readLimit.resourcesPerSecond) : '-',
       r.writeLimit ? fmt(r.writeLimit.resourcesPerSecond) : '-',
       r.ratioToSlowerLimit !== undefined ? `${fmt(r.ratioToSlowerLimit * 100)} %` : '-',
+      r.ceiling ? fmt(r.ceiling.resourcesPerSecond) : '-',
+      r.ratioToCeiling !== undefined ? `${fmt(r.ratioToCeiling * 100)} %` : '-',
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));
@@ -582,7 +601,7 @@ async function main(): Promise<void> {
   const report = {
     when: new Date().toISOString(),
     machine: {
-      cpus: (await import('node:os')).cpus().length,
+      cpus: cpus().length,
       node: process.version,
       note: 'shared 2-core machine; figures are noisy',
     },
@@ -599,6 +618,12 @@ main().catch((error: unknown) => {
   console.error(error);
   process.exit(1);
 });
+
+/** A limit's wall time and the CPU every process spent on it. */
+function limitCost(figures: LimitFigures): LimitCost {
+  const { limitProcess = 0, azurite, benchProcess } = figures.cpu;
+  return { seconds: figures.seconds, cpuSeconds: limitProcess + azurite + benchProcess };
+}
 
 /** Range settings the app runs with, given the extra settings passed to it. */
 function rangeSettingsOf(appEnv: Record<string, string>): { threshold: number; maxRanges: number } {
