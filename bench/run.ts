@@ -30,6 +30,7 @@ import { exportCeiling, type Ceiling, type LimitCost } from './ceiling';
 import { buildDataset, resourceText, warmUpWindow, type BenchDataset, type WarmUpWindow } from './dataset';
 import { CLOCK_STARTED, CLOCK_STOPPED, RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
 import { exportConfigFromEnv } from '../src/config';
+import { WORKER_NODE_ARGUMENTS } from '../src/local/workerArguments';
 import { startPagingServer } from './pagingServer';
 
 const APP_HOST = path.join(__dirname, '..', 'src', 'local', 'appHost.js');
@@ -262,7 +263,8 @@ async function startApp(
   nodeArgs: string[],
 ): Promise<AppHandle> {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-app-'));
-  const child = spawn(process.execPath, [...nodeArgs, APP_HOST], {
+  // The app's own Node options as deployed, then the bench's (a later V8 flag wins).
+  const child = spawn(process.execPath, [...WORKER_NODE_ARGUMENTS, ...nodeArgs, APP_HOST], {
     env: {
       PATH: process.env.PATH ?? '',
       PORT: '0',

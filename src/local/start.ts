@@ -14,6 +14,7 @@ import { getCosmosClient } from '../jobs/cosmosClient';
 import { createCosmosResourceWriter } from '../sources/cosmosResourceWriter';
 import { APP_READY_PREFIX } from './appHost';
 import { startEmulators, type RunningEmulators } from './emulators';
+import { WORKER_NODE_ARGUMENTS } from './workerArguments';
 
 const DEFAULT_DEMO_PATIENTS = 25;
 const RESTART_DELAY_MS = 1000;
@@ -89,7 +90,7 @@ class AppSupervisor {
   /** Starts the child; resolves with its API base URL once it is ready. */
   start(): Promise<string> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [path.join(__dirname, 'appHost.js')], {
+      const child = spawn(process.execPath, [...WORKER_NODE_ARGUMENTS, path.join(__dirname, 'appHost.js')], {
         env: this.env,
         stdio: ['pipe', 'pipe', 'inherit'],
       });

@@ -7,6 +7,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { WORKER_NODE_ARGUMENTS } from '../../src/local/workerArguments';
 import { eventually, isAlive } from '../support/e2eHelpers';
 import { downloadAll, expectedKeys, idsByType } from '../support/exportFixtures';
 
@@ -54,6 +55,13 @@ describe('npm start', () => {
     expect(output).toMatch(/Seeded \d+ demo resources for 6 patients/);
     const metadata = await fetch(`${base}/metadata`);
     expect(metadata.status).toBe(200);
+  });
+
+  it('runs the app process with the Node options a deployed worker gets', () => {
+    const appPid = Number(readFileSync(path.join(dataDir, 'runtime.pid'), 'utf8'));
+    // The command line as the kernel holds it: arguments separated by NUL bytes.
+    const commandLine = readFileSync(`/proc/${appPid}/cmdline`, 'utf8').split('\0');
+    expect(commandLine.slice(1, 1 + WORKER_NODE_ARGUMENTS.length)).toEqual(WORKER_NODE_ARGUMENTS);
   });
 
   it('given an export in flight, when the app process is SIGKILLed, then it is restarted and the export completes exactly', async () => {

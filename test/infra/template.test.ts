@@ -16,6 +16,7 @@ import {
   roleGuids,
   runInfraCheck,
 } from './armTemplate';
+import { WORKER_NODE_ARGUMENTS } from '../../src/local/workerArguments';
 
 const ROLES = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
@@ -131,6 +132,10 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
       }
       const names = Object.keys(settings).filter((n) => /(_KEY|CONNECTION_STRING|SECRET|PASSWORD)$/i.test(n));
       expect(names).toEqual(['APPLICATIONINSIGHTS_CONNECTION_STRING']);
+    });
+
+    it('then the worker gets the Node options the local app runs with', () => {
+      expect(appSettings().languageWorkers__node__arguments).toBe(WORKER_NODE_ARGUMENTS.join(' '));
     });
 
     it('then no setting that Flex Consumption rejects is set', () => {

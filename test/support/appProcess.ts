@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { testConnectionInfo, uniqueName } from './testEnv';
+import { WORKER_NODE_ARGUMENTS } from '../../src/local/workerArguments';
 
 const APP_HOST = path.resolve(__dirname, '..', '..', 'dist', 'src', 'local', 'appHost.js');
 
@@ -56,7 +57,10 @@ export class AppProcess {
   async start(): Promise<string> {
     if (!existsSync(APP_HOST))
       throw new Error(`${APP_HOST} is missing: run 'npm run build' first (npm test does)`);
-    const child = spawn(process.execPath, [APP_HOST], { env: this.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...WORKER_NODE_ARGUMENTS, APP_HOST], {
+      env: this.env,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     this.child = child;
     child.stderr?.on('data', (d: Buffer) => {
       this.output += d.toString();
