@@ -2,12 +2,12 @@ import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FunctionRegistration, RpcHttpCookie, RpcHttpData } from './functionsCore';
 import { FunctionInvoker, LogLine, triggerOf, typedDataToBuffer } from './invoker';
-import { ApiRequest, ApiResponse, managementPrefix } from './managementApi';
+import type { ApiRequest, ApiResponse } from './managementApi';
 import { CompiledRoute, compileRoute, matchRoute } from './routes';
 
 /**
- * Serves HTTP triggers under `/{routePrefix}` and the durable management API on loopback with
- * node:http. Bodies are buffered: requests reach the function as RpcHttpData (the worker's non-stream
+ * Serves HTTP triggers under `/{routePrefix}`, and other APIs (the durable management API) under
+ * their own path prefixes, on loopback with node:http. Bodies are buffered: requests reach the function as RpcHttpData (the worker's non-stream
  * path), so `request.body` is still a stream but responses are sent once the handler has finished.
  */
 export interface HttpHostOptions {
@@ -15,8 +15,15 @@ export interface HttpHostOptions {
   port: number;
   routePrefix: string;
   invoker: FunctionInvoker;
-  management: (request: ApiRequest) => ApiResponse;
+  /** APIs served beside the triggers, each under its path prefix (e.g. `/runtime/webhooks/durabletask`). */
+  apis: PrefixedApi[];
   log: LogLine;
+}
+
+export interface PrefixedApi {
+  prefix: string;
+  /** A Buffer body is sent as it is; any other body as JSON. */
+  handle(request: ApiRequest): ApiResponse | Promise<ApiResponse>;
 }
 
 interface HttpResult {
@@ -88,22 +95,35 @@ export class HttpHost {
     const method = (req.method ?? 'GET').toUpperCase();
 
     let result: HttpResult;
-    const managementSegments = managementPrefix.split('/').filter(Boolean);
-    if (managementSegments.every((s, i) => segments[i] === s)) {
-      const answer = this.options.management({
+    const api = this.options.apis.find((candidate) =>
+      candidate.prefix
+        .split('/')
+        .filter(Boolean)
+        .every((s, i) => segments[i] === s),
+    );
+    if (api) {
+      const depth = api.prefix.split('/').filter(Boolean).length;
+      const answer = await api.handle({
         method,
-        segments: segments.slice(managementSegments.length),
+        segments: segments.slice(depth),
         query: url.searchParams,
         body,
         origin,
+        headers: req.headers,
       });
+      const raw = Buffer.isBuffer(answer.body);
       result = {
         status: answer.status,
         headers: {
-          ...(answer.body === undefined ? {} : { 'content-type': 'application/json; charset=utf-8' }),
+          ...(answer.body === undefined || raw ? {} : { 'content-type': 'application/json; charset=utf-8' }),
           ...answer.headers,
         },
-        body: answer.body === undefined ? Buffer.alloc(0) : Buffer.from(JSON.stringify(answer.body)),
+        body:
+          answer.body === undefined
+            ? Buffer.alloc(0)
+            : raw
+              ? (answer.body as Buffer)
+              : Buffer.from(JSON.stringify(answer.body)),
       };
     } else if (segments[0]?.toLowerCase() === this.options.routePrefix.toLowerCase()) {
       result = await this.invokeHttpFunction(req, method, url, segments.slice(1), body);

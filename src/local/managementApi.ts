@@ -17,6 +17,7 @@ export interface ApiRequest {
   body: Buffer;
   /** Origin the caller used (links in answers point back at it). */
   origin: string;
+  headers: Record<string, string | string[] | undefined>;
 }
 
 export interface ApiResponse {

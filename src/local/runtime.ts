@@ -4,7 +4,7 @@ import { getProgrammingModel, setLogSink } from './functionsCore';
 import { HttpHost } from './httpHost';
 import { InstanceStore } from './instanceStore';
 import { DurableClientData, FunctionInvoker } from './invoker';
-import { buildClientData, handleManagementRequest } from './managementApi';
+import { buildClientData, handleManagementRequest, managementPrefix } from './managementApi';
 import { installFunctionsCoreHook } from './moduleHook';
 import {
   OrchestrationEngine,
@@ -94,7 +94,12 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     port: options.port ?? 0,
     routePrefix,
     invoker,
-    management: (request) => handleManagementRequest(engine, taskHubName, request),
+    apis: [
+      {
+        prefix: managementPrefix,
+        handle: (request) => handleManagementRequest(engine, taskHubName, request),
+      },
+    ],
     log,
   });
   const baseUrl = await httpHost.listen();

@@ -1,0 +1,57 @@
+// The real-engine host: the Durable Task extension on the WebJobs SDK, as the Functions host runs it
+// on Azure, with the app's orchestrators and activities executed by a Node worker process.
+//
+// Start-up order: the worker first (it loads the app and listens), then the WebJobs host (its
+// listeners start dispatching at once, so the worker must already answer), then the durable client
+// JSON goes to the worker for the HTTP triggers, and `READY {apiBaseUrl}` goes to stdout.
+using DurableFhirExport.Engine;
+using Microsoft.Azure.WebJobs;
+using Microsoft.Azure.WebJobs.Extensions.DurableTask;
+using Microsoft.Azure.WebJobs.Host.Config;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+var settings = EngineSettings.FromEnvironment();
+settings.PrepareProcessEnvironment();
+
+using var worker = new NodeWorker(settings);
+var workerBaseUrl = await worker.StartAsync();
+NodeWorker.Current = worker;
+
+var host = new HostBuilder()
+    .ConfigureAppConfiguration(config => HostJsonConfiguration.Add(config, settings))
+    .ConfigureWebJobs(webJobs => webJobs.AddDurableTask())
+    .ConfigureLogging(logging => EngineLogging.Configure(logging, settings))
+    .ConfigureServices(services =>
+        services.AddSingleton<IWebHookProvider>(new WorkerWebHookProvider(workerBaseUrl)))
+    .Build();
+
+await host.StartAsync();
+
+var jobHost = host.Services.GetRequiredService<IJobHost>();
+await jobHost.CallAsync(DurableClientProbe.FunctionName);
+var clientJson = DurableClientProbe.ClientJson
+    ?? throw new InvalidOperationException("The durable client binding produced nothing.");
+await worker.SendDurableClientAsync(clientJson);
+
+Console.WriteLine($"READY {workerBaseUrl}/{settings.RoutePrefix}");
+
+using var stopping = new CancellationTokenSource();
+Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
+AppDomain.CurrentDomain.ProcessExit += (_, _) => stopping.Cancel();
+// A worker that dies takes the host down with it, as a recycled instance: whoever started this
+// process decides whether to start another (npm run start:engine does).
+var workerExit = worker.Exited;
+var finished = await Task.WhenAny(workerExit, Task.Delay(Timeout.Infinite, stopping.Token).ContinueWith(_ => 0));
+if (finished == workerExit)
+{
+    Console.Error.WriteLine($"[engine] the Node worker exited (code {workerExit.Result}); stopping the host.");
+    Environment.Exit(3);
+}
+
+using (var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))
+{
+    try { await host.StopAsync(stopTimeout.Token); } catch (OperationCanceledException) { }
+}
+return 0;
