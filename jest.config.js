@@ -1,8 +1,13 @@
-/** Jest runs the TypeScript sources directly; child-process tests use the build in dist/. */
-module.exports = {
+/**
+ * Jest runs the TypeScript sources directly; child-process tests use the build in dist/.
+ *
+ * Two projects: `embedded` runs every test with app processes on the embedded durable runtime;
+ * `engine` runs the end-to-end suite and the real-engine tests again with app processes on the real
+ * Durable Task extension (engine/host). `npx jest --selectProjects embedded` runs one of them.
+ */
+const shared = {
   testEnvironment: 'node',
   roots: ['<rootDir>/test'],
-  testMatch: ['**/*.test.ts'],
   transform: {
     '^.+\\.ts$': ['ts-jest', { diagnostics: false }],
   },
@@ -11,6 +16,26 @@ module.exports = {
     '^@azure/functions-core$': '<rootDir>/src/local/functionsCore.ts',
   },
   setupFilesAfterEnv: ['<rootDir>/test/support/perFileTeardown.ts'],
+};
+
+module.exports = {
+  projects: [
+    {
+      ...shared,
+      displayName: 'embedded',
+      testMatch: ['**/*.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/engine/'],
+    },
+    {
+      ...shared,
+      displayName: 'engine',
+      testMatch: ['<rootDir>/test/e2e/**/*.test.ts', '<rootDir>/test/engine/**/*.test.ts'],
+      // failures.test.ts asserts wall-clock Retry-After waits that the real engine's timers do not
+      // keep below 2 s; it runs on the embedded runtime until it waits on states (issue 19, item 8).
+      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/failures.test.ts'],
+      setupFilesAfterEnv: [...shared.setupFilesAfterEnv, '<rootDir>/test/support/engineProject.ts'],
+    },
+  ],
   globalSetup: '<rootDir>/test/support/globalSetup.ts',
   globalTeardown: '<rootDir>/test/support/globalTeardown.ts',
   testTimeout: 120000,

@@ -100,8 +100,22 @@ public sealed class NodeWorker : IDisposable
     private async Task<Outcome> InvokeAsync(string functionName, string payload)
     {
         using var content = new StringContent(payload, Encoding.UTF8, "application/json");
-        using var response = await http.PostAsync($"{baseUrl}/_engine/invoke/{Uri.EscapeDataString(functionName)}", content);
-        var body = await response.Content.ReadAsStringAsync();
+        HttpResponseMessage response;
+        string body;
+        try
+        {
+            response = await http.PostAsync($"{baseUrl}/_engine/invoke/{Uri.EscapeDataString(functionName)}", content);
+            body = await response.Content.ReadAsStringAsync();
+        }
+        catch (HttpRequestException error)
+        {
+            // The worker died under this invocation. Reporting that as the function's failure would
+            // write a failure into the orchestration's history that the app never produced; instead
+            // the host dies too, as an instance whose worker crashed, and the work is redelivered.
+            Crash($"the Node worker stopped answering during '{functionName}': {error.Message}");
+            throw;
+        }
+        using var _ = response;
         if (response.StatusCode == HttpStatusCode.OK) return new Outcome(body, null);
         if (response.StatusCode == HttpStatusCode.InternalServerError)
         {
@@ -110,6 +124,14 @@ public sealed class NodeWorker : IDisposable
             return new Outcome(null, failure);
         }
         throw new InvalidOperationException($"The worker answered {(int)response.StatusCode} for '{functionName}': {body}");
+    }
+
+    /// <summary>Ends this process at once, without letting the extension finish any work item.</summary>
+    public static void Crash(string reason)
+    {
+        Console.Error.WriteLine($"[engine] {reason}; the host stops.");
+        Console.Error.Flush();
+        Process.GetCurrentProcess().Kill();
     }
 
     public void Dispose()

@@ -4,6 +4,7 @@
 // Start-up order: the worker first (it loads the app and listens), then the WebJobs host (its
 // listeners start dispatching at once, so the worker must already answer), then the durable client
 // JSON goes to the worker for the HTTP triggers, and `READY {apiBaseUrl}` goes to stdout.
+using System.Runtime.InteropServices;
 using DurableFhirExport.Engine;
 using Microsoft.Azure.WebJobs;
 using Microsoft.Azure.WebJobs.Extensions.DurableTask;
@@ -38,16 +39,26 @@ await worker.SendDurableClientAsync(clientJson);
 Console.WriteLine($"READY {workerBaseUrl}/{settings.RoutePrefix}");
 
 using var stopping = new CancellationTokenSource();
-Console.CancelKeyPress += (_, e) => { e.Cancel = true; stopping.Cancel(); };
-AppDomain.CurrentDomain.ProcessExit += (_, _) => stopping.Cancel();
+// SIGTERM and SIGINT stop the host gracefully: running invocations finish, leases are released.
+using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, signal => { signal.Cancel = true; stopping.Cancel(); });
+using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, signal => { signal.Cancel = true; stopping.Cancel(); });
+// Started with a stdin pipe by a parent (npm run start:engine, tests): when that parent dies, however
+// it dies, the pipe closes and the host stops too instead of living on as an orphan.
+if (Environment.GetEnvironmentVariable("APP_HOST_EXIT_WITH_STDIN") == "1")
+{
+    _ = Task.Run(async () =>
+    {
+        try { await Console.OpenStandardInput().CopyToAsync(Stream.Null); } catch (IOException) { }
+        stopping.Cancel();
+    });
+}
 // A worker that dies takes the host down with it, as a recycled instance: whoever started this
 // process decides whether to start another (npm run start:engine does).
 var workerExit = worker.Exited;
 var finished = await Task.WhenAny(workerExit, Task.Delay(Timeout.Infinite, stopping.Token).ContinueWith(_ => 0));
 if (finished == workerExit)
 {
-    Console.Error.WriteLine($"[engine] the Node worker exited (code {workerExit.Result}); stopping the host.");
-    Environment.Exit(3);
+    NodeWorker.Crash($"the Node worker exited (code {workerExit.Result})");
 }
 
 using (var stopTimeout = new CancellationTokenSource(TimeSpan.FromSeconds(10)))

@@ -19,7 +19,12 @@ import { flushTelemetry, setServiceOverrides } from '../../src/services';
 import { crashProbeFromEnv } from '../../src/local/crashInjection';
 import { getProgrammingModel } from '../../src/local/functionsCore';
 import { HttpHost } from '../../src/local/httpHost';
-import { FunctionInvoker, triggerOf, typedDataToJsonText, type DurableClientData } from '../../src/local/invoker';
+import {
+  FunctionInvoker,
+  triggerOf,
+  typedDataToJsonText,
+  type DurableClientData,
+} from '../../src/local/invoker';
 import { managementPrefix, type ApiRequest, type ApiResponse } from '../../src/local/managementApi';
 import { installFunctionsCoreHook } from '../../src/local/moduleHook';
 

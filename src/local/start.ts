@@ -15,9 +15,13 @@ import { createCosmosResourceWriter } from '../sources/cosmosResourceWriter';
 import { APP_READY_PREFIX } from './appHost';
 import { startEmulators, type RunningEmulators } from './emulators';
 import { WORKER_NODE_ARGUMENTS } from './workerArguments';
+import { engineEnvironment, engineHostCommand } from '../../engine/launch';
 
 const DEFAULT_DEMO_PATIENTS = 25;
 const RESTART_DELAY_MS = 1000;
+
+/** `--engine`: the orchestrations run on the real Durable Task extension (engine/) instead of the embedded runtime. */
+const onRealEngine = process.argv.includes('--engine');
 
 async function main(): Promise<void> {
   const port = Number(process.env.PORT ?? 7071);
@@ -43,7 +47,19 @@ async function main(): Promise<void> {
     console.warn('WARNING: AUTH_MODE=none - anyone who can reach this port can export every resource.');
   }
 
-  const supervisor = new AppSupervisor(env, path.join(dataDir, 'runtime.pid'));
+  const app = onRealEngine
+    ? { ...engineHostCommand(), env: engineEnvironment(env) }
+    : {
+        command: process.execPath,
+        args: [...WORKER_NODE_ARGUMENTS, path.join(__dirname, 'appHost.js')],
+        env,
+      };
+  console.log(
+    onRealEngine
+      ? 'Orchestrations run on the real Durable Task extension (engine/host), task hub in Azurite.'
+      : 'Orchestrations run on the embedded durable runtime.',
+  );
+  const supervisor = new AppSupervisor(app, path.join(dataDir, 'runtime.pid'));
   const shutdown = async () => {
     await supervisor.stop();
     await emulators.stop();
@@ -77,20 +93,32 @@ async function seedIfEmpty(emulators: RunningEmulators, env: Record<string, stri
   console.log(`Seeded ${seeded.resources} demo resources for ${patients} patients.`);
 }
 
-/** Runs the app child and starts it again whenever it exits without being asked to. */
+interface AppCommand {
+  command: string;
+  args: string[];
+  env: Record<string, string>;
+}
+
+/**
+ * Runs the app child (the embedded runtime's app process, or the engine host with its worker) and
+ * starts it again whenever it exits without being asked to.
+ */
 class AppSupervisor {
   private child?: ChildProcess;
   private stopping = false;
+  private readonly env: Record<string, string>;
 
   constructor(
-    private readonly env: Record<string, string>,
+    private readonly app: AppCommand,
     private readonly pidFile: string,
-  ) {}
+  ) {
+    this.env = app.env;
+  }
 
   /** Starts the child; resolves with its API base URL once it is ready. */
   start(): Promise<string> {
     return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [...WORKER_NODE_ARGUMENTS, path.join(__dirname, 'appHost.js')], {
+      const child = spawn(this.app.command, this.app.args, {
         env: this.env,
         stdio: ['pipe', 'pipe', 'inherit'],
       });

@@ -1,7 +1,9 @@
 /**
- * Runs the app (`dist/src/local/appHost.js`, built by `npm test`) as a child process against the
- * test emulators, the way `npm start` runs it: real HTTP on loopback, real durable runtime, real
- * Cosmos and Blob adapters. Each instance gets its own database, container and data folder.
+ * Runs the app as a child process against the test emulators, the way `npm start` and
+ * `npm run start:engine` run it: real HTTP on loopback, real Cosmos and Blob adapters, and the
+ * durable runtime of the test run (`testRuntime.ts`): the real engine host (`engine/host`, which starts
+ * its own Node worker) or the embedded runtime's app process (`dist/src/local/appHost.js`). Each
+ * instance gets its own database, container, data folder and task hub.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
@@ -9,6 +11,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { testConnectionInfo, uniqueName } from './testEnv';
 import { WORKER_NODE_ARGUMENTS } from '../../src/local/workerArguments';
+import { engineEnvironment, engineHostCommand } from '../../engine/launch';
+import { ENGINE_TEST_SETTINGS, onRealEngine } from './testRuntime';
 
 const APP_HOST = path.resolve(__dirname, '..', '..', 'dist', 'src', 'local', 'appHost.js');
 
@@ -23,6 +27,9 @@ export class AppProcess {
   readonly dataDir = mkdtempSync(path.join(tmpdir(), 'fhir-export-app-'));
   readonly database = uniqueName('db');
   readonly container = uniqueName('exports');
+  /** Shared by every host of this app (two workers on one task hub), apart from other apps'. */
+  readonly taskHubName = `Hub${uniqueName('t')}`;
+  readonly onRealEngine = onRealEngine();
   apiBaseUrl = '';
   output = '';
   private child?: ChildProcess;
@@ -49,6 +56,14 @@ export class AppProcess {
       EXPORT_RETRY_FIRST_INTERVAL_MS: '200',
       EXPORT_RETRY_MAX_INTERVAL_MS: '1000',
       APP_HOST_EXIT_WITH_STDIN: '1',
+      TASK_HUB_NAME: this.taskHubName,
+      ...(this.onRealEngine
+        ? {
+            HOME: process.env.HOME ?? '/tmp',
+            AzureWebJobsStorage: info.storageConnectionString,
+            ...ENGINE_TEST_SETTINGS,
+          }
+        : {}),
       ...(this.options.env ?? {}),
     };
   }
@@ -57,8 +72,11 @@ export class AppProcess {
   async start(): Promise<string> {
     if (!existsSync(APP_HOST))
       throw new Error(`${APP_HOST} is missing: run 'npm run build' first (npm test does)`);
-    const child = spawn(process.execPath, [...WORKER_NODE_ARGUMENTS, APP_HOST], {
-      env: this.env,
+    const { command, args } = this.onRealEngine
+      ? engineHostCommand()
+      : { command: process.execPath, args: [...WORKER_NODE_ARGUMENTS, APP_HOST] };
+    const child = spawn(command, args, {
+      env: this.onRealEngine ? engineEnvironment(this.env) : this.env,
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
