@@ -16,6 +16,7 @@
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { flushTelemetry, setServiceOverrides } from '../../src/services';
+import { durableTraceFromEnv } from '../../src/local/durableTrace';
 import { crashProbeFromEnv } from '../../src/local/crashInjection';
 import { getProgrammingModel } from '../../src/local/functionsCore';
 import { HttpHost } from '../../src/local/httpHost';
@@ -44,10 +45,14 @@ async function main(): Promise<void> {
   if (!getProgrammingModel()) throw new Error('The app registered nothing through @azure/functions.');
 
   const durableClient: { data?: DurableClientData } = {};
-  const invoker = new FunctionInvoker(() => {
-    if (!durableClient.data) throw new Error('The engine host has not sent the durable client yet.');
-    return durableClient.data;
-  }, log);
+  const invoker = new FunctionInvoker(
+    () => {
+      if (!durableClient.data) throw new Error('The engine host has not sent the durable client yet.');
+      return durableClient.data;
+    },
+    log,
+    durableTraceFromEnv(process.env),
+  );
 
   const httpHost = new HttpHost({
     host: '127.0.0.1',

@@ -38,6 +38,13 @@ export interface HistoryEvent {
   InstanceId?: string;
 }
 
+/** Where an execution sits: what the extension puts into its `ExecutionStarted` event. */
+export interface ExecutionIdentity {
+  instanceId: string;
+  executionId: string;
+  parent?: { name: string; instanceId: string; executionId: string; taskScheduleId: number };
+}
+
 export interface FailureDetailsPayload {
   ErrorType: string;
   ErrorMessage: string;
@@ -85,4 +92,67 @@ export function describeHistory(events: readonly HistoryEvent[]): Record<string,
     const { EventType: type, IsPlayed: _played, ...rest } = event;
     return { EventType: namesByNumber.get(type) ?? String(type), ...rest };
   });
+}
+
+/**
+ * An event as the extension serializes it into the orchestration trigger: DurableTask.Core's fields
+ * in full, with nulls where the app sets nothing. Inputs of scheduled work are left out (null), as
+ * the extension leaves them out: an orchestrator never reads them back.
+ */
+export function triggerEvent(event: HistoryEvent, execution: ExecutionIdentity): Record<string, unknown> {
+  const { EventId, IsPlayed, Timestamp } = event;
+  const common = { EventId, IsPlayed, Timestamp };
+  switch (event.EventType) {
+    case EventType.ExecutionStarted: {
+      const parent = execution.parent;
+      return {
+        OrchestrationInstance: { InstanceId: execution.instanceId, ExecutionId: execution.executionId },
+        EventType: event.EventType,
+        ParentInstance: parent
+          ? {
+              Name: parent.name,
+              OrchestrationInstance: { InstanceId: parent.instanceId, ExecutionId: parent.executionId },
+              TaskScheduleId: parent.taskScheduleId,
+              Version: null,
+            }
+          : null,
+        Name: event.Name,
+        Version: null,
+        Input: event.Input ?? null,
+        Tags: null,
+        Correlation: null,
+        ParentTraceContext: null,
+        ScheduledStartTime: null,
+        Generation: parent ? null : 0,
+        GenerateNewTrace: false,
+        ...common,
+      };
+    }
+    case EventType.TaskScheduled:
+      return {
+        EventType: event.EventType,
+        Name: event.Name,
+        Version: '',
+        Input: null,
+        ParentTraceContext: null,
+        Tags: null,
+        ...common,
+      };
+    case EventType.SubOrchestrationInstanceCreated:
+      return {
+        EventType: event.EventType,
+        Name: event.Name,
+        Version: null,
+        InstanceId: event.InstanceId,
+        Input: null,
+        ClientSpanId: null,
+        Tags: null,
+        ...common,
+      };
+    case EventType.TaskFailed:
+    case EventType.SubOrchestrationInstanceFailed:
+      return { ...event, FailureDetails: event.FailureDetails ?? null };
+    default:
+      return { ...event };
+  }
 }

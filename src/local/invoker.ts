@@ -8,6 +8,7 @@ import {
   getProgrammingModel,
   getRegistrations,
 } from './functionsCore';
+import type { DurableTrace } from './durableTrace';
 
 /**
  * Invokes captured functions the way the worker does: core context → programming model's invocation
@@ -29,6 +30,7 @@ export class FunctionInvoker {
   constructor(
     private readonly clientData: () => DurableClientData,
     private readonly log: LogLine,
+    private readonly trace?: DurableTrace,
   ) {}
 
   find(name: string): FunctionRegistration | undefined {
@@ -75,9 +77,24 @@ export class FunctionInvoker {
         }
       },
     });
-    const { context, inputs } = await invocationModel.getArguments();
-    const result = await invocationModel.invokeFunction(context, inputs, registration.callback);
-    return invocationModel.getResponse(context, result);
+    const traced = this.trace && durableTriggerOf(trigger.binding);
+    try {
+      const { context, inputs } = await invocationModel.getArguments();
+      const result = await invocationModel.invokeFunction(context, inputs, registration.callback);
+      const response = await invocationModel.getResponse(context, result);
+      if (traced)
+        this.trace?.({
+          function: functionName,
+          trigger: traced,
+          input: triggerData,
+          output: response.returnValue,
+        });
+      return response;
+    } catch (error) {
+      if (traced)
+        this.trace?.({ function: functionName, trigger: traced, input: triggerData, error: String(error) });
+      throw error;
+    }
   }
 }
 
@@ -94,6 +111,12 @@ export function triggerOf(
     }
   }
   return undefined;
+}
+
+function durableTriggerOf(binding: RpcBindingInfo): 'orchestrationTrigger' | 'activityTrigger' | undefined {
+  return binding.type === 'orchestrationTrigger' || binding.type === 'activityTrigger'
+    ? binding.type
+    : undefined;
 }
 
 /** Decodes a returned RpcTypedData into the JSON text the extension stores in history (`null` when empty). */

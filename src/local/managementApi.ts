@@ -1,5 +1,6 @@
 import type { DurableClientData } from './invoker';
 import { InstanceConflictError, OrchestrationEngine, UnknownOrchestratorError } from './orchestrationEngine';
+import { historyView } from './historyView';
 
 /**
  * The durable extension's HTTP management API (`/runtime/webhooks/durabletask/...`): what
@@ -95,7 +96,8 @@ export function handleManagementRequest(
       return { status: 202, headers: { Location: payload.statusQueryGetUri }, body: payload };
     } catch (error) {
       if (error instanceof InstanceConflictError) {
-        return { status: 409, body: { message: error.message } };
+        // The extension's field name, capitalised as .NET serializes it.
+        return { status: 409, body: { Message: error.message } };
       }
       if (error instanceof UnknownOrchestratorError) {
         return { status: 400, body: { message: error.message } };
@@ -134,12 +136,17 @@ export function handleManagementRequest(
   }
 
   if (!action && method === 'GET') {
-    const status = engine.getStatus(id, {
-      showHistory: flag(query, 'showHistory', false),
-      showInput: flag(query, 'showInput', true),
-    });
-    if (!status) {
-      return { status: 404, body: { message: `No instance with ID '${id}' found.` } };
+    const status = engine.getStatus(id, { showInput: flag(query, 'showInput', true) });
+    const history = engine.history(id);
+    if (!status || !history) {
+      return { status: 404 };
+    }
+    if (flag(query, 'showHistory', false)) {
+      status.historyEvents = historyView(history.events, {
+        runtimeStatus: status.runtimeStatus,
+        generation: history.isSubOrchestration ? null : 0,
+        showHistoryOutput: flag(query, 'showHistoryOutput', false),
+      });
     }
     if (
       status.runtimeStatus === 'Pending' ||

@@ -2,7 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { ActivityPool } from './activityPool';
 import type { Clock, TimerHandle } from './clock';
-import { HistoryEvent, TaskFailure, describeHistory, failureFields, historyEvent } from './history';
+import {
+  HistoryEvent,
+  TaskFailure,
+  describeHistory,
+  failureFields,
+  historyEvent,
+  triggerEvent,
+  type ExecutionIdentity,
+} from './history';
 import {
   ActionSignature,
   ActivityWork,
@@ -61,6 +69,7 @@ interface OrchestratorState {
 export interface OrchestrationStatus {
   name: string;
   instanceId: string;
+  parentInstanceId?: string;
   runtimeStatus: RuntimeStatus;
   input: unknown;
   customStatus: unknown;
@@ -270,6 +279,7 @@ export class OrchestrationEngine {
     const status: OrchestrationStatus = {
       name: record.name,
       instanceId: record.instanceId,
+      ...(record.parent ? { parentInstanceId: record.parent.instanceId } : {}),
       runtimeStatus: record.runtimeStatus,
       input: options.showInput === false ? null : (record.input ?? null),
       customStatus: record.customStatus ?? null,
@@ -281,6 +291,28 @@ export class OrchestrationEngine {
       status.historyEvents = describeHistory(record.history);
     }
     return status;
+  }
+
+  /** The current execution's history as stored, in DurableTask.Core's form. */
+  history(instanceId: string): { events: readonly HistoryEvent[]; isSubOrchestration: boolean } | undefined {
+    const record = this.instances.get(instanceId);
+    return record && { events: record.history, isSubOrchestration: record.parent !== undefined };
+  }
+
+  private executionIdentity(record: InstanceRecord): ExecutionIdentity {
+    const { instanceId, executionId, parent } = record;
+    if (!parent) return { instanceId, executionId };
+    const parentName = this.instances.get(parent.instanceId)?.name ?? '';
+    return {
+      instanceId,
+      executionId,
+      parent: {
+        name: parentName,
+        instanceId: parent.instanceId,
+        executionId: parent.executionId,
+        taskScheduleId: parent.taskId,
+      },
+    };
   }
 
   list(): OrchestrationStatus[] {
@@ -295,7 +327,11 @@ export class OrchestrationEngine {
     if (!isActive(record)) {
       return 'notRunning';
     }
-    record.history.push(historyEvent('ExecutionTerminated', this.options.clock.now(), { Input: reason }));
+    const now = this.options.clock.now();
+    record.history.push(
+      historyEvent('ExecutionTerminated', now, { Input: reason }),
+      historyEvent('ExecutionCompleted', now, { Result: JSON.stringify(reason) }),
+    );
     this.finish(record, 'Terminated', reason);
     return 'terminated';
   }
@@ -420,14 +456,20 @@ export class OrchestrationEngine {
       );
     }
     newEvents.push(...batch.map((p) => p.event));
+    const execution = this.executionIdentity(record);
     const payload = {
-      history: [...record.history.map((e) => ({ ...e, IsPlayed: true })), ...newEvents],
+      history: [
+        ...record.history.map((e) => triggerEvent({ ...e, IsPlayed: true }, execution)),
+        ...newEvents.map((e) => triggerEvent(e, execution)),
+      ],
       input: record.input,
       instanceId: record.instanceId,
       isReplaying: record.history.length > 0,
-      parentInstanceId: record.parent?.instanceId,
+      parentInstanceId: record.parent?.instanceId ?? null,
+      sourceInstanceId: null,
       upperSchemaVersion: 1,
-      upperSchemaVersionNew: 2,
+      // ReplaySchema V4 of durable-functions (0-based: V1 is 0), as extension 3.x offers.
+      upperSchemaVersionNew: 3,
       longRunningTimerIntervalDuration: '3.00:00:00',
       maximumShortTimerDuration: '6.00:00:00',
       defaultHttpAsyncRequestSleepTimeMillseconds: 30000,
@@ -563,6 +605,7 @@ export class OrchestrationEngine {
       record.history.push(
         ...scheduled,
         historyEvent('ExecutionCompleted', now, { Result: JSON.stringify(state.output ?? null) }),
+        historyEvent('OrchestratorCompleted', now),
       );
       this.finish(record, 'Completed', state.output ?? null);
       return;

@@ -4,6 +4,7 @@ import { getProgrammingModel, setLogSink } from './functionsCore';
 import { HttpHost } from './httpHost';
 import { InstanceStore } from './instanceStore';
 import { DurableClientData, FunctionInvoker } from './invoker';
+import { durableTraceFromEnv } from './durableTrace';
 import { buildClientData, handleManagementRequest, managementPrefix } from './managementApi';
 import { installFunctionsCoreHook } from './moduleHook';
 import {
@@ -81,7 +82,11 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
 
   // Known once the server listens (the port may be ephemeral); functions only run after that.
   const endpoint: { clientData?: DurableClientData } = {};
-  const invoker = new FunctionInvoker(() => endpoint.clientData as DurableClientData, log);
+  const invoker = new FunctionInvoker(
+    () => endpoint.clientData as DurableClientData,
+    log,
+    durableTraceFromEnv(process.env),
+  );
   const engine = new OrchestrationEngine({
     store: new InstanceStore(options.dataDir),
     invoker,

@@ -21,21 +21,31 @@ export interface AppProcessOptions {
   env?: Record<string, string>;
   /** Keep the app's stdout/stderr for assertions and debugging. */
   echo?: boolean;
+  /**
+   * Another host of the same app: this one uses its database, export container and task hub, as a
+   * second instance of one function app does (its own port and data folder).
+   */
+  hostOf?: AppProcess;
 }
 
 export class AppProcess {
   readonly dataDir = mkdtempSync(path.join(tmpdir(), 'fhir-export-app-'));
-  readonly database = uniqueName('db');
-  readonly container = uniqueName('exports');
+  readonly database: string;
+  readonly container: string;
   /** Shared by every host of this app (two workers on one task hub), apart from other apps'. */
-  readonly taskHubName = `Hub${uniqueName('t')}`;
+  readonly taskHubName: string;
   readonly onRealEngine = onRealEngine();
   apiBaseUrl = '';
   output = '';
   private child?: ChildProcess;
   private port = 0;
 
-  constructor(private readonly options: AppProcessOptions = {}) {}
+  constructor(private readonly options: AppProcessOptions = {}) {
+    const peer = options.hostOf;
+    this.database = peer?.database ?? uniqueName('db');
+    this.container = peer?.container ?? uniqueName('exports');
+    this.taskHubName = peer?.taskHubName ?? `Hub${uniqueName('t')}`;
+  }
 
   /** The environment the app runs with (also what a test needs to reach the same stores). */
   get env(): Record<string, string> {

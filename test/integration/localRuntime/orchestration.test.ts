@@ -60,6 +60,8 @@ describe('local durable runtime: orchestrations', () => {
       'OrchestratorStarted',
       'TaskCompleted',
       'ExecutionCompleted',
+      // DurableTask.Core closes the last episode after the execution, as in every other episode.
+      'OrchestratorCompleted',
     ]);
     expect(ofType(events, 'TaskCompleted').map((e) => [e.TaskScheduledId, e.Result])).toEqual([
       [0, '"Hello Tokyo"'],
