@@ -30,9 +30,7 @@ module.exports = {
       ...shared,
       displayName: 'engine',
       testMatch: ['<rootDir>/test/e2e/**/*.test.ts', '<rootDir>/test/engine/**/*.test.ts'],
-      // failures.test.ts asserts wall-clock Retry-After waits that the real engine's timers do not
-      // keep below 2 s; it runs on the embedded runtime until it waits on states (issue 19, item 8).
-      testPathIgnorePatterns: ['/node_modules/', '<rootDir>/test/e2e/failures.test.ts'],
+      testPathIgnorePatterns: ['/node_modules/'],
       setupFilesAfterEnv: [...shared.setupFilesAfterEnv, '<rootDir>/test/support/engineProject.ts'],
     },
   ],

@@ -17,7 +17,17 @@ var settings = EngineSettings.FromEnvironment();
 settings.PrepareProcessEnvironment();
 
 using var worker = new NodeWorker(settings);
-var workerBaseUrl = await worker.StartAsync();
+string workerBaseUrl;
+try
+{
+    workerBaseUrl = await worker.StartAsync();
+}
+catch (InvalidOperationException error)
+{
+    // The app refused to start (a bad setting, say) and said why on stderr: end as it ended.
+    Console.Error.WriteLine($"[engine] {error.Message}");
+    return worker.Exited.IsCompleted && worker.Exited.Result != 0 ? worker.Exited.Result : 1;
+}
 NodeWorker.Current = worker;
 
 var host = new HostBuilder()
