@@ -4,7 +4,7 @@
  *
  *   npm run bench -- [--sizes 10000,100000,1000000] [--cosmos-source 5000] [--cpu-prof DIR]
  *                    [--app-env NAME=value] [--app-node-arg --flag] [--page-size N]
- *                    [--out bench-results.json]
+ *                    [--out bench-results.json] [--engine embedded|real]
  *
  * Per size: build the dataset → serve it (bench/pagingServer.ts) → read limit → write limit →
  * export with the app process (appHost, SOURCE_KIND=fhir), sampling its RSS → verify the manifest
@@ -12,7 +12,7 @@
  * (realism only; the emulator is no yardstick for speed). The job store is the in-process Cosmos
  * emulator throughout (a few documents per page); Azurite keeps its data on disk in a temp folder.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
@@ -30,10 +30,10 @@ import { exportCeiling, type Ceiling, type LimitCost } from './ceiling';
 import { buildDataset, resourceText, warmUpWindow, type BenchDataset, type WarmUpWindow } from './dataset';
 import { CLOCK_STARTED, CLOCK_STOPPED, RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';
 import { exportConfigFromEnv } from '../src/config';
-import { WORKER_NODE_ARGUMENTS } from '../src/local/workerArguments';
 import { startPagingServer } from './pagingServer';
-
-const APP_HOST = path.join(__dirname, '..', 'src', 'local', 'appHost.js');
+import { processTree, startApp, type BenchEngine } from './appProcess';
+import { summariseTrace, type TraceSummary } from './traceSummary';
+import { DOTNET_MISSING, buildEngineHost, dotnetSdkAvailable } from '../engine/launch';
 const LIMITS = path.join(__dirname, 'limits.js');
 /** The app's own default, so that a plain `npm run bench` measures what a deployment runs. */
 const DEFAULT_PAGE_SIZE = exportConfigFromEnv({}).resourcesPerPage;
@@ -54,6 +54,8 @@ interface Args {
   pageSize: number;
   /** Extra app settings (`--app-env NAME=value`, repeatable), e.g. to compare a setting on and off. */
   appEnv: Record<string, string>;
+  /** The durable runtime of the export: the embedded one, or the real Durable Task extension. */
+  engine: BenchEngine;
 }
 
 /** CPU seconds used during a phase, per process (the machine's cores are shared by all of them). */
@@ -76,6 +78,8 @@ interface ExportFigures {
   cpu?: CpuSplit;
   /** Wall time of the warm-up export (the newest resources) that ran first in the fresh app process. */
   coldStartSeconds?: number;
+  /** Real engine only: where the export's time went (bench/traceSummary.ts). */
+  engine?: TraceSummary;
 }
 
 type LimitFigures = LimitResult & { resourcesPerSecond: number; mbPerSecond: number; cpu: CpuSplit };
@@ -105,6 +109,7 @@ function parseArgs(argv: string[]): Args {
     pageSize: DEFAULT_PAGE_SIZE,
     appEnv: {},
     appNodeArgs: [],
+    engine: 'embedded',
   };
   for (let i = 0; i < argv.length; i++) {
     // `--flag=value` or `--flag value`; the value may hold `=` itself (`--app-env=NAME=value`).
@@ -122,7 +127,11 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--app-node-arg') args.appNodeArgs.push(value());
     else if (flag === '--out') args.out = value();
     else if (flag === '--page-size') args.pageSize = Number(value());
-    else if (flag === '--app-env') {
+    else if (flag === '--engine') {
+      const engine = value();
+      if (engine !== 'embedded' && engine !== 'real') throw new Error('--engine takes embedded or real');
+      args.engine = engine;
+    } else if (flag === '--app-env') {
       const setting = value();
       const eq = setting.indexOf('=');
       if (eq < 1) throw new Error('--app-env takes NAME=value');
@@ -149,6 +158,11 @@ function memoryOf(pid: number): { rss: number; hwm: number } | undefined {
   } catch {
     return undefined;
   }
+}
+
+/** CPU seconds of a process and its descendants (the real-engine host and its Node worker). */
+function cpuOfTree(pid: number): number {
+  return processTree(pid).reduce((sum, p) => sum + cpuOfPid(p), 0);
 }
 
 /** CPU seconds (user + system) a process has used so far; 0 once it is gone. */
@@ -250,60 +264,6 @@ async function limit(
   return { ...r, resourcesPerSecond: r.resources / r.seconds, mbPerSecond: r.bytes / MB / r.seconds, cpu };
 }
 
-interface AppHandle {
-  child: ChildProcess;
-  apiBaseUrl: string;
-  dataDir: string;
-  stop(): Promise<void>;
-}
-
-async function startApp(
-  env: Record<string, string>,
-  pageSize: number,
-  nodeArgs: string[],
-): Promise<AppHandle> {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'bench-app-'));
-  // The app's own Node options as deployed, then the bench's (a later V8 flag wins).
-  const child = spawn(process.execPath, [...WORKER_NODE_ARGUMENTS, ...nodeArgs, APP_HOST], {
-    env: {
-      PATH: process.env.PATH ?? '',
-      PORT: '0',
-      DATA_DIR: dataDir,
-      AUTH_MODE: 'none',
-      APP_HOST_EXIT_WITH_STDIN: '1',
-      EXPORT_POLL_MIN_INTERVAL_MS: '0',
-      EXPORT_POLL_RETRY_AFTER_SECONDS: '1',
-      EXPORT_RESOURCES_PER_PAGE: String(pageSize),
-      EXPORT_TYPE_PARALLELISM: String(TYPE_PARALLELISM),
-      ...env,
-    },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
-  let output = '';
-  child.stderr?.on('data', (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
-  const apiBaseUrl = await new Promise<string>((resolve, reject) => {
-    child.stdout?.on('data', (d: Buffer) => {
-      output = (output + d.toString()).slice(-4000);
-      const match = /READY (\S+)/.exec(output);
-      if (match) resolve(match[1]);
-    });
-    child.once('exit', (code) => reject(new Error(`app exited early (${code}): ${output}`)));
-  });
-  return {
-    child,
-    apiBaseUrl,
-    dataDir,
-    stop: async () => {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((resolve) => child.once('exit', resolve));
-        child.kill('SIGTERM');
-        await exited;
-      }
-      rmSync(dataDir, { recursive: true, force: true });
-    },
-  };
-}
-
 async function runExport(
   label: string,
   env: Record<string, string>,
@@ -312,17 +272,20 @@ async function runExport(
   expected: { resources: number; ndjsonBytes?: number },
   pageSize: number,
   nodeArgs: string[],
+  engine: BenchEngine,
   warmUp?: WarmUpWindow,
 ): Promise<ExportFigures> {
-  const app = await startApp(
-    {
+  const app = await startApp({
+    engine,
+    env: {
+      EXPORT_RESOURCES_PER_PAGE: String(pageSize),
+      EXPORT_TYPE_PARALLELISM: String(TYPE_PARALLELISM),
       ...env,
       EXPORT_STORAGE_CONNECTION_STRING: azurite.storageConnectionString,
       EXPORT_CONTAINER: container,
     },
-    pageSize,
     nodeArgs,
-  );
+  });
   const pid = app.child.pid!;
   let peakRss = 0;
   const sampler = setInterval(() => {
@@ -337,7 +300,7 @@ async function runExport(
     // would be. The limits warm up on the same window (bench/limits.ts).
     const coldStartSeconds = warmUp ? await warmUpExport(client, warmUp) : undefined;
     const meter = cpuMeter(azurite.pid);
-    const appCpu = cpuOfPid(pid);
+    const appCpu = cpuOfTree(pid);
     const started = performance.now();
     const kickedOffAt = Date.now();
     const kickoff = await client.kickoff('$export');
@@ -359,7 +322,7 @@ async function runExport(
       },
     });
     const polledSeconds = (performance.now() - started) / 1000;
-    const cpu = meter.stop({ app: cpuOfPid(pid) - appCpu });
+    const cpu = meter.stop({ app: cpuOfTree(pid) - appCpu });
     // Wall time from the kick-off to the job's own completion stamp (same clock), so that the
     // client's poll interval does not add up to half a second; the poll-based time is the fallback.
     const jobId = kickoff.pollUrl.split('/').pop() ?? '';
@@ -393,6 +356,19 @@ async function runExport(
     log(
       `${label}: ${fmt(resources / seconds)} resources/s in ${fmt(seconds, 1)} s (${coresLine(cpu, seconds)})${coldStartSeconds !== undefined ? `; warm-up export ${fmt(coldStartSeconds, 2)} s` : ''}`,
     );
+    const engineSummary = app.traceFile
+      ? summariseTrace(
+          app.traceFile,
+          { from: kickedOffAt, to: kickedOffAt + seconds * 1000 },
+          TYPE_PARALLELISM,
+        )
+      : undefined;
+    if (engineSummary) {
+      const e = engineSummary;
+      log(
+        `${label}: real engine: ${e.activities} activities ${fmt(e.activitySeconds, 1)} s, ${e.episodes} orchestrator episodes ${fmt(e.episodeSeconds, 1)} s, payloads ${fmt(e.payloadBytes / 1024)} KiB (largest ${fmt(e.largestPayloadBytes / 1024, 1)} KiB); engine time between page steps ${fmt(e.gapPerPageMs)} ms per page (${fmt(e.engineGapSeconds, 1)} lane-seconds)`,
+      );
+    }
     return {
       resources,
       bytes,
@@ -403,6 +379,7 @@ async function runExport(
       pages: Math.ceil(resources / pageSize),
       cpu,
       coldStartSeconds,
+      engine: engineSummary,
     };
   } finally {
     clearInterval(sampler);
@@ -468,6 +445,7 @@ async function benchSize(
       { resources: size, ndjsonBytes: datasetBytes },
       args.pageSize,
       args.appNodeArgs,
+      args.engine,
       warmUp,
     );
     const slower = Math.min(readLimit.resourcesPerSecond, writeLimit.resourcesPerSecond);
@@ -498,6 +476,7 @@ async function benchSize(
 async function benchCosmosSource(
   size: number,
   pageSize: number,
+  engine: BenchEngine,
   azurite: RunningAzurite,
   cosmos: RunningCosmosEmulator,
 ): Promise<SizeResult> {
@@ -531,6 +510,7 @@ async function benchCosmosSource(
     { resources: size },
     pageSize,
     [],
+    engine,
     warmUpWindow(dataset, Math.min(WARM_UP_RESOURCES, Math.ceil(size / 10))),
   );
   return {
@@ -580,9 +560,17 @@ function table(results: SizeResult[]): string {
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));
+  if (args.engine === 'real') {
+    if (!dotnetSdkAvailable()) {
+      console.error(DOTNET_MISSING);
+      process.exit(1);
+    }
+    log('building the real-engine host');
+    buildEngineHost();
+  }
   const azuriteDir = mkdtempSync(path.join(tmpdir(), 'bench-azurite-'));
   log(
-    `sizes ${args.sizes.map(short).join(', ')}; starting Azurite (disk, temp folder) and the Cosmos emulator (job store)`,
+    `sizes ${args.sizes.map(short).join(', ')} on the ${args.engine} durable runtime; starting Azurite (disk, temp folder) and the Cosmos emulator (job store)`,
   );
   const [azurite, cosmos] = await Promise.all([
     startAzurite({ location: azuriteDir }),
@@ -595,7 +583,7 @@ async function main(): Promise<void> {
       global.gc?.();
     }
     if (args.cosmosSource > 0)
-      results.push(await benchCosmosSource(args.cosmosSource, args.pageSize, azurite, cosmos));
+      results.push(await benchCosmosSource(args.cosmosSource, args.pageSize, args.engine, azurite, cosmos));
   } finally {
     await Promise.all([azurite.stop(), cosmos.stop()]);
     rmSync(azuriteDir, { recursive: true, force: true });
@@ -607,7 +595,12 @@ async function main(): Promise<void> {
       node: process.version,
       note: 'shared 2-core machine; figures are noisy',
     },
-    settings: { resourcesPerPage: args.pageSize, typeParallelism: TYPE_PARALLELISM, appEnv: args.appEnv },
+    settings: {
+      engine: args.engine,
+      resourcesPerPage: args.pageSize,
+      typeParallelism: TYPE_PARALLELISM,
+      appEnv: args.appEnv,
+    },
     results,
   };
   writeFileSync(args.out, `${JSON.stringify(report, null, 2)}\n`);

@@ -15,7 +15,8 @@
  */
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config';
-import { flushTelemetry, setServiceOverrides } from '../../src/services';
+import { setServiceOverrides } from '../../src/services';
+import { exitOnShutdown } from '../../src/local/shutdown';
 import { durableTraceFromEnv } from '../../src/local/durableTrace';
 import { crashProbeFromEnv } from '../../src/local/crashInjection';
 import { getProgrammingModel } from '../../src/local/functionsCore';
@@ -76,20 +77,9 @@ async function main(): Promise<void> {
   process.env.WEBSITE_HOSTNAME ??= new URL(baseUrl).host;
   process.stdout.write(`${WORKER_READY_PREFIX}${baseUrl}\n`);
 
-  const shutdown = (): void => {
-    setTimeout(() => process.exit(1), 10_000).unref();
-    void httpHost
-      .close()
-      .then(() => flushTelemetry())
-      .then(() => process.exit(0));
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-  if (process.env.ENGINE_WORKER_EXIT_WITH_STDIN === '1') {
-    process.stdin.on('end', shutdown);
-    process.stdin.on('error', shutdown);
-    process.stdin.resume();
-  }
+  exitOnShutdown(() => httpHost.close(), {
+    withStdin: process.env.ENGINE_WORKER_EXIT_WITH_STDIN === '1',
+  });
 }
 
 async function handleEngineRequest(

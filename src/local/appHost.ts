@@ -5,7 +5,8 @@
  */
 import * as path from 'node:path';
 import { loadConfig } from '../config';
-import { flushTelemetry, setServiceOverrides } from '../services';
+import { setServiceOverrides } from '../services';
+import { exitOnShutdown } from './shutdown';
 import { crashProbeFromEnv } from './crashInjection';
 import { startLocalRuntime } from './runtime';
 
@@ -25,22 +26,7 @@ async function main(): Promise<void> {
     log: (line) => console.log(line),
   });
   process.stdout.write(`${APP_READY_PREFIX}${runtime.apiBaseUrl}\n`);
-  const shutdown = (): void => {
-    setTimeout(() => process.exit(1), 10_000).unref();
-    void runtime
-      .stop()
-      .then(() => flushTelemetry())
-      .then(() => process.exit(0));
-  };
-  process.once('SIGINT', shutdown);
-  process.once('SIGTERM', shutdown);
-  // Spawned with a stdin pipe by a parent (npm start, tests): when that parent dies, however it dies,
-  // the pipe closes and this process ends too instead of living on as an orphan.
-  if (process.env.APP_HOST_EXIT_WITH_STDIN === '1') {
-    process.stdin.on('end', shutdown);
-    process.stdin.on('error', shutdown);
-    process.stdin.resume();
-  }
+  exitOnShutdown(() => runtime.stop(), { withStdin: process.env.APP_HOST_EXIT_WITH_STDIN === '1' });
 }
 
 if (require.main === module) {

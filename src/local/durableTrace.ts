@@ -16,6 +16,9 @@ export interface DurableTraceRecord {
   /** The returned typed data, or the error the invocation threw. */
   output?: RpcTypedData | null;
   error?: string;
+  /** When the invocation began (epoch ms) and how long it took in the app. */
+  startedAt?: number;
+  ms?: number;
 }
 
 export type DurableTrace = (record: DurableTraceRecord) => void;

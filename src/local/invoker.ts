@@ -78,21 +78,28 @@ export class FunctionInvoker {
       },
     });
     const traced = this.trace && durableTriggerOf(trigger.binding);
-    try {
-      const { context, inputs } = await invocationModel.getArguments();
-      const result = await invocationModel.invokeFunction(context, inputs, registration.callback);
-      const response = await invocationModel.getResponse(context, result);
-      if (traced)
+    const startedAt = Date.now();
+    const record = (outcome: { output: RpcTypedData | null | undefined } | { error: string }): void => {
+      if (traced) {
+        const ms = Date.now() - startedAt;
         this.trace?.({
           function: functionName,
           trigger: traced,
           input: triggerData,
-          output: response.returnValue,
+          ...outcome,
+          startedAt,
+          ms,
         });
+      }
+    };
+    try {
+      const { context, inputs } = await invocationModel.getArguments();
+      const result = await invocationModel.invokeFunction(context, inputs, registration.callback);
+      const response = await invocationModel.getResponse(context, result);
+      record({ output: response.returnValue });
       return response;
     } catch (error) {
-      if (traced)
-        this.trace?.({ function: functionName, trigger: traced, input: triggerData, error: String(error) });
+      record({ error: String(error) });
       throw error;
     }
   }
