@@ -60,6 +60,7 @@ async function main(): Promise<void> {
     port: Number(process.env.PORT ?? 0),
     routePrefix: process.env.ENGINE_ROUTE_PREFIX ?? 'api',
     invoker,
+    triggersReady: () => durableClient.data !== undefined,
     apis: [
       {
         prefix: ENGINE_API_PREFIX,

@@ -99,8 +99,10 @@ export class BulkDataClient {
       }
       const body = await response.text();
       if (response.status === 200) return JSON.parse(body) as Manifest;
-      if (response.status !== 202 && response.status !== 429)
-        throw new BulkExportFailedError(response.status, body);
+      // 429, and a 503 with Retry-After (a host that is starting), ask to poll again later.
+      const pollAgain =
+        response.status === 429 || (response.status === 503 && response.headers.has('retry-after'));
+      if (response.status !== 202 && !pollAgain) throw new BulkExportFailedError(response.status, body);
       if (response.status === 202) options.onProgress?.(response.headers.get('x-progress') ?? '');
       if (Date.now() > deadline) throw new Error(`Export did not finish in time (${pollUrl})`);
       const retryAfter = Number(response.headers.get('retry-after') ?? '1') * 1000;

@@ -18,6 +18,12 @@ export interface HttpHostOptions {
   /** APIs served beside the triggers, each under its path prefix (e.g. `/runtime/webhooks/durabletask`). */
   apis: PrefixedApi[];
   log: LogLine;
+  /**
+   * False while the app's HTTP triggers cannot run yet (the real-engine worker before the host has
+   * sent the durable client): they then answer 503 with `Retry-After`, as the Functions host does
+   * while it starts, instead of failing inside the trigger.
+   */
+  triggersReady?: () => boolean;
 }
 
 export interface PrefixedApi {
@@ -37,6 +43,12 @@ const text = (status: number, message: string): HttpResult => ({
   headers: { 'content-type': 'text/plain; charset=utf-8' },
   body: Buffer.from(message),
 });
+
+const HOST_STARTING: HttpResult = {
+  status: 503,
+  headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' },
+  body: Buffer.from('The function host is starting.'),
+};
 
 export class HttpHost {
   private readonly server: http.Server;
@@ -126,7 +138,10 @@ export class HttpHost {
               : Buffer.from(JSON.stringify(answer.body)),
       };
     } else if (segments[0]?.toLowerCase() === this.options.routePrefix.toLowerCase()) {
-      result = await this.invokeHttpFunction(req, method, url, segments.slice(1), body);
+      result =
+        this.options.triggersReady?.() === false
+          ? HOST_STARTING
+          : await this.invokeHttpFunction(req, method, url, segments.slice(1), body);
     } else {
       result = text(404, 'Not Found');
     }

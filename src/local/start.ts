@@ -15,15 +15,32 @@ import { createCosmosResourceWriter } from '../sources/cosmosResourceWriter';
 import { APP_READY_PREFIX } from './appHost';
 import { startEmulators, type RunningEmulators } from './emulators';
 import { WORKER_NODE_ARGUMENTS } from './workerArguments';
-import { engineEnvironment, engineHostCommand } from '../../engine/launch';
+import {
+  DOTNET_MISSING,
+  dotnetSdkAvailable,
+  engineEnvironment,
+  engineHostCommand,
+} from '../../engine/launch';
 
 const DEFAULT_DEMO_PATIENTS = 25;
 const RESTART_DELAY_MS = 1000;
+/**
+ * How long a stopping app may take before it is killed: the engine host stops within 10 s and its
+ * worker within 10 s more, so only a hung app reaches this.
+ */
+const STOP_GRACE_MS = 30_000;
 
 /** `--engine`: the orchestrations run on the real Durable Task extension (engine/) instead of the embedded runtime. */
 const onRealEngine = process.argv.includes('--engine');
 
 async function main(): Promise<void> {
+  // Checked before anything starts: a missing SDK is then one line, not a failed spawn after seeding.
+  if (onRealEngine && !dotnetSdkAvailable()) {
+    console.error(DOTNET_MISSING);
+    process.exit(1);
+  }
+  // Throws a one-line message when the host is not built yet, also before anything has started.
+  const engineCommand = onRealEngine ? engineHostCommand() : undefined;
   const port = Number(process.env.PORT ?? 7071);
   const dataDir = path.resolve(process.env.DATA_DIR ?? '.local');
   mkdirSync(dataDir, { recursive: true });
@@ -47,15 +64,15 @@ async function main(): Promise<void> {
     console.warn('WARNING: AUTH_MODE=none - anyone who can reach this port can export every resource.');
   }
 
-  const app = onRealEngine
-    ? { ...engineHostCommand(), env: engineEnvironment(env) }
+  const app = engineCommand
+    ? { ...engineCommand, env: engineEnvironment(env) }
     : {
         command: process.execPath,
         args: [...WORKER_NODE_ARGUMENTS, path.join(__dirname, 'appHost.js')],
         env,
       };
   console.log(
-    onRealEngine
+    engineCommand
       ? 'Orchestrations run on the real Durable Task extension (engine/host), task hub in Azurite.'
       : 'Orchestrations run on the embedded durable runtime.',
   );
@@ -163,7 +180,12 @@ class AppSupervisor {
     if (child && child.exitCode === null && child.signalCode === null) {
       const exited = new Promise((resolve) => child.once('exit', resolve));
       child.kill('SIGTERM');
+      const kill = setTimeout(() => {
+        console.warn(`The app process did not stop within ${STOP_GRACE_MS / 1000} s; killing it.`);
+        child.kill('SIGKILL');
+      }, STOP_GRACE_MS);
       await exited;
+      clearTimeout(kill);
     }
     rmSync(this.pidFile, { force: true });
   }
