@@ -29,7 +29,12 @@ module.exports = {
     {
       ...shared,
       displayName: 'engine',
-      testMatch: ['<rootDir>/test/e2e/**/*.test.ts', '<rootDir>/test/engine/**/*.test.ts'],
+      testMatch: [
+        '<rootDir>/test/e2e/**/*.test.ts',
+        '<rootDir>/test/engine/**/*.test.ts',
+        '<rootDir>/test/conformance/**/*.test.ts',
+        '<rootDir>/test/security/**/*.test.ts',
+      ],
       testPathIgnorePatterns: ['/node_modules/'],
       setupFilesAfterEnv: [...shared.setupFilesAfterEnv, '<rootDir>/test/support/engineProject.ts'],
     },
