@@ -11,4 +11,22 @@ export default tseslint.config(
       'no-console': 'off',
     },
   },
+  {
+    // What is deployed (functions/, src/) never depends on what is not: the embedded runtime, the demo
+    // data, the clients, the real-engine host, the benchmark, the scripts and the tests.
+    files: ['src/**/*.ts', 'functions/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^(\\.\\./)+(dev|engine|bench|scripts|test)(/|$)',
+              message: 'functions/ and src/ are deployed; dev/, engine/, bench/, scripts/ and test/ are not.',
+            },
+          ],
+        },
+      ],
+    },
+  },
 );

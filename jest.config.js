@@ -13,7 +13,7 @@ const shared = {
   },
   // The Functions worker provides this module; locally the embedded runtime's stand-in does.
   moduleNameMapper: {
-    '^@azure/functions-core$': '<rootDir>/src/local/functionsCore.ts',
+    '^@azure/functions-core$': '<rootDir>/dev/runtime/functionsCore.ts',
   },
   setupFilesAfterEnv: ['<rootDir>/test/support/perFileTeardown.ts'],
 };

@@ -8,9 +8,9 @@ import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { engineEnvironment, engineHostCommand } from '../engine/launch';
-import { WORKER_NODE_ARGUMENTS } from '../src/local/workerArguments';
+import { WORKER_NODE_ARGUMENTS } from '../dev/runtime/workerArguments';
 
-const APP_HOST = path.join(__dirname, '..', 'src', 'local', 'appHost.js');
+const APP_HOST = path.join(__dirname, '..', 'dev', 'runtime', 'appHost.js');
 
 export type BenchEngine = 'embedded' | 'real';
 

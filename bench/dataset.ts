@@ -5,7 +5,7 @@
  * Buffer with offsets, so that serving a page is a slice, never a JSON.stringify. Each type's entries
  * are ordered by `meta.lastUpdated`, so a `_lastUpdated` window is a contiguous run of entries.
  */
-import { generateDataset, mulberry32 } from '../src/demo/syntheticFhir';
+import { generateDataset, mulberry32 } from '../dev/demo/syntheticFhir';
 
 /** One resource in this many gets a large (100–160 KB) narrative. */
 export const LARGE_EVERY = 2_500;

@@ -17,15 +17,15 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
-import { BulkDataClient } from '../src/client/bulkDataClient';
+import { BulkDataClient } from '../dev/client/bulkDataClient';
 import { getCosmosClient } from '../src/jobs/cosmosClient';
 import {
   startAzurite,
   startCosmosEmulator,
   type RunningAzurite,
   type RunningCosmosEmulator,
-} from '../src/local/emulators';
-import { createCosmosResourceWriter } from '../src/sources/cosmosResourceWriter';
+} from '../dev/runtime/emulators';
+import { createCosmosResourceWriter } from '../dev/demo/cosmosResourceWriter';
 import { exportCeiling, type Ceiling, type LimitCost } from './ceiling';
 import { buildDataset, resourceText, warmUpWindow, type BenchDataset, type WarmUpWindow } from './dataset';
 import { CLOCK_STARTED, CLOCK_STOPPED, RESULT_PREFIX, type LimitOptions, type LimitResult } from './limits';

@@ -5,7 +5,7 @@
  * invocations (queue polling, history and queue round trips to storage, dispatch).
  */
 import { readFileSync } from 'node:fs';
-import type { DurableTraceRecord } from '../src/local/durableTrace';
+import type { DurableTraceRecord } from '../dev/runtime/durableTrace';
 
 export interface TraceSummary {
   activities: number;

@@ -6,7 +6,7 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { WORKER_NODE_ARGUMENTS } from '../src/local/workerArguments';
+import { WORKER_NODE_ARGUMENTS } from '../dev/runtime/workerArguments';
 
 // This module runs compiled from dist/engine (node) and as source from engine/ (jest).
 const REPO_ROOT = __dirname.split(path.sep).includes('dist')

@@ -1,6 +1,6 @@
 /**
  * The Functions app: importing this module registers every trigger. Azure's worker loads it from
- * package.json `main`; the local runtime (src/local) loads the same module.
+ * package.json `main`; the embedded runtime (dev/runtime) loads the same module.
  */
 import { app } from '@azure/functions';
 import { flushTelemetry } from '../src/services';

@@ -248,7 +248,7 @@ module function 'app/function.bicep' = {
       AUTH_ISSUER: authIssuer
       AUTH_AUDIENCE: authAudience
       AUTH_JWKS_URI: authJwksUri
-      // The worker's Node options, as src/local/workerArguments.ts gives them to the local app.
+      // The worker's Node options, as dev/runtime/workerArguments.ts gives them to the local app.
       languageWorkers__node__arguments: '--heap-growing-percent=100'
     }
   }

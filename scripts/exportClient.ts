@@ -7,7 +7,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
-import { BulkDataClient, BulkExportFailedError } from '../src/client/bulkDataClient';
+import { BulkDataClient, BulkExportFailedError } from '../dev/client/bulkDataClient';
 
 const USAGE =
   'usage: npm run export -- [--base URL] [--type T,...] [--since INSTANT] [--out DIR] [--token TOKEN]';

@@ -6,9 +6,9 @@
  * COSMOS_RESOURCES_CONTAINER (default `resources`), created when missing.
  */
 import { parseArgs } from 'node:util';
-import { seedDemoData } from '../src/demo/seedDemo';
+import { seedDemoData } from '../dev/demo/seedDemo';
 import { getCosmosClient } from '../src/jobs/cosmosClient';
-import { createCosmosResourceWriter } from '../src/sources/cosmosResourceWriter';
+import { createCosmosResourceWriter } from '../dev/demo/cosmosResourceWriter';
 
 const USAGE = 'usage: npm run seed -- --patients N [--seed S]';
 

@@ -16,19 +16,19 @@
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { setServiceOverrides } from '../../src/services';
-import { exitOnShutdown } from '../../src/local/shutdown';
-import { durableTraceFromEnv } from '../../src/local/durableTrace';
-import { crashProbeFromEnv } from '../../src/local/crashInjection';
-import { getProgrammingModel } from '../../src/local/functionsCore';
-import { HttpHost } from '../../src/local/httpHost';
+import { exitOnShutdown } from '../../dev/runtime/shutdown';
+import { durableTraceFromEnv } from '../../dev/runtime/durableTrace';
+import { crashProbeFromEnv } from '../../dev/runtime/crashInjection';
+import { getProgrammingModel } from '../../dev/runtime/functionsCore';
+import { HttpHost } from '../../dev/runtime/httpHost';
 import {
   FunctionInvoker,
   triggerOf,
   typedDataToJsonText,
   type DurableClientData,
-} from '../../src/local/invoker';
-import { managementPrefix, type ApiRequest, type ApiResponse } from '../../src/local/managementApi';
-import { installFunctionsCoreHook } from '../../src/local/moduleHook';
+} from '../../dev/runtime/invoker';
+import { managementPrefix, type ApiRequest, type ApiResponse } from '../../dev/runtime/managementApi';
+import { installFunctionsCoreHook } from '../../dev/runtime/moduleHook';
 
 export const WORKER_READY_PREFIX = 'WORKER ';
 const ENGINE_API_PREFIX = '/_engine';

@@ -8,9 +8,9 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { getRegistrations } from '../../src/local/functionsCore';
-import { triggerOf } from '../../src/local/invoker';
-import { installFunctionsCoreHook } from '../../src/local/moduleHook';
+import { getRegistrations } from '../../dev/runtime/functionsCore';
+import { triggerOf } from '../../dev/runtime/invoker';
+import { installFunctionsCoreHook } from '../../dev/runtime/moduleHook';
 
 export interface DurableFunctionList {
   orchestrators: string[];

@@ -2,9 +2,9 @@
  * Shared pieces of the Bulk Data conformance suite: one app per test file (local runtime on the
  * jest emulators), raw HTTP helpers that expose headers, and an export-and-download round trip.
  */
-import { BulkDataClient, type Manifest } from '../../src/client/bulkDataClient';
-import { DEMO_GROUP_ID } from '../../src/demo/seedDemo';
-import { generateDataset, generateGroup, patientId } from '../../src/demo/syntheticFhir';
+import { BulkDataClient, type Manifest } from '../../dev/client/bulkDataClient';
+import { DEMO_GROUP_ID } from '../../dev/demo/seedDemo';
+import { generateDataset, generateGroup, patientId } from '../../dev/demo/syntheticFhir';
 import { AppProcess } from '../support/appProcess';
 import { downloadAll, resourceWriter, seedPatients } from '../support/exportFixtures';
 

@@ -1,6 +1,6 @@
 /** Cancelling (DELETE on the poll URL) a running export, deleting a completed one, and an unknown job. */
 import { randomUUID } from 'node:crypto';
-import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import {
   durableStatus,
@@ -10,7 +10,7 @@ import {
   sleep,
   waitForRuntimeStatus,
 } from '../support/e2eHelpers';
-import { generateDataset } from '../../src/demo/syntheticFhir';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { startSlowFhirSource, type SlowFhirSource } from '../support/slowFhirSource';
 
 describe('cancelling exports end to end', () => {

@@ -4,10 +4,10 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import { downloadSummary, sleep, sortedExpectation, waitForExit } from '../support/e2eHelpers';
-import { generateDataset, generateGroup } from '../../src/demo/syntheticFhir';
+import { generateDataset, generateGroup } from '../../dev/demo/syntheticFhir';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
 

@@ -1,5 +1,5 @@
 /** The durable status endpoint (statusQueryGetUri of the kick-off body) after an export. */
-import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import { managementOf, waitForRuntimeStatus } from '../support/e2eHelpers';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';

@@ -10,9 +10,9 @@
  */
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { BulkDataClient } from '../../src/client/bulkDataClient';
-import type { DurableTraceRecord } from '../../src/local/durableTrace';
-import { generateDataset } from '../../src/demo/syntheticFhir';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
+import type { DurableTraceRecord } from '../../dev/runtime/durableTrace';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { AppProcess } from '../support/appProcess';
 import { durableStatus, eventually, managementOf, waitForRuntimeStatus } from '../support/e2eHelpers';
 import {

@@ -2,8 +2,8 @@
  * The failure table of the design, end to end: each cause ends in the documented failure details,
  * and the poll URL answers that status with an OperationOutcome naming the reason.
  */
-import { BulkDataClient, BulkExportFailedError } from '../../src/client/bulkDataClient';
-import { generateDataset } from '../../src/demo/syntheticFhir';
+import { BulkDataClient, BulkExportFailedError } from '../../dev/client/bulkDataClient';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { AppProcess } from '../support/appProcess';
 import { countJobDocuments, downloadSummary, managementOf } from '../support/e2eHelpers';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';

@@ -3,8 +3,8 @@
  * test/support/fhirTestServer.ts) through the app: system, Patient and Group level, each compared
  * with what the server holds.
  */
-import { BulkDataClient } from '../../src/client/bulkDataClient';
-import { generateDataset, generateGroup, patientId } from '../../src/demo/syntheticFhir';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
+import { generateDataset, generateGroup, patientId } from '../../dev/demo/syntheticFhir';
 import { AppProcess } from '../support/appProcess';
 import { downloadAll, idsByType } from '../support/exportFixtures';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';

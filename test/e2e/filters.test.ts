@@ -1,6 +1,6 @@
 /** Kick-off filters end to end: `_type`, `_since`, both, and malformed requests that create no job. */
-import { BulkDataClient } from '../../src/client/bulkDataClient';
-import { generateDataset } from '../../src/demo/syntheticFhir';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { AppProcess } from '../support/appProcess';
 import { countJobDocuments, downloadSummary } from '../support/e2eHelpers';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';

@@ -9,13 +9,13 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { BulkDataClient } from '../../src/client/bulkDataClient';
-import { WORKER_NODE_ARGUMENTS } from '../../src/local/workerArguments';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
+import { WORKER_NODE_ARGUMENTS } from '../../dev/runtime/workerArguments';
 import { eventually, isAlive, managementOf, waitForRuntimeStatus } from '../support/e2eHelpers';
 import { downloadAll, expectedKeys, idsByType } from '../support/exportFixtures';
 import { ENGINE_TEST_SETTINGS, onRealEngine } from '../support/testRuntime';
 
-const START = path.resolve(__dirname, '..', '..', 'dist', 'src', 'local', 'start.js');
+const START = path.resolve(__dirname, '..', '..', 'dist', 'dev', 'runtime', 'start.js');
 const DEMO_PATIENTS = 6;
 const ENGINE = onRealEngine();
 // A killed engine host's work is taken over once its leases and dequeued messages time out (about a

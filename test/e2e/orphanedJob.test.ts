@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { getBlobServiceClient } from '../../src/destination/blobExportDestination';
 import { newJobRecord } from '../../src/export/kickoff';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';

@@ -4,7 +4,7 @@
  */
 import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
-import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import type { ExportJobRecord } from '../../src/export/model';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { AppProcess } from '../support/appProcess';
@@ -18,7 +18,7 @@ import {
   waitForExit,
   waitForRuntimeStatus,
 } from '../support/e2eHelpers';
-import { generateDataset } from '../../src/demo/syntheticFhir';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
 import { startSlowFhirSource, type SlowFhirSource } from '../support/slowFhirSource';
 import { testConnectionInfo } from '../support/testEnv';

@@ -1,4 +1,4 @@
-import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import { downloadAll, expectedKeys, idsByType, seedPatients } from '../support/exportFixtures';
 

@@ -1,6 +1,6 @@
-import { BulkDataClient } from '../../src/client/bulkDataClient';
-import { DEMO_GROUP_ID } from '../../src/demo/seedDemo';
-import { generateDataset } from '../../src/demo/syntheticFhir';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
+import { DEMO_GROUP_ID } from '../../dev/demo/seedDemo';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { AppProcess } from '../support/appProcess';
 import { seedPatients } from '../support/exportFixtures';
 import { IngestionReceiver, type Envelope } from '../support/ingestionReceiver';

@@ -3,7 +3,7 @@
  * SIGKILLed while several exports run, and the survivor takes over its partitions and finishes every
  * export with exactly the resources of an undisturbed run.
  */
-import { BulkDataClient } from '../../src/client/bulkDataClient';
+import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import {
   downloadSummary,

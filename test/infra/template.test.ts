@@ -16,7 +16,7 @@ import {
   roleGuids,
   runInfraCheck,
 } from './armTemplate';
-import { WORKER_NODE_ARGUMENTS } from '../../src/local/workerArguments';
+import { WORKER_NODE_ARGUMENTS } from '../../dev/runtime/workerArguments';
 
 const ROLES = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',

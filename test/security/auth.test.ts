@@ -3,7 +3,7 @@
  * AUTH_MODE=jwt against a local identity provider, tokens signed on the spot.
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
-import { BulkDataClient, type Manifest } from '../../src/client/bulkDataClient';
+import { BulkDataClient, type Manifest } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import { downloadAll, expectedKeys, idsByType, seedPatients } from '../support/exportFixtures';
 import {

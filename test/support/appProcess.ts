@@ -2,7 +2,7 @@
  * Runs the app as a child process against the test emulators, the way `npm start` and
  * `npm run start:engine` run it: real HTTP on loopback, real Cosmos and Blob adapters, and the
  * durable runtime of the test run (`testRuntime.ts`): the real engine host (`engine/host`, which starts
- * its own Node worker) or the embedded runtime's app process (`dist/src/local/appHost.js`). Each
+ * its own Node worker) or the embedded runtime's app process (`dist/dev/runtime/appHost.js`). Each
  * instance gets its own database, container, data folder and task hub.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -10,11 +10,11 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { testConnectionInfo, uniqueName } from './testEnv';
-import { WORKER_NODE_ARGUMENTS } from '../../src/local/workerArguments';
+import { WORKER_NODE_ARGUMENTS } from '../../dev/runtime/workerArguments';
 import { engineEnvironment, engineHostCommand } from '../../engine/launch';
 import { ENGINE_TEST_SETTINGS, onRealEngine } from './testRuntime';
 
-const APP_HOST = path.resolve(__dirname, '..', '..', 'dist', 'src', 'local', 'appHost.js');
+const APP_HOST = path.resolve(__dirname, '..', '..', 'dist', 'dev', 'runtime', 'appHost.js');
 
 export interface AppProcessOptions {
   /** Extra or overriding environment variables for the app. */

@@ -4,7 +4,7 @@
  * type, the constants of the orchestration trigger, and the management API's answers. Values that
  * differ from run to run (ids, times, counts) are reduced to their type.
  */
-import type { DurableTraceRecord } from '../../src/local/durableTrace';
+import type { DurableTraceRecord } from '../../dev/runtime/durableTrace';
 
 /** A management API answer as the test received it. */
 export interface ManagementAnswer {

@@ -1,7 +1,7 @@
 /** Small helpers shared by the end-to-end tests: the app's stores as a test sees them, and waits. */
 import { BlobServiceClient } from '@azure/storage-blob';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
-import type { BulkDataClient, Manifest } from '../../src/client/bulkDataClient';
+import type { BulkDataClient, Manifest } from '../../dev/client/bulkDataClient';
 import type { AppProcess } from './appProcess';
 import { downloadAll } from './exportFixtures';
 import { testConnectionInfo } from './testEnv';

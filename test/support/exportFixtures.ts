@@ -1,9 +1,9 @@
 /** Seeding the app's Cosmos source and reading back what an export wrote. */
-import { seedDemoData, type SeedResult } from '../../src/demo/seedDemo';
-import { generateDataset, generateGroup } from '../../src/demo/syntheticFhir';
+import { seedDemoData, type SeedResult } from '../../dev/demo/seedDemo';
+import { generateDataset, generateGroup } from '../../dev/demo/syntheticFhir';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
-import { createCosmosResourceWriter } from '../../src/sources/cosmosResourceWriter';
-import { BulkDataClient, type Manifest } from '../../src/client/bulkDataClient';
+import { createCosmosResourceWriter } from '../../dev/demo/cosmosResourceWriter';
+import { BulkDataClient, type Manifest } from '../../dev/client/bulkDataClient';
 import type { AppProcess } from './appProcess';
 import { testConnectionInfo } from './testEnv';
 

@@ -3,7 +3,7 @@
  * ports, and hands the connection info to the test workers through environment variables (workers
  * inherit the parent's environment). See `testEnv.ts` for the names.
  */
-import { startEmulators } from '../../src/local/emulators';
+import { startEmulators } from '../../dev/runtime/emulators';
 import { TEST_ENV } from './testEnv';
 
 export default async function globalSetup(): Promise<void> {

@@ -1,6 +1,6 @@
 import { BadRequestError } from '../../src/export/errors';
 import { buildSearchQuery } from '../../src/sources/cosmosSource';
-import { toResourceDocument } from '../../src/sources/cosmosResourceWriter';
+import { toResourceDocument } from '../../dev/demo/cosmosResourceWriter';
 
 describe('buildSearchQuery', () => {
   test('puts every value in a parameter, never in the SQL text', () => {

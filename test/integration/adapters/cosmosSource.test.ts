@@ -1,7 +1,7 @@
 import { CosmosClient } from '@azure/cosmos';
 import { BadRequestError } from '../../../src/export/errors';
 import { disposeCosmosClients, getCosmosClient } from '../../../src/jobs/cosmosClient';
-import { createCosmosResourceWriter, FhirResource } from '../../../src/sources/cosmosResourceWriter';
+import { createCosmosResourceWriter, FhirResource } from '../../../dev/demo/cosmosResourceWriter';
 import { CosmosSearchSource, createCosmosSearchSource } from '../../../src/sources/cosmosSource';
 import { lineText, type SearchParameters } from '../../../src/sources/searchSource';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';

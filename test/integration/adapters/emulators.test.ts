@@ -10,7 +10,7 @@ import {
   startAzurite,
   startCosmosEmulator,
   startEmulatorsProcess,
-} from '../../../src/local/emulators';
+} from '../../../dev/runtime/emulators';
 
 /** True while the process exists and is not a zombie. */
 function isAlive(pid: number): boolean {

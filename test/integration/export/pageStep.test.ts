@@ -23,10 +23,10 @@ import { ProgressCache } from '../../../src/export/progressCache';
 import { RunningJobCache } from '../../../src/export/runningJobCache';
 import { getCosmosClient } from '../../../src/jobs/cosmosClient';
 import { createCosmosJobStore, type CosmosJobStore } from '../../../src/jobs/cosmosJobStore';
-import { createCosmosResourceWriter } from '../../../src/sources/cosmosResourceWriter';
+import { createCosmosResourceWriter } from '../../../dev/demo/cosmosResourceWriter';
 import { createCosmosSearchSource } from '../../../src/sources/cosmosSource';
 import { lineText, type SearchSource } from '../../../src/sources/searchSource';
-import { generateDataset } from '../../../src/demo/syntheticFhir';
+import { generateDataset } from '../../../dev/demo/syntheticFhir';
 import { exportRequest } from '../../support/exportRequests';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 

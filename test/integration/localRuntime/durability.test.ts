@@ -3,7 +3,7 @@
  * atomically, and a new runtime on the same dataDir resumes activities, timers and sub-orchestrations.
  *
  * The kill test needs a real second process. Plain node cannot run .ts, so the test transpiles
- * `src/local/*.ts` and the two fixtures with the TypeScript API (`ts.transpileModule`, no type check:
+ * `dev/runtime/*.ts` and the two fixtures with the TypeScript API (`ts.transpileModule`, no type check:
  * `npx tsc` covers that) into a temp dir with the repo's layout, and points NODE_PATH at the repo's
  * node_modules. `@azure/functions-core` then resolves through the runtime's module hook, as in `npm start`.
  */
@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import * as ts from 'typescript';
-import { LocalRuntime, ManualClock, startLocalRuntime } from '../../../src/local/runtime';
+import { LocalRuntime, ManualClock, startLocalRuntime } from '../../../dev/runtime/runtime';
 import { control } from '../../fixtures/localRuntime/orchestrationApp';
 import { fixture, tempDataDir, waitFor } from './helpers';
 
@@ -35,7 +35,7 @@ function transpileInto(outDir: string, relativeFiles: string[]): void {
   }
 }
 
-/** `entry` and the local modules it imports, transitively (other files of src/local are not the runtime's). */
+/** `entry` and the local modules it imports, transitively (other files of dev/runtime are not the runtime's). */
 function runtimeModules(entry: string): string[] {
   const found = new Set<string>([entry]);
   for (const file of found) {
@@ -86,7 +86,7 @@ describe('local runtime: durability', () => {
     const buildDir = fs.mkdtempSync(path.join(os.tmpdir(), 'local-runtime-build-'));
     const dataDir = tempDataDir('kill');
     const marker = path.join(dataDir, 'activity.log');
-    const sources = runtimeModules('src/local/runtime.ts');
+    const sources = runtimeModules('dev/runtime/runtime.ts');
     transpileInto(buildDir, [
       ...sources,
       'test/fixtures/localRuntime/slowApp.ts',

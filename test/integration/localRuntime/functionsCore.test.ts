@@ -7,10 +7,10 @@ import Module from 'node:module';
 import * as path from 'node:path';
 import { app } from '@azure/functions';
 import * as df from 'durable-functions';
-import * as core from '../../../src/local/functionsCore';
-import { FunctionInvoker, typedDataToJsonText, DurableClientData } from '../../../src/local/invoker';
-import { buildClientData } from '../../../src/local/managementApi';
-import { installFunctionsCoreHook } from '../../../src/local/moduleHook';
+import * as core from '../../../dev/runtime/functionsCore';
+import { FunctionInvoker, typedDataToJsonText, DurableClientData } from '../../../dev/runtime/invoker';
+import { buildClientData } from '../../../dev/runtime/managementApi';
+import { installFunctionsCoreHook } from '../../../dev/runtime/moduleHook';
 
 app.http('coreProbeHttp', { route: 'probe/{id}', methods: ['GET'], handler: () => ({ body: 'probe' }) });
 df.app.activity('coreProbeActivity', { handler: (input: { n: number }) => ({ doubled: input.n * 2 }) });
@@ -45,7 +45,7 @@ describe('functions-core stand-in', () => {
     expect(mapped.getRegistrations()).toBe(core.getRegistrations());
     jest.isolateModules(() => {
       // eslint-disable-next-line @typescript-eslint/no-require-imports -- a second, separate module instance
-      const fresh = require('../../../src/local/functionsCore') as typeof core;
+      const fresh = require('../../../dev/runtime/functionsCore') as typeof core;
       expect(fresh).not.toBe(core);
       expect(fresh.getRegistrations().has('coreProbeActivity')).toBe(true);
       expect(fresh.getProgrammingModel()).toBe(core.getProgrammingModel());
@@ -58,7 +58,7 @@ describe('functions-core stand-in', () => {
       Module as unknown as { _resolveFilename: (request: string, parent: unknown, isMain: boolean) => string }
     )._resolveFilename;
     expect(resolve('@azure/functions-core', null, false)).toBe(
-      path.resolve(__dirname, '../../../src/local/functionsCore.ts'),
+      path.resolve(__dirname, '../../../dev/runtime/functionsCore.ts'),
     );
     expect(resolve('node:path', null, false)).toBe('node:path');
   });

@@ -3,7 +3,7 @@
  * (`df.app.client.http` starter, `createCheckStatusResponse` links fetched from the runtime).
  */
 import * as fs from 'node:fs';
-import { LocalRuntime, startLocalRuntime } from '../../../src/local/runtime';
+import { LocalRuntime, startLocalRuntime } from '../../../dev/runtime/runtime';
 import { gates } from '../../fixtures/localRuntime/httpApp';
 import { fixture, tempDataDir, waitFor } from './helpers';
 

@@ -3,7 +3,7 @@
  * executor. Time is a ManualClock, so timers and retry back-off are driven by the test.
  */
 import * as fs from 'node:fs';
-import { ManualClock, LocalRuntime, startLocalRuntime } from '../../../src/local/runtime';
+import { ManualClock, LocalRuntime, startLocalRuntime } from '../../../dev/runtime/runtime';
 import { control } from '../../fixtures/localRuntime/orchestrationApp';
 import { fixture, tempDataDir, waitFor } from './helpers';
 

@@ -7,7 +7,7 @@ import {
   generatePatientResources,
   mulberry32,
   SYNTHETIC_RESOURCE_TYPES,
-} from '../../../src/demo/syntheticFhir';
+} from '../../../dev/demo/syntheticFhir';
 
 function all(options: Parameters<typeof generateDataset>[0]): FhirResource[] {
   return [...generateDataset(options)];

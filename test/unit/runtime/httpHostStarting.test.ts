@@ -1,5 +1,5 @@
-import { HttpHost } from '../../../src/local/httpHost';
-import type { FunctionInvoker } from '../../../src/local/invoker';
+import { HttpHost } from '../../../dev/runtime/httpHost';
+import type { FunctionInvoker } from '../../../dev/runtime/invoker';
 
 /** An invoker with no functions: enough to tell "not ready" (503) from "no such route" (404). */
 const noFunctions = { byTrigger: () => [] } as unknown as FunctionInvoker;

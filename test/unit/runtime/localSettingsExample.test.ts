@@ -6,8 +6,8 @@
 import { readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { loadConfig } from '../../../src/config';
-import { COSMOS_EMULATOR_KEY } from '../../../src/local/emulators';
-import { WORKER_NODE_ARGUMENTS } from '../../../src/local/workerArguments';
+import { COSMOS_EMULATOR_KEY } from '../../../dev/runtime/emulators';
+import { WORKER_NODE_ARGUMENTS } from '../../../dev/runtime/workerArguments';
 import { engineEnvironment } from '../../../engine/launch';
 
 const ROOT = path.resolve(__dirname, '..', '..', '..');

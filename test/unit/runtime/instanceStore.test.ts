@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { InstanceStore, type InstanceRecord } from '../../../src/local/instanceStore';
+import { InstanceStore, type InstanceRecord } from '../../../dev/runtime/instanceStore';
 
 function record(instanceId: string, step: number): InstanceRecord {
   return {

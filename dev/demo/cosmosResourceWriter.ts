@@ -6,9 +6,9 @@
  * throttled (429) operations are retried with backoff; other failures are reported per resource.
  */
 import { Container, CosmosClient, JSONObject, OperationInput } from '@azure/cosmos';
-import { ensureContainer } from '../jobs/cosmosClient';
-import { RESOURCES_PARTITION_KEY_PATH } from './cosmosSource';
-import { mapWithConcurrency } from '../util/concurrency';
+import { ensureContainer } from '../../src/jobs/cosmosClient';
+import { RESOURCES_PARTITION_KEY_PATH } from '../../src/sources/cosmosSource';
+import { mapWithConcurrency } from '../../src/util/concurrency';
 
 export interface FhirResource {
   resourceType: string;

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { WORKER_NODE_ARGUMENTS } from '../../../src/local/workerArguments';
+import { WORKER_NODE_ARGUMENTS } from '../../../dev/runtime/workerArguments';
 
 describe('WORKER_NODE_ARGUMENTS', () => {
   it('are options this Node accepts (an unknown one stops the process before any code runs)', () => {

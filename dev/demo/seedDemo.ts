@@ -1,5 +1,5 @@
 /** Loads the synthetic dataset into the Cosmos resources container, a chunk at a time. */
-import type { CosmosResourceWriter } from '../sources/cosmosResourceWriter';
+import type { CosmosResourceWriter } from './cosmosResourceWriter';
 import { generateDataset, generateGroup, patientId } from './syntheticFhir';
 
 export const DEMO_GROUP_ID = 'demo-cohort';

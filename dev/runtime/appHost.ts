@@ -4,8 +4,8 @@
  * worker) and tests spawn it directly. Prints `READY {apiBaseUrl}` once it takes requests.
  */
 import * as path from 'node:path';
-import { loadConfig } from '../config';
-import { setServiceOverrides } from '../services';
+import { loadConfig } from '../../src/config';
+import { setServiceOverrides } from '../../src/services';
 import { exitOnShutdown } from './shutdown';
 import { crashProbeFromEnv } from './crashInjection';
 import { startLocalRuntime } from './runtime';

@@ -2,7 +2,7 @@
  * A process that hosts Azurite and the Cosmos DB emulator and prints one line,
  * `EMULATORS {json connection info}`, on stdout once both listen.
  *
- * Usage: `node dist/src/local/emulatorHost.js [--location DIR] [--extentMemoryLimit MB]`.
+ * Usage: `node dist/dev/runtime/emulatorHost.js [--location DIR] [--extentMemoryLimit MB]`.
  * It stops both emulators and exits on SIGTERM/SIGINT, or when its stdin closes, which happens when
  * the parent that spawned it with a pipe dies, however it dies.
  */

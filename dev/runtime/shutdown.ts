@@ -3,7 +3,7 @@
  * (`npm start`, the engine host, tests), when that pipe closes, however the parent died, so that it
  * never lives on as an orphan. `stop` gets 10 s, then telemetry is flushed.
  */
-import { flushTelemetry } from '../services';
+import { flushTelemetry } from '../../src/services';
 
 export function exitOnShutdown(stop: () => Promise<void>, options: { withStdin: boolean }): void {
   const shutdown = (): void => {

@@ -5,7 +5,7 @@
  */
 import { existsSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import type { ExportDeps, PageStepPhase } from '../export/exportDeps';
+import type { ExportDeps, PageStepPhase } from '../../src/export/exportDeps';
 
 const PHASES: readonly PageStepPhase[] = ['searched', 'staged', 'written', 'checkpointed'];
 

@@ -40,7 +40,7 @@ describe('npm run start:engine without the .NET SDK', () => {
   });
 
   it('start.js --engine prints the one line and fails before it starts the emulators', () => {
-    const run = runWithoutDotnet(path.join('src', 'local', 'start.js'), ['--engine'], {
+    const run = runWithoutDotnet(path.join('dev', 'runtime', 'start.js'), ['--engine'], {
       DATA_DIR: dataDir,
       PORT: '0',
     });
