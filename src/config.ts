@@ -1,4 +1,5 @@
 import { readAuthConfig, type AuthConfig } from './auth/authenticator';
+import { isValidContainerName } from './destination/containerName';
 import { parseCosmosConnectionString } from './jobs/cosmosClient';
 import { readFhirSourceConfig, type FhirSourceConfig } from './sources/fhirSourceConfig';
 
@@ -171,13 +172,6 @@ function cosmosFromEnv(env: Env): CosmosConfig {
     jobsContainer: env.COSMOS_JOBS_CONTAINER || 'jobs',
     resourcesContainer: env.COSMOS_RESOURCES_CONTAINER || 'resources',
   };
-}
-
-const CONTAINER_NAME = /^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/;
-
-/** Blob container naming rules: 3–63 chars, lowercase letters, digits and single hyphens. */
-export function isValidContainerName(name: string): boolean {
-  return CONTAINER_NAME.test(name);
 }
 
 function storageFromEnv(env: Env): StorageConfig {

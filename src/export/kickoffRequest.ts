@@ -3,7 +3,7 @@
  * `ExportRequest`. Every rejection is a `BadRequestError` that names the offending input; under
  * `Prefer: handling=lenient` the parameters the spec lets a server ignore are dropped with a warning.
  */
-import { isValidContainerName } from '../config';
+import { isValidContainerName } from '../destination/containerName';
 import { BadRequestError } from './errors';
 import { isR4ResourceType } from './fhirResourceTypes';
 import type { ExportLevel, ExportRequest } from './model';

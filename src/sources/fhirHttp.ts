@@ -9,11 +9,11 @@ import type { SourceAuth } from './sourceAuth';
 import { HttpDeadlineError, ResponseTooLargeError, sendHttp, type HttpAnswer } from './httpTransport';
 import type { BufferPool } from '../util/bufferPool';
 import { parseSearchsetBytes } from './searchsetScanner';
+import { isRecord, outcomeText, sanitizeMessage } from './responseText';
 
 export { ResponseTooLargeError } from './httpTransport';
 
 /** Longest source message we pass on (the source's OperationOutcome text, trimmed). */
-const MAX_MESSAGE_CHARS = 300;
 /** How much of an error response we read to find its OperationOutcome. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -68,37 +68,6 @@ export function parseRetryAfter(
   const at = Date.parse(text);
   if (Number.isNaN(at)) return undefined;
   return Math.max(0, Math.ceil((at - nowMs) / 1000));
-}
-
-/**
- * Hides what looks like a credential (`Bearer <16+ chars>`, `token=…`, `client_secret=…`), collapses
- * white space and trims to `max` characters.
- */
-export function sanitizeMessage(text: string, max: number = MAX_MESSAGE_CHARS): string {
-  const cleaned = text
-    .replace(/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{16,}/gi, '$1 [redacted]')
-    .replace(/\b(access_token|refresh_token|client_secret|token)=([^&\s]+)/gi, '$1=[redacted]')
-    .replace(/\s+/g, ' ')
-    .trim();
-  return cleaned.length > max ? `${cleaned.slice(0, max - 1)}…` : cleaned;
-}
-
-/** The human-readable text of an OperationOutcome (diagnostics, else details.text), if any. */
-export function outcomeText(body: unknown): string | undefined {
-  if (!isRecord(body) || body.resourceType !== 'OperationOutcome' || !Array.isArray(body.issue))
-    return undefined;
-  const parts: string[] = [];
-  for (const issue of body.issue) {
-    if (!isRecord(issue)) continue;
-    const details = isRecord(issue.details) ? issue.details.text : undefined;
-    const text = typeof issue.diagnostics === 'string' ? issue.diagnostics : details;
-    if (typeof text === 'string' && text.trim() !== '') parts.push(text.trim());
-  }
-  return parts.length > 0 ? parts.join('; ') : undefined;
-}
-
-export function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 /** One instance per source, shared by all calls. */

@@ -9,7 +9,8 @@
 import type { TokenCredential } from '@azure/identity';
 import { SourceError } from '../export/errors';
 import { BufferPool } from '../util/bufferPool';
-import { FhirHttpClient, ResponseTooLargeError, isRecord } from './fhirHttp';
+import { FhirHttpClient, ResponseTooLargeError } from './fhirHttp';
+import { isRecord } from './responseText';
 import {
   QueryParam,
   SearchPlan,

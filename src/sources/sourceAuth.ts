@@ -5,7 +5,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { SourceError } from '../export/errors';
-import { isRecord, outcomeText, sanitizeMessage } from './fhirHttp';
+import { isRecord, outcomeText, sanitizeMessage } from './responseText';
 
 export type SourceAuthConfig =
   | { mode: 'none' }

@@ -2,7 +2,7 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BadRequestError, SourceError } from '../../../src/export/errors';
-import { outcomeText } from '../../../src/sources/fhirHttp';
+import { outcomeText } from '../../../src/sources/responseText';
 import { FhirRestSource } from '../../../src/sources/fhirRestSource';
 import type { FhirSourceConfig } from '../../../src/sources/fhirSourceConfig';
 import { lineText, type SearchParameters } from '../../../src/sources/searchSource';

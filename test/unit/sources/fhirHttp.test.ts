@@ -1,4 +1,5 @@
-import { outcomeText, parseRetryAfter, sanitizeMessage } from '../../../src/sources/fhirHttp';
+import { parseRetryAfter } from '../../../src/sources/fhirHttp';
+import { outcomeText, sanitizeMessage } from '../../../src/sources/responseText';
 import { readFhirSourceConfig } from '../../../src/sources/fhirSourceConfig';
 
 describe('parseRetryAfter', () => {
