@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { HistoryEvent, TaskFailure } from './history';
@@ -84,6 +85,34 @@ export interface InstanceRecord {
   /** Flattened actions the orchestrator has produced so far (for the replay determinism check). */
   actions: ActionSignature[];
   work: WorkItem[];
+}
+
+/** A new instance, Pending until its first episode runs. */
+export function newInstanceRecord(
+  name: string,
+  input: unknown,
+  instanceId: string,
+  parent: ParentLink | undefined,
+  nowMs: number,
+): InstanceRecord {
+  const now = new Date(nowMs).toISOString();
+  return {
+    instanceId,
+    name,
+    executionId: randomUUID(),
+    input,
+    runtimeStatus: 'Pending',
+    customStatus: null,
+    output: null,
+    createdTime: now,
+    lastUpdatedTime: now,
+    parent,
+    history: [],
+    pending: [],
+    nextSequence: 0,
+    actions: [],
+    work: [],
+  };
 }
 
 /**
