@@ -5,7 +5,8 @@
  * Buffer with offsets, so that serving a page is a slice, never a JSON.stringify. Each type's entries
  * are ordered by `meta.lastUpdated`, so a `_lastUpdated` window is a contiguous run of entries.
  */
-import { generateDataset, mulberry32 } from '../dev/demo/syntheticFhir';
+import { generateDataset } from '../dev/demo/syntheticFhir';
+import { mulberry32 } from '../dev/demo/syntheticRandom';
 
 /** One resource in this many gets a large (100–160 KB) narrative. */
 export const LARGE_EVERY = 2_500;

@@ -1,6 +1,8 @@
 /** Loads the synthetic dataset into the Cosmos resources container, a chunk at a time. */
 import type { CosmosResourceWriter } from './cosmosResourceWriter';
-import { generateDataset, generateGroup, patientId } from './syntheticFhir';
+import { generateDataset } from './syntheticFhir';
+import { generateGroup } from './syntheticGroup';
+import { patientId } from './syntheticPatient';
 
 export const DEMO_GROUP_ID = 'demo-cohort';
 const CHUNK = 2000;

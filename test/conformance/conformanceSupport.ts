@@ -4,7 +4,9 @@
  */
 import { BulkDataClient, type Manifest } from '../../dev/client/bulkDataClient';
 import { DEMO_GROUP_ID } from '../../dev/demo/seedDemo';
-import { generateDataset, generateGroup, patientId } from '../../dev/demo/syntheticFhir';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
+import { generateGroup } from '../../dev/demo/syntheticGroup';
+import { patientId } from '../../dev/demo/syntheticPatient';
 import { AppProcess } from '../support/appProcess';
 import { downloadAll, resourceWriter, seedPatients } from '../support/exportFixtures';
 

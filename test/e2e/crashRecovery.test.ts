@@ -7,7 +7,8 @@ import * as path from 'node:path';
 import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
 import { downloadSummary, sleep, sortedExpectation, waitForExit } from '../support/e2eHelpers';
-import { generateDataset, generateGroup } from '../../dev/demo/syntheticFhir';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
+import { generateGroup } from '../../dev/demo/syntheticGroup';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
 

@@ -4,7 +4,9 @@
  * with what the server holds.
  */
 import { BulkDataClient } from '../../dev/client/bulkDataClient';
-import { generateDataset, generateGroup, patientId } from '../../dev/demo/syntheticFhir';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
+import { generateGroup } from '../../dev/demo/syntheticGroup';
+import { patientId } from '../../dev/demo/syntheticPatient';
 import { AppProcess } from '../support/appProcess';
 import { downloadAll, idsByType } from '../support/exportFixtures';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';

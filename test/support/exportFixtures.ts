@@ -1,6 +1,7 @@
 /** Seeding the app's Cosmos source and reading back what an export wrote. */
 import { seedDemoData, type SeedResult } from '../../dev/demo/seedDemo';
-import { generateDataset, generateGroup } from '../../dev/demo/syntheticFhir';
+import { generateDataset } from '../../dev/demo/syntheticFhir';
+import { generateGroup } from '../../dev/demo/syntheticGroup';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { createCosmosResourceWriter } from '../../dev/demo/cosmosResourceWriter';
 import { BulkDataClient, type Manifest } from '../../dev/client/bulkDataClient';

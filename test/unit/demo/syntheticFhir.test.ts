@@ -1,13 +1,8 @@
-import {
-  countByType,
-  DEFAULT_WINDOW,
-  FhirResource,
-  generateDataset,
-  generateGroup,
-  generatePatientResources,
-  mulberry32,
-  SYNTHETIC_RESOURCE_TYPES,
-} from '../../../dev/demo/syntheticFhir';
+import { countByType, generateDataset, generatePatientResources } from '../../../dev/demo/syntheticFhir';
+import { generateGroup } from '../../../dev/demo/syntheticGroup';
+import { DEFAULT_WINDOW } from '../../../dev/demo/syntheticOptions';
+import { mulberry32 } from '../../../dev/demo/syntheticRandom';
+import { FhirResource, SYNTHETIC_RESOURCE_TYPES } from '../../../dev/demo/syntheticTypes';
 
 function all(options: Parameters<typeof generateDataset>[0]): FhirResource[] {
   return [...generateDataset(options)];
