@@ -12,7 +12,7 @@
 import * as df from 'durable-functions';
 import type { OrchestrationContext, OrchestrationHandler } from 'durable-functions';
 import { exportConfigFromEnv } from '../../src/config';
-import { noProgress, retriesExhausted, UNKNOWN_ERROR } from '../../src/export/failureMapping';
+import { noProgress, retriesExhausted, unitOrchestrationFailed } from '../../src/export/failureMapping';
 import type { StartResult } from '../../src/export/jobActions';
 import type { FailureDetails, PlannedUnit } from '../../src/export/model';
 import { dealIntoLanes } from '../../src/export/rangePlan';
@@ -173,11 +173,13 @@ const exportLane: OrchestrationHandler = function* (context: OrchestrationContex
       );
     } catch {
       const { unitId, resourceType, pages, resources } = input;
-      result = { unitId, resourceType, pages, resources, outcome: 'failed', failure: UNKNOWN_ERROR };
+      const failure = unitOrchestrationFailed(resourceType);
+      result = { unitId, resourceType, pages, resources, outcome: 'failed', failure };
     }
     results.push(result);
     if (result.outcome === 'failed') {
-      yield context.df.callActivity(ACTIVITY_FAIL_JOB, { jobId, failure: result.failure ?? UNKNOWN_ERROR });
+      const failure = result.failure ?? unitOrchestrationFailed(result.resourceType);
+      yield context.df.callActivity(ACTIVITY_FAIL_JOB, { jobId, failure });
     }
     if (result.outcome !== 'done') break;
   }

@@ -1,53 +1,52 @@
 /**
  * Decides what an error means for a job: worth retrying, a wait the source asked for, or a failure
- * with the reason and status the client will see. Unknown errors never leak their message.
+ * with the reason and status the client will see. The decisions are the rows of `FAILURE_TABLE`
+ * (failureTable.ts); this module walks it and knows which operation an error arose in.
  */
-import { ExportError, SourceError } from './errors';
+import { failureRowFor, targetOf, type ErrorClass, type Operation } from './failureTable';
 import type { FailureDetails } from './model';
 
-export type ErrorClass =
-  | { kind: 'transient'; message: string }
-  | { kind: 'throttled'; retryAfterSeconds: number; message: string }
-  | { kind: 'permanent'; failure: FailureDetails };
+export { OPERATIONS, type ErrorClass, type Operation } from './failureTable';
 
+/** What a Failed job without recorded details reports (records written before details existed). */
 export const UNKNOWN_ERROR: FailureDetails = { reason: 'Unknown error', statusCode: 500 };
 
-const TRANSIENT_NETWORK_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ETIMEDOUT',
-  'EPIPE',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CONNECT_TIMEOUT',
-]);
+// Kept beside the error rather than on it: the error stays the very object its thrower made, so
+// `instanceof` checks further up (StaleBlobError, JobConflictError) still see it.
+const operations = new WeakMap<object, Operation>();
 
-export function classifyError(error: unknown): ErrorClass {
-  if (error instanceof SourceError && error.transient) {
-    if (error.retryAfterSeconds !== undefined) {
-      return { kind: 'throttled', retryAfterSeconds: error.retryAfterSeconds, message: error.message };
+/**
+ * Awaits `work`; an error it throws is remembered as arising in `operation`. The innermost operation
+ * wins, as it is the most precise.
+ */
+export async function during<T>(operation: Operation, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (error) {
+    if (typeof error === 'object' && error !== null && !operations.has(error)) {
+      operations.set(error, operation);
     }
-    return { kind: 'transient', message: error.message };
+    throw error;
   }
-  // Every other typed error (a permanent source fault, an unreachable destination, …) carries its status.
-  if (error instanceof ExportError) {
-    return { kind: 'permanent', failure: { reason: error.message, statusCode: error.statusCode } };
-  }
-  // Azure SDK errors (RestError) carry statusCode/code; server-side and network faults are transient.
-  const status = (error as { statusCode?: unknown })?.statusCode;
-  const code = (error as { code?: unknown })?.code;
-  if (
-    (typeof status === 'number' && (status >= 500 || status === 408 || status === 429)) ||
-    (typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code))
-  ) {
-    return { kind: 'transient', message: error instanceof Error ? error.message : String(error) };
-  }
-  return { kind: 'permanent', failure: UNKNOWN_ERROR };
+}
+
+/**
+ * The class of `error` by the first row of the table that matches. The operation is the one `during`
+ * recorded for the error, else `context.operation` (what the caller was doing as a whole).
+ */
+export function classifyError(error: unknown, context: { operation?: Operation } = {}): ErrorClass {
+  const recorded = typeof error === 'object' && error !== null ? operations.get(error) : undefined;
+  return failureRowFor(error).then(error, targetOf(error, recorded ?? context.operation));
 }
 
 /** Failure details when a unit ran out of retries on transient faults. */
 export function retriesExhausted(what: string): FailureDetails {
   return { reason: `${what} stayed unavailable after every retry.`, statusCode: 503 };
+}
+
+/** Failure details when a unit's orchestration threw instead of returning its result. */
+export function unitOrchestrationFailed(resourceType: string): FailureDetails {
+  return { reason: `Exporting ${resourceType}: its orchestration failed unexpectedly.`, statusCode: 500 };
 }
 
 /**

@@ -7,7 +7,7 @@ import { mapWithConcurrency } from '../util/concurrency';
 import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
 import { JobConflictError, NotFoundError } from './errors';
 import { jobCancelled, jobCompleted, jobFailed, jobStarted } from './exportTelemetry';
-import { classifyError } from './failureMapping';
+import { classifyError, during, OPERATIONS } from './failureMapping';
 import { assertTransition, isActiveStatus, isFinalStatus } from './jobLifecycle';
 import type {
   ExportJobRecord,
@@ -43,12 +43,12 @@ async function updateJob(
   change: (job: ExportJobRecord) => ExportJobRecord | undefined,
 ): Promise<ExportJobRecord | undefined> {
   for (let attempt = 0; ; attempt++) {
-    const job = await deps.jobs.getJob(jobId);
+    const job = await during(OPERATIONS.readJob, deps.jobs.getJob(jobId));
     if (!job) return undefined;
     const updated = change(job);
     if (!updated) return job;
     try {
-      return await deps.jobs.replaceJob(updated);
+      return await during(OPERATIONS.updateJob, deps.jobs.replaceJob(updated));
     } catch (error) {
       if (!(error instanceof JobConflictError) || attempt >= MAX_CONFLICT_RETRIES) throw error;
     }
@@ -57,10 +57,10 @@ async function updateJob(
 
 export async function startJob(deps: ExportDeps, jobId: string): Promise<StartResult> {
   try {
-    const job = await deps.jobs.getJob(jobId);
+    const job = await during(OPERATIONS.readJob, deps.jobs.getJob(jobId));
     if (!job || isFinalStatus(job.status)) return { outcome: 'stopped' };
     assertJobDestination(deps, job.destination);
-    await deps.destinationFor(job.destination).ensureReady();
+    await during(OPERATIONS.prepareContainer, deps.destinationFor(job.destination).ensureReady());
 
     // The plan is saved on the job before any progress document exists: a retried start (after a
     // crash) finds it and creates exactly the same units, even if the source changed meanwhile.
@@ -70,8 +70,8 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
         ? { units: legacyUnits(job.plannedTypes), types: job.plannedTypes, scope: job.patientScope }
         : undefined;
     if (!planned) {
-      const plan = await makePlan(deps, job);
-      const units = await planUnits(deps, job, plan);
+      const plan = await during(OPERATIONS.plan, makePlan(deps, job));
+      const units = await during(OPERATIONS.plan, planUnits(deps, job, plan));
       const saved = await updateJob(deps, jobId, (current) =>
         current.plannedUnits || isFinalStatus(current.status)
           ? undefined
@@ -83,7 +83,7 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
     const plan = planned;
     // Each create is idempotent (an existing document is kept), so they may go out together.
     await mapWithConcurrency(plan.units, PROGRESS_CREATE_CONCURRENCY, (unit) =>
-      deps.jobs.createProgress(newProgress(deps, jobId, unit)),
+      during(OPERATIONS.createProgress, deps.jobs.createProgress(newProgress(deps, jobId, unit))),
     );
 
     let transitioned = false;
@@ -100,7 +100,7 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
     if (transitioned) jobStarted(telemetryOf(deps), started);
     return { outcome: 'started', units: plan.units };
   } catch (error) {
-    const verdict = classifyError(error);
+    const verdict = classifyError(error, { operation: OPERATIONS.startJob });
     if (verdict.kind === 'permanent') return { outcome: 'failed', failure: verdict.failure };
     throw error;
   }

@@ -11,7 +11,7 @@ import { StaleBlobError, type CommitBase, type ExportDestination } from '../dest
 import { lineText, type SearchPage, type SearchParameters } from '../sources/searchSource';
 import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
-import { classifyError } from './failureMapping';
+import { classifyError, during, OPERATIONS } from './failureMapping';
 import { ndjsonBuffer } from './ndjson';
 import { laterInstant } from './rangePlan';
 import type { ExportJobRecord, FailureDetails, PlannedUnit, ProgressDocument, ProgressFile } from './model';
@@ -75,7 +75,7 @@ export async function runPageStep(
     // failure of the job. When the job's state cannot be read, the error is judged as it is.
     const stopped = await stoppedMeanwhile(deps, jobId).catch(() => undefined);
     if (stopped) return stopped;
-    const verdict = classifyError(error);
+    const verdict = classifyError(error, { operation: OPERATIONS.exportPage });
     if (verdict.kind === 'transient') throw new TransientPageError(verdict.message);
     if (verdict.kind === 'throttled')
       return { outcome: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds };
@@ -94,9 +94,11 @@ async function pageStep(
   // at once. Safe however old either is: the commit below is conditional on the file's etag, and the
   // checkpoint on the progress etag and on the job running.
   const cached = deps.progressCache.get(jobId, unitId);
-  const progressRead = cached ? Promise.resolve(cached) : deps.jobs.getProgress(jobId, unitId);
+  const progressRead = cached
+    ? Promise.resolve(cached)
+    : during(OPERATIONS.readProgress, deps.jobs.getProgress(jobId, unitId));
   progressRead.catch(() => undefined);
-  const job = await deps.runningJobs.get(jobId);
+  const job = await during(OPERATIONS.readJob, deps.runningJobs.get(jobId));
   if (!job || job.status !== 'Running') return { outcome: 'stopped' };
   // A resumed job writes only where it started writing, or fails.
   assertJobDestination(deps, job.destination);
@@ -121,7 +123,10 @@ async function pageStep(
     job.patientScope,
     progress,
   );
-  const page = await deps.source.search(progress.resourceType, params, progress.continuationToken);
+  const page = await during(
+    OPERATIONS.search,
+    deps.source.search(progress.resourceType, params, progress.continuationToken),
+  );
 
   const searchMs = performance.now() - searchStart;
   if (page.nextToken === undefined && nextUnit) prefetchNextUnit(deps, job, nextUnit);
@@ -147,7 +152,7 @@ async function pageStep(
     const ahead = blockIdFor(jobId, unitId, file.part, progress.page, true);
     // Staged ahead by the previous page step with these very bytes (see stageAhead.ts), or now.
     stagedAhead = (await deps.stageAhead?.take(file.blobName, ahead, data)) === true;
-    if (!stagedAhead) await destination.stageBlock(file.blobName, usual, data);
+    if (!stagedAhead) await during(OPERATIONS.writeBlock, destination.stageBlock(file.blobName, usual, data));
     const [blockId, otherId] = stagedAhead ? [ahead, usual] : [usual, ahead];
     // Stored: nothing reads the page any more, and the source may reuse its memory (not on a throw).
     page.release?.();
@@ -157,7 +162,10 @@ async function pageStep(
     const sameAs = [...file.blockIds, otherId];
     let etag: string;
     try {
-      etag = await destination.commitBlocks(file.blobName, blockIds, commitBase(file), sameAs);
+      etag = await during(
+        OPERATIONS.commitFile,
+        destination.commitBlocks(file.blobName, blockIds, commitBase(file), sameAs),
+      );
     } catch (error) {
       // The file moved on since this progress was read: this is a late duplicate of an earlier page.
       if (error instanceof StaleBlobError) return afterConflict(deps, jobId, unitId);
@@ -210,7 +218,7 @@ async function checkpoint(
   onSaved?: () => void,
 ): Promise<PageStepResult> {
   try {
-    const saved = await deps.jobs.checkpointProgress(next);
+    const saved = await during(OPERATIONS.checkpoint, deps.jobs.checkpointProgress(next));
     deps.progressCache.remember(saved);
     deps.probe?.('checkpointed', { jobId: next.jobId, unitId: next.unitId, page: next.page - 1 });
     onSaved?.();
@@ -230,7 +238,7 @@ async function afterConflict(deps: ExportDeps, jobId: string, unitId: string): P
   deps.progressCache.forget(jobId, unitId);
   const stopped = await stoppedMeanwhile(deps, jobId);
   if (stopped) return stopped;
-  const stored = await deps.jobs.getProgress(jobId, unitId);
+  const stored = await during(OPERATIONS.readProgress, deps.jobs.getProgress(jobId, unitId));
   if (!stored) throw new Error(`Progress ${unitId} of job ${jobId} is missing`);
   return written(stored, 0);
 }
@@ -241,7 +249,7 @@ async function afterConflict(deps: ExportDeps, jobId: string, unitId: string): P
  */
 async function stoppedMeanwhile(deps: ExportDeps, jobId: string): Promise<PageStepResult | undefined> {
   deps.runningJobs.forget(jobId);
-  const job = await deps.jobs.getJob(jobId);
+  const job = await during(OPERATIONS.readJob, deps.jobs.getJob(jobId));
   if (job && job.status === 'Running') return undefined;
   if (job?.status === 'Cancelled') await deps.destinationFor(job.destination).deletePrefix(`${jobId}/`);
   return { outcome: 'stopped' };

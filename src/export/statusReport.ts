@@ -1,6 +1,7 @@
 /** What the Bulk Data status endpoint answers for a job: progress, the manifest, or the failure. */
 import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
+import { UNKNOWN_ERROR } from './failureMapping';
 import { isJobId } from './kickoff';
 import type { ExportJobRecord, ProgressDocument } from './model';
 import { operationOutcome, type OperationOutcome } from './operationOutcome';
@@ -78,7 +79,7 @@ export async function statusReport(
       };
     }
     case 'Failed': {
-      const failure = job.failureDetails ?? { reason: 'Unknown error', statusCode: 500 };
+      const failure = job.failureDetails ?? UNKNOWN_ERROR;
       return {
         state: 'failed',
         statusCode: failure.statusCode,

@@ -592,14 +592,15 @@ describe('the page step with real adapters', () => {
     });
   });
 
-  it('given a source that throws a plain TypeError, when a page runs, then it fails with 500 "Unknown error" and no detail', async () => {
+  it('given a source that throws a plain TypeError, when a page runs, then it fails with 500 naming the search and the source, without the message', async () => {
     const job = await runningJob();
     const broken: SearchSource = {
       ...deps.source,
       search: () => Promise.reject(new TypeError("Cannot read properties of undefined (reading 'secret')")),
     } as SearchSource;
     const result = await runPageStep({ ...deps, source: broken }, job.jobId, 'Patient');
-    expect(result).toEqual({ outcome: 'failed', failure: { reason: 'Unknown error', statusCode: 500 } });
+    const reason = 'The search for a page failed unexpectedly (the data source, TypeError)';
+    expect(result).toEqual({ outcome: 'failed', failure: { reason, statusCode: 500 } });
   });
 
   it('given a Group that no longer exists when the job starts, then the start fails 404 naming the group', async () => {
