@@ -24,7 +24,9 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { PerformanceObserver } from 'node:perf_hooks';
-import { generateDataset, mulberry32, type FhirResource } from '../src/demo/syntheticFhir';
+import { generateDataset } from '../dev/demo/syntheticFhir';
+import { mulberry32 } from '../dev/demo/syntheticRandom';
+import type { FhirResource } from '../dev/demo/syntheticTypes';
 import { ndjsonBuffer } from '../src/export/ndjson';
 import { laidOutNdjson, parseSearchsetBytes, resourceLine } from '../src/sources/searchsetScanner';
 

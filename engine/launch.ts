@@ -7,6 +7,7 @@ import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
 import { WORKER_NODE_ARGUMENTS } from '../dev/runtime/workerArguments';
+import { PLATFORM, platformSettingsFromEnv } from '../src/settings/hostSettings';
 
 // This module runs compiled from dist/engine (node) and as source from engine/ (jest).
 const REPO_ROOT = __dirname.split(path.sep).includes('dist')
@@ -58,7 +59,7 @@ export function engineEnvironment(appEnv: Record<string, string>): Record<string
   return {
     ...appEnv,
     AzureWebJobsStorage: appEnv.AzureWebJobsStorage ?? appEnv.EXPORT_STORAGE_CONNECTION_STRING ?? '',
-    TASK_HUB_NAME: appEnv.TASK_HUB_NAME ?? 'FhirExportHub',
+    [PLATFORM.taskHubName.name]: platformSettingsFromEnv(appEnv).taskHubName,
     ENGINE_NODE_BINARY: process.execPath,
     languageWorkers__node__arguments: WORKER_NODE_ARGUMENTS.join(' '),
     DOTNET_NOLOGO: '1',

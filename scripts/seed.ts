@@ -8,6 +8,8 @@
 import { parseArgs } from 'node:util';
 import { seedDemoData } from '../dev/demo/seedDemo';
 import { getCosmosClient } from '../src/jobs/cosmosClient';
+import { readText } from '../src/settings/setting';
+import { COSMOS } from '../src/settings/serviceSettings';
 import { createCosmosResourceWriter } from '../dev/demo/cosmosResourceWriter';
 
 const USAGE = 'usage: npm run seed -- --patients N [--seed S]';
@@ -36,13 +38,14 @@ async function main(): Promise<void> {
   const patients = positiveInt(values.patients, 'patients');
   const seed = positiveInt(values.seed, 'seed', 1);
 
-  const connectionString = process.env.COSMOS_CONNECTION_STRING || undefined;
-  const endpoint = process.env.COSMOS_ENDPOINT || undefined;
+  const env = process.env;
+  const connectionString = readText(env, COSMOS.connectionString);
+  const endpoint = readText(env, COSMOS.endpoint);
   if (!connectionString && !endpoint)
     throw new Error('Set COSMOS_CONNECTION_STRING, or COSMOS_ENDPOINT (and COSMOS_KEY)');
-  const client = getCosmosClient({ connectionString, endpoint, key: process.env.COSMOS_KEY || undefined });
-  const database = process.env.COSMOS_DATABASE || 'fhir-export';
-  const container = process.env.COSMOS_RESOURCES_CONTAINER || 'resources';
+  const client = getCosmosClient({ connectionString, endpoint, key: readText(env, COSMOS.key) });
+  const database = readText(env, COSMOS.database);
+  const container = readText(env, COSMOS.resourcesContainer);
 
   const writer = await createCosmosResourceWriter(client, database, container);
   const started = Date.now();

@@ -16,6 +16,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import * as path from 'node:path';
 import type * as OtelApi from '@opentelemetry/api';
 import type * as OtelResources from '@opentelemetry/resources';
+import { PLATFORM, platformSettingsFromEnv } from './settings/hostSettings';
 
 /** Custom dimensions: short strings only (identifiers of jobs, types, statuses; never resource data). */
 export type TelemetryProperties = Record<string, string>;
@@ -50,9 +51,9 @@ export const noopTelemetry: Telemetry = {
   flush: () => Promise.resolve(),
 };
 
-export const CONNECTION_STRING_SETTING = 'APPLICATIONINSIGHTS_CONNECTION_STRING';
+export const CONNECTION_STRING_SETTING = PLATFORM.appInsightsConnectionString.name;
 /** `Authorization=AAD;ClientId=…`: send with an Entra token of a managed identity (local auth off). */
-export const AUTHENTICATION_STRING_SETTING = 'APPLICATIONINSIGHTS_AUTHENTICATION_STRING';
+export const AUTHENTICATION_STRING_SETTING = PLATFORM.appInsightsAuthenticationString.name;
 
 /** Operation name given to every event, so exports are easy to tell from host telemetry. */
 export const EXPORT_OPERATION_NAME = 'FhirBulkExport';
@@ -68,7 +69,8 @@ export async function createTelemetry(
   env: Record<string, string | undefined>,
   log: (line: string) => void,
 ): Promise<Telemetry> {
-  const connectionString = env[CONNECTION_STRING_SETTING]?.trim();
+  const { appInsightsConnectionString: connectionString, appInsightsAuthenticationString } =
+    platformSettingsFromEnv(env);
   if (!connectionString) {
     log(`Application Insights telemetry is off: ${CONNECTION_STRING_SETTING} is not set.`);
     return noopTelemetry;
@@ -88,7 +90,7 @@ export async function createTelemetry(
         'service.name': env.WEBSITE_SITE_NAME || DEFAULT_ROLE_NAME,
       }),
     };
-    const credential = await credentialFrom(env[AUTHENTICATION_STRING_SETTING]);
+    const credential = await credentialFrom(appInsightsAuthenticationString);
     if (credential) client.config.aadTokenCredential = credential;
     client.initialize();
     return new AppInsightsTelemetry(client, api, log);

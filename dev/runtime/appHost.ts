@@ -5,6 +5,7 @@
  */
 import * as path from 'node:path';
 import { loadConfig } from '../../src/config';
+import { localSettingsFromEnv, platformSettingsFromEnv } from '../../src/settings/hostSettings';
 import { setServiceOverrides } from '../../src/services';
 import { exitOnShutdown } from './shutdown';
 import { crashProbeFromEnv } from './crashInjection';
@@ -15,14 +16,15 @@ export const APP_READY_PREFIX = 'READY ';
 async function main(): Promise<void> {
   // A bad setting stops the process here, with the setting's name, before anything runs.
   loadConfig(process.env);
-  const dataDir = process.env.DATA_DIR ?? path.resolve('.local');
+  const local = localSettingsFromEnv(process.env);
+  const dataDir = local.dataDir;
   setServiceOverrides({ probe: crashProbeFromEnv(process.env.LOCAL_CRASH_AT, dataDir) });
   const runtime = await startLocalRuntime({
     appEntry: path.join(__dirname, '..', '..', 'functions', 'index.js'),
-    port: Number(process.env.PORT ?? 7071),
+    port: local.port,
     dataDir,
-    taskHubName: process.env.TASK_HUB_NAME ?? 'FhirExportHub',
-    maxConcurrentActivities: Number(process.env.LOCAL_MAX_CONCURRENT_ACTIVITIES ?? 8),
+    taskHubName: platformSettingsFromEnv(process.env).taskHubName,
+    maxConcurrentActivities: local.maxConcurrentActivities,
     log: (line) => console.log(line),
   });
   process.stdout.write(`${APP_READY_PREFIX}${runtime.apiBaseUrl}\n`);

@@ -11,6 +11,9 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { DEMO_GROUP_ID, seedDemoData } from '../demo/seedDemo';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
+import { readText } from '../../src/settings/setting';
+import { localSettingsFromEnv } from '../../src/settings/hostSettings';
+import { COSMOS, SOURCE_KIND } from '../../src/settings/serviceSettings';
 import { createCosmosResourceWriter } from '../demo/cosmosResourceWriter';
 import { APP_READY_PREFIX } from './appHost';
 import { startEmulators, type RunningEmulators } from './emulators';
@@ -22,7 +25,6 @@ import {
   engineHostCommand,
 } from '../../engine/launch';
 
-const DEFAULT_DEMO_PATIENTS = 25;
 const RESTART_DELAY_MS = 1000;
 /**
  * How long a stopping app may take before it is killed: the engine host stops within 10 s and its
@@ -41,8 +43,8 @@ async function main(): Promise<void> {
   }
   // Throws a one-line message when the host is not built yet, also before anything has started.
   const engineCommand = onRealEngine ? engineHostCommand() : undefined;
-  const port = Number(process.env.PORT ?? 7071);
-  const dataDir = path.resolve(process.env.DATA_DIR ?? '.local');
+  // Read before anything starts, so that a bad value stops here with the setting's name.
+  const { port, dataDir, demoPatients } = localSettingsFromEnv(process.env);
   mkdirSync(dataDir, { recursive: true });
 
   console.log(`Starting the emulators (data in ${path.relative(process.cwd(), dataDir) || '.'}) ...`);
@@ -56,9 +58,9 @@ async function main(): Promise<void> {
     EXPORT_STORAGE_CONNECTION_STRING: emulators.storageConnectionString,
     AUTH_MODE: process.env.AUTH_MODE ?? 'none',
     APP_HOST_EXIT_WITH_STDIN: '1',
-    SOURCE_KIND: process.env.SOURCE_KIND ?? 'cosmos',
+    SOURCE_KIND: process.env.SOURCE_KIND ?? SOURCE_KIND.default,
   };
-  if (env.SOURCE_KIND === 'cosmos') await seedIfEmpty(emulators, env);
+  if (env.SOURCE_KIND === 'cosmos') await seedIfEmpty(emulators, env, demoPatients);
   // Compared the way readAuthConfig reads it, so `NONE` or ` none` warn as well.
   if (env.AUTH_MODE.trim().toLowerCase() === 'none') {
     console.warn('WARNING: AUTH_MODE=none - anyone who can reach this port can export every resource.');
@@ -96,16 +98,19 @@ async function main(): Promise<void> {
   console.log(`Or with the client: npm run export -- --base ${apiBaseUrl} --out exported`);
 }
 
-async function seedIfEmpty(emulators: RunningEmulators, env: Record<string, string>): Promise<void> {
+async function seedIfEmpty(
+  emulators: RunningEmulators,
+  env: Record<string, string>,
+  patients: number,
+): Promise<void> {
   const client = getCosmosClient({ endpoint: emulators.cosmosEndpoint, key: emulators.cosmosKey });
   const writer = await createCosmosResourceWriter(
     client,
-    env.COSMOS_DATABASE ?? 'fhir-export',
-    env.COSMOS_RESOURCES_CONTAINER ?? 'resources',
+    readText(env, COSMOS.database),
+    readText(env, COSMOS.resourcesContainer),
   );
   const { resources } = await writer.container.items.query('SELECT VALUE COUNT(1) FROM c').fetchAll();
   if (Number(resources[0] ?? 0) > 0) return;
-  const patients = Number(env.DEMO_PATIENTS ?? DEFAULT_DEMO_PATIENTS);
   const seeded = await seedDemoData(writer, { patients });
   console.log(`Seeded ${seeded.resources} demo resources for ${patients} patients.`);
 }

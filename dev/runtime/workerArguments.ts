@@ -5,7 +5,7 @@
  *
  * `--heap-growing-percent=100`: after a full collection V8 lets the old generation grow to about
  * three times what survived before it collects again. A page's objects live through a page step and
- * get promoted, so a long export's heap drifts up to that bound. Twice what survived keeps a 1M
- * export's peak RSS 20–60 MiB lower, for about the same CPU (`docs/performance.md`, "Memory").
+ * get promoted, so a long export's heap drifts up to that bound. Twice what survived keeps a large
+ * export's peak RSS lower for about the same CPU (`docs/performance.md`, "Memory").
  */
 export const WORKER_NODE_ARGUMENTS: readonly string[] = ['--heap-growing-percent=100'];

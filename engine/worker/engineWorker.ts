@@ -29,6 +29,7 @@ import {
 } from '../../dev/runtime/invoker';
 import { managementPrefix, type ApiRequest, type ApiResponse } from '../../dev/runtime/managementApi';
 import { installFunctionsCoreHook } from '../../dev/runtime/moduleHook';
+import { localSettingsFromEnv } from '../../src/settings/hostSettings';
 
 export const WORKER_READY_PREFIX = 'WORKER ';
 const ENGINE_API_PREFIX = '/_engine';
@@ -37,7 +38,7 @@ const log = (line: string): void => console.log(line);
 
 async function main(): Promise<void> {
   loadConfig(process.env);
-  const dataDir = process.env.DATA_DIR ?? path.resolve('.local');
+  const { dataDir } = localSettingsFromEnv(process.env);
   setServiceOverrides({ probe: crashProbeFromEnv(process.env.LOCAL_CRASH_AT, dataDir) });
 
   installFunctionsCoreHook();

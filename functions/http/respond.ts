@@ -4,6 +4,7 @@ import type { Principal } from '../../src/auth';
 import { getServices } from '../../src/services';
 import { ExportError } from '../../src/export/errors';
 import { operationOutcome } from '../../src/export/operationOutcome';
+import { platformSettingsFromEnv } from '../../src/settings/hostSettings';
 
 export const FHIR_JSON = 'application/fhir+json';
 
@@ -34,7 +35,7 @@ export function errorResponse(error: unknown, context: InvocationContext): HttpR
 
 /** The FHIR base URL of this service as the client reached it (`PUBLIC_BASE_URL` overrides it). */
 export function baseUrl(request: HttpRequest): string {
-  const configured = process.env.PUBLIC_BASE_URL;
+  const configured = platformSettingsFromEnv(process.env).publicBaseUrl;
   if (configured) return configured.replace(/\/+$/, '');
   return `${new URL(request.url).origin}/api`;
 }

@@ -2,11 +2,12 @@
  * Turns an `Authorization` header into a Principal: who is calling and which scopes they hold.
  * Configuration comes from the environment once, via readAuthConfig.
  */
+import { AUTH } from '../settings/authSettings';
 import { UnauthorizedError } from './errors';
 import { JwtVerifier, JwtVerifierOptions } from './jwtVerifier';
 import { scopesFromClaims } from './smartScopes';
 
-export type AuthMode = 'jwt' | 'none';
+export type AuthMode = (typeof AUTH.mode.values)[number];
 
 export interface JwtAuthConfig {
   mode: 'jwt';
@@ -55,8 +56,6 @@ export function anonymousPrincipal(): Principal {
   return { clientId: ANONYMOUS_CLIENT_ID, subject: ANONYMOUS_CLIENT_ID, scopes: ['system/*.read'] };
 }
 
-const MAX_CLOCK_SKEW_SECONDS = 600;
-
 function list(value: string | undefined): string[] {
   return (value ?? '')
     .split(',')
@@ -69,40 +68,43 @@ function isLoopback(hostname: string): boolean {
 }
 
 /**
- * Reads the auth settings:
- *   AUTH_MODE                `jwt` (default) or `none` (development only: every caller is anonymous)
- *   AUTH_ISSUER              accepted `iss`; several may be given, comma-separated
- *   AUTH_AUDIENCE            accepted `aud`; several may be given, comma-separated
- *   AUTH_JWKS_URI            https URL of the signing keys (http allowed for loopback hosts only)
- *   AUTH_CLOCK_SKEW_SECONDS  integer 0..600, default 60
- * Throws an Error naming the first missing or invalid setting.
+ * Reads the auth settings (AUTH in src/settings/authSettings.ts: `AUTH_MODE`, and with `jwt` the
+ * issuer, audience, JWKS URI and clock skew). Throws an Error naming the first missing or invalid
+ * setting.
  */
 export function readAuthConfig(env: Record<string, string | undefined> = process.env): AuthConfig {
-  const mode = (env.AUTH_MODE ?? '').trim().toLowerCase() || 'jwt';
+  const modeSetting = AUTH.mode;
+  const mode = (env[modeSetting.name] ?? '').trim().toLowerCase() || modeSetting.default;
   if (mode === 'none') return { mode: 'none' };
-  if (mode !== 'jwt') throw new Error(`AUTH_MODE must be 'jwt' or 'none', not '${env.AUTH_MODE}'`);
+  if (mode !== 'jwt') {
+    const allowed = modeSetting.values.map((value) => `'${value}'`).join(' or ');
+    throw new Error(`${modeSetting.name} must be ${allowed}, not '${env[modeSetting.name]}'`);
+  }
 
-  const issuer = list(env.AUTH_ISSUER);
-  if (issuer.length === 0) throw new Error('AUTH_ISSUER is required when AUTH_MODE is jwt');
-  const audience = list(env.AUTH_AUDIENCE);
-  if (audience.length === 0) throw new Error('AUTH_AUDIENCE is required when AUTH_MODE is jwt');
-  const jwksUri = (env.AUTH_JWKS_URI ?? '').trim();
-  if (!jwksUri) throw new Error('AUTH_JWKS_URI is required when AUTH_MODE is jwt');
+  const issuer = list(env[AUTH.issuer.name]);
+  if (issuer.length === 0) throw new Error(`${AUTH.issuer.name} is required when ${modeSetting.name} is jwt`);
+  const audience = list(env[AUTH.audience.name]);
+  if (audience.length === 0)
+    throw new Error(`${AUTH.audience.name} is required when ${modeSetting.name} is jwt`);
+  const jwksName = AUTH.jwksUri.name;
+  const jwksUri = (env[jwksName] ?? '').trim();
+  if (!jwksUri) throw new Error(`${jwksName} is required when ${modeSetting.name} is jwt`);
   let url: URL;
   try {
     url = new URL(jwksUri);
   } catch {
-    throw new Error('AUTH_JWKS_URI is not a valid URL');
+    throw new Error(`${jwksName} is not a valid URL`);
   }
   if (url.protocol !== 'https:' && !(url.protocol === 'http:' && isLoopback(url.hostname))) {
-    throw new Error('AUTH_JWKS_URI must use https (plain http is allowed for loopback only)');
+    throw new Error(`${jwksName} must use https (plain http is allowed for loopback only)`);
   }
 
-  let clockSkewSeconds = 60;
-  const skew = (env.AUTH_CLOCK_SKEW_SECONDS ?? '').trim();
+  const { name: skewName, min, max = Number.MAX_SAFE_INTEGER, default: defaultSkew } = AUTH.clockSkewSeconds;
+  let clockSkewSeconds = defaultSkew;
+  const skew = (env[skewName] ?? '').trim();
   if (skew) {
-    if (!/^\d+$/.test(skew) || Number(skew) > MAX_CLOCK_SKEW_SECONDS) {
-      throw new Error(`AUTH_CLOCK_SKEW_SECONDS must be an integer from 0 to ${MAX_CLOCK_SKEW_SECONDS}`);
+    if (!/^\d+$/.test(skew) || Number(skew) < min || Number(skew) > max) {
+      throw new Error(`${skewName} must be an integer from ${min} to ${max}`);
     }
     clockSkewSeconds = Number(skew);
   }

@@ -9,6 +9,7 @@
  */
 import { FORBIDDEN_FILTER_PARAMETERS } from '../export/kickoffRequest';
 import { BadRequestError, SourceError } from '../export/errors';
+import { FHIR_SOURCE } from '../settings/fhirSourceSettings';
 import type { SearchParameters } from './searchSource';
 import { patientCompartmentParams } from './patientCompartment';
 
@@ -42,7 +43,7 @@ const RESOURCE_ID = /^[A-Za-z0-9.-]{1,64}$/;
 const CURSOR_VERSION = 1;
 
 /** Default number of patient references per compartment query. */
-export const DEFAULT_COMPARTMENT_BATCH = 50;
+export const DEFAULT_COMPARTMENT_BATCH = FHIR_SOURCE.compartmentBatchSize.default;
 
 export function assertResourceType(resourceType: string): void {
   if (!RESOURCE_TYPE.test(resourceType)) throw new BadRequestError(`invalid resource type "${resourceType}"`);

@@ -1,4 +1,7 @@
 /** Configuration of the FHIR REST source, and its reader from environment variables. */
+import { FHIR_SOURCE } from '../settings/fhirSourceSettings';
+import { PLATFORM } from '../settings/hostSettings';
+import type { IntegerSetting } from '../settings/setting';
 import type { SourceAuthConfig, SourceAuthMode } from './sourceAuth';
 import { DEFAULT_COMPARTMENT_BATCH } from './fhirSearchPlan';
 
@@ -6,20 +9,18 @@ export interface FhirSourceConfig {
   /** Base URL of the FHIR R4 server, e.g. `https://fhir.example.org/r4` (no trailing slash needed). */
   baseUrl: string;
   auth: SourceAuthConfig;
-  /** Milliseconds for one request to the source, body included. Default 30 000. */
+  /** Milliseconds for one request to the source, body included. */
   timeoutMs: number;
-  /** Largest response body held in memory; a bigger page is fetched again with half the `_count`. Default 16 MiB. */
+  /** Largest response body held in memory; a bigger page is fetched again with half the `_count`. */
   maxPageBytes: number;
   /** Resource types for a system export when the server's CapabilityStatement is unavailable. */
   defaultTypes: string[];
-  /** Patient references per compartment query. Default 50. */
+  /** Patient references per compartment query. */
   compartmentBatchSize: number;
 }
 
-export const DEFAULT_TIMEOUT_MS = 30_000;
-export const DEFAULT_MAX_PAGE_BYTES = 16 * 1024 * 1024;
-
-const AUTH_MODES: readonly SourceAuthMode[] = ['none', 'bearer', 'client-credentials', 'managed-identity'];
+export const DEFAULT_TIMEOUT_MS = FHIR_SOURCE.timeoutMs.default;
+export const DEFAULT_MAX_PAGE_BYTES = FHIR_SOURCE.maxPageBytes.default;
 
 /** Fills the defaults of a partial configuration (only `baseUrl` is required). */
 export function fhirSourceConfig(config: Partial<FhirSourceConfig> & { baseUrl: string }): FhirSourceConfig {
@@ -34,32 +35,31 @@ export function fhirSourceConfig(config: Partial<FhirSourceConfig> & { baseUrl: 
 }
 
 /**
- * Reads the source configuration from environment variables:
- * `FHIR_SOURCE_URL` (required), `FHIR_SOURCE_AUTH` (`none` | `bearer` | `client-credentials` |
- * `managed-identity`, default `none`), `FHIR_SOURCE_TOKEN`, `FHIR_SOURCE_TOKEN_URL`,
- * `FHIR_SOURCE_CLIENT_ID`, `FHIR_SOURCE_CLIENT_SECRET`, `FHIR_SOURCE_SCOPE`,
- * `FHIR_SOURCE_TIMEOUT_MS`, `FHIR_SOURCE_MAX_PAGE_BYTES`, `FHIR_SOURCE_DEFAULT_TYPES` (comma list),
- * `FHIR_SOURCE_COMPARTMENT_BATCH`. Throws an Error naming the first bad setting (never its value
- * when it is a secret).
+ * Reads the source configuration from environment variables (FHIR_SOURCE in
+ * src/settings/fhirSourceSettings.ts; `FHIR_SOURCE_URL` is required, the others depend on
+ * `FHIR_SOURCE_AUTH`). Throws an Error naming the first bad setting (never its value when it is a
+ * secret).
  */
 export function readFhirSourceConfig(env: Record<string, string | undefined>): FhirSourceConfig {
-  const get = (name: string) => {
-    const value = env[name]?.trim();
+  const get = (setting: { name: string }) => {
+    const value = env[setting.name]?.trim();
     return value === undefined || value === '' ? undefined : value;
   };
-  const required = (name: string, mode: string) => {
-    const value = get(name);
-    if (value === undefined) throw new Error(`${name} is required when FHIR_SOURCE_AUTH is ${mode}`);
+  const required = (setting: { name: string }, mode: string) => {
+    const value = get(setting);
+    if (value === undefined)
+      throw new Error(`${setting.name} is required when ${FHIR_SOURCE.auth.name} is ${mode}`);
     return value;
   };
-  const baseUrl = get('FHIR_SOURCE_URL');
+  const baseUrl = get(FHIR_SOURCE.url);
   if (baseUrl === undefined)
-    throw new Error('FHIR_SOURCE_URL is required (the base URL of the FHIR R4 source)');
-  checkHttpUrl(baseUrl, 'FHIR_SOURCE_URL');
+    throw new Error(`${FHIR_SOURCE.url.name} is required (the base URL of the FHIR R4 source)`);
+  checkHttpUrl(baseUrl, FHIR_SOURCE.url.name);
 
-  const mode = (get('FHIR_SOURCE_AUTH') ?? 'none') as SourceAuthMode;
-  if (!AUTH_MODES.includes(mode)) {
-    throw new Error(`FHIR_SOURCE_AUTH must be one of ${AUTH_MODES.join(', ')} (got "${mode}")`);
+  const modes = FHIR_SOURCE.auth.values;
+  const mode = (get(FHIR_SOURCE.auth) ?? FHIR_SOURCE.auth.default) as SourceAuthMode;
+  if (!modes.includes(mode)) {
+    throw new Error(`${FHIR_SOURCE.auth.name} must be one of ${modes.join(', ')} (got "${mode}")`);
   }
   let auth: SourceAuthConfig;
   switch (mode) {
@@ -67,56 +67,56 @@ export function readFhirSourceConfig(env: Record<string, string | undefined>): F
       auth = { mode };
       break;
     case 'bearer':
-      auth = { mode, token: required('FHIR_SOURCE_TOKEN', mode) };
+      auth = { mode, token: required(FHIR_SOURCE.token, mode) };
       break;
     case 'client-credentials': {
-      const tokenUrl = checkHttpUrl(required('FHIR_SOURCE_TOKEN_URL', mode), 'FHIR_SOURCE_TOKEN_URL');
-      const scope = get('FHIR_SOURCE_SCOPE');
+      const tokenUrl = checkHttpUrl(required(FHIR_SOURCE.tokenUrl, mode), FHIR_SOURCE.tokenUrl.name);
+      const scope = get(FHIR_SOURCE.scope);
       auth = {
         mode,
         tokenUrl,
-        clientId: required('FHIR_SOURCE_CLIENT_ID', mode),
-        clientSecret: required('FHIR_SOURCE_CLIENT_SECRET', mode),
+        clientId: required(FHIR_SOURCE.clientId, mode),
+        clientSecret: required(FHIR_SOURCE.clientSecret, mode),
         ...(scope ? { scope } : {}),
       };
       break;
     }
     case 'managed-identity': {
-      const clientId = get('FHIR_SOURCE_CLIENT_ID') ?? get('AZURE_CLIENT_ID');
-      const scope = get('FHIR_SOURCE_SCOPE');
+      const clientId = get(FHIR_SOURCE.clientId) ?? get(PLATFORM.azureClientId);
+      const scope = get(FHIR_SOURCE.scope);
       auth = { mode, ...(clientId ? { clientId } : {}), ...(scope ? { scope } : {}) };
       break;
     }
   }
-  const defaultTypes = (get('FHIR_SOURCE_DEFAULT_TYPES') ?? '')
+  const defaultTypes = (get(FHIR_SOURCE.defaultTypes) ?? '')
     .split(',')
     .map((t) => t.trim())
     .filter((t) => t !== '');
   for (const type of defaultTypes) {
     if (!/^[A-Z][A-Za-z]{1,63}$/.test(type))
-      throw new Error(`FHIR_SOURCE_DEFAULT_TYPES has an invalid type "${type}"`);
+      throw new Error(`${FHIR_SOURCE.defaultTypes.name} has an invalid type "${type}"`);
   }
   return fhirSourceConfig({
     baseUrl,
     auth,
-    timeoutMs: positiveInt(get('FHIR_SOURCE_TIMEOUT_MS'), 'FHIR_SOURCE_TIMEOUT_MS', DEFAULT_TIMEOUT_MS),
-    maxPageBytes: positiveInt(
-      get('FHIR_SOURCE_MAX_PAGE_BYTES'),
-      'FHIR_SOURCE_MAX_PAGE_BYTES',
-      DEFAULT_MAX_PAGE_BYTES,
-    ),
+    timeoutMs: positiveInt(env, FHIR_SOURCE.timeoutMs),
+    maxPageBytes: positiveInt(env, FHIR_SOURCE.maxPageBytes),
     defaultTypes,
-    compartmentBatchSize: positiveInt(
-      get('FHIR_SOURCE_COMPARTMENT_BATCH'),
-      'FHIR_SOURCE_COMPARTMENT_BATCH',
-      DEFAULT_COMPARTMENT_BATCH,
-    ),
+    compartmentBatchSize: positiveInt(env, FHIR_SOURCE.compartmentBatchSize),
   });
 }
 
-function positiveInt(value: string | undefined, name: string, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!/^\d+$/.test(value) || Number(value) < 1 || !Number.isSafeInteger(Number(value))) {
+/** A whole number in the setting's range; each of these starts at 1, hence "positive". */
+function positiveInt(env: Record<string, string | undefined>, setting: IntegerSetting): number {
+  const { name, min, max = Number.MAX_SAFE_INTEGER } = setting;
+  const value = env[name]?.trim();
+  if (value === undefined || value === '') return setting.default;
+  if (
+    !/^\d+$/.test(value) ||
+    Number(value) < min ||
+    Number(value) > max ||
+    !Number.isSafeInteger(Number(value))
+  ) {
     throw new Error(`${name} must be a positive integer (got "${value}")`);
   }
   return Number(value);

@@ -16,7 +16,7 @@
  *   FUZZ_CASES  how many Bundles (default 300; each is also mutated once)
  */
 import { isUtf8 } from 'node:buffer';
-import { mulberry32 } from '../../../src/demo/syntheticFhir';
+import { mulberry32 } from '../../../dev/demo/syntheticRandom';
 import { ndjsonBuffer } from '../../../src/export/ndjson';
 import { lineText } from '../../../src/sources/searchSource';
 import {
