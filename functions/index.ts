@@ -10,6 +10,7 @@ import './http/kickoff';
 import './http/jobStatus';
 import './http/metadata';
 import './http/notFound';
+import './timers/sweepJobs';
 
 // Buffered telemetry (events of the last second, metrics since the last interval) goes out before
 // the worker ends.

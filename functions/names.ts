@@ -6,6 +6,7 @@ export const ACTIVITY_START_JOB = 'startExportJob';
 export const ACTIVITY_EXPORT_PAGE = 'exportPage';
 export const ACTIVITY_COMPLETE_JOB = 'completeExportJob';
 export const ACTIVITY_FAIL_JOB = 'failExportJob';
+export const TIMER_SWEEP_JOBS = 'sweepJobs';
 
 /** Instance id of the sub-orchestration that exports one unit of a job. */
 export function unitInstanceId(jobId: string, unitId: string): string {

@@ -12,6 +12,7 @@ import {
 } from './settings/setting';
 import { COSMOS, EXPORT, LIMITS, RETRY, SOURCE_KIND, STORAGE } from './settings/serviceSettings';
 import { readFhirSourceConfig, type FhirSourceConfig } from './sources/fhirSourceConfig';
+import type { RetryPolicy } from './export/model';
 
 /**
  * The service's one configuration, read from the environment once and validated. A bad setting
@@ -20,18 +21,6 @@ import { readFhirSourceConfig, type FhirSourceConfig } from './sources/fhirSourc
  */
 
 export { ConfigurationError };
-
-export interface RetryPolicyConfig {
-  /** Attempts of one page before the job fails with 503. */
-  maxAttempts: number;
-  firstRetryIntervalMs: number;
-  backoffCoefficient: number;
-  maxRetryIntervalMs: number;
-  /** How many times one unit may be throttled (429 + Retry-After) in a row before it fails. */
-  maxThrottleWaits: number;
-  /** Longest Retry-After honoured; longer requests are capped. */
-  maxThrottleWaitSeconds: number;
-}
 
 export interface ExportConfig {
   /**
@@ -69,7 +58,7 @@ export interface ExportConfig {
    * 0 reads it for every page). See src/export/runningJobCache.ts.
    */
   jobRecordMaxAgeMs: number;
-  retry: RetryPolicyConfig;
+  retry: RetryPolicy;
   /** How long a completed export's files are kept and its manifest answered. */
   fileRetentionHours: number;
   /** Seconds a client is told to wait between status polls (Retry-After). */
@@ -188,6 +177,7 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
       maxRetryIntervalMs: readInteger(env, RETRY.maxRetryIntervalMs),
       maxThrottleWaits: readInteger(env, RETRY.maxThrottleWaits),
       maxThrottleWaitSeconds: readInteger(env, RETRY.maxThrottleWaitSeconds),
+      jobEndDeadlineMinutes: readInteger(env, RETRY.jobEndDeadlineMinutes),
     },
     fileRetentionHours: readInteger(env, EXPORT.fileRetentionHours),
     pollRetryAfterSeconds: readInteger(env, EXPORT.pollRetryAfterSeconds),

@@ -8,6 +8,7 @@ import {
   getProgrammingModel,
   getRegistrations,
 } from './functionsCore';
+import type { ActivityFault } from './activityFaults';
 import type { DurableTrace } from './durableTrace';
 
 /**
@@ -31,6 +32,7 @@ export class FunctionInvoker {
     private readonly clientData: () => DurableClientData,
     private readonly log: LogLine,
     private readonly trace?: DurableTrace,
+    private readonly activityFault?: ActivityFault,
   ) {}
 
   find(name: string): FunctionRegistration | undefined {
@@ -93,6 +95,7 @@ export class FunctionInvoker {
       }
     };
     try {
+      if (trigger.binding.type === 'activityTrigger') this.activityFault?.(functionName);
       const { context, inputs } = await invocationModel.getArguments();
       const result = await invocationModel.invokeFunction(context, inputs, registration.callback);
       const response = await invocationModel.getResponse(context, result);

@@ -4,9 +4,11 @@ import { getProgrammingModel, setLogSink } from './functionsCore';
 import { HttpHost } from './httpHost';
 import { InstanceStore } from './instanceStore';
 import { DurableClientData, FunctionInvoker } from './invoker';
+import { activityFaultFromEnv } from './activityFaults';
 import { durableTraceFromEnv } from './durableTrace';
 import { buildClientData, handleManagementRequest, managementPrefix } from './managementApi';
 import { installFunctionsCoreHook } from './moduleHook';
+import { TimerHost } from './timerHost';
 import {
   OrchestrationEngine,
   OrchestrationStatus,
@@ -86,6 +88,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     () => endpoint.clientData as DurableClientData,
     log,
     durableTraceFromEnv(process.env),
+    activityFaultFromEnv(process.env.LOCAL_FAIL_ACTIVITY),
   );
   const engine = new OrchestrationEngine({
     store: new InstanceStore(options.dataDir),
@@ -94,6 +97,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     maxConcurrentActivities: options.maxConcurrentActivities ?? 8,
     log,
   });
+  const timerHost = new TimerHost(invoker, log);
   const httpHost = new HttpHost({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
@@ -104,6 +108,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
         prefix: managementPrefix,
         handle: (request) => handleManagementRequest(engine, taskHubName, request),
       },
+      timerHost.adminApi(),
     ],
     log,
   });
@@ -118,6 +123,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
   }
 
   engine.recover();
+  timerHost.start();
   log(`[local] listening on ${baseUrl} (HTTP functions under /${routePrefix})`);
 
   return {
@@ -134,6 +140,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       purge: async (instanceId) => engine.purge(instanceId),
     },
     async stop() {
+      timerHost.stop();
       await engine.stop();
       await httpHost.close();
       if (ownsHostName && process.env.WEBSITE_HOSTNAME === hostName) {

@@ -17,6 +17,7 @@ import * as path from 'node:path';
 import { loadConfig } from '../../src/config';
 import { setServiceOverrides } from '../../src/services';
 import { exitOnShutdown } from '../../dev/runtime/shutdown';
+import { activityFaultFromEnv } from '../../dev/runtime/activityFaults';
 import { durableTraceFromEnv } from '../../dev/runtime/durableTrace';
 import { crashProbeFromEnv } from '../../dev/runtime/crashInjection';
 import { getProgrammingModel } from '../../dev/runtime/functionsCore';
@@ -29,6 +30,7 @@ import {
 } from '../../dev/runtime/invoker';
 import { managementPrefix, type ApiRequest, type ApiResponse } from '../../dev/runtime/managementApi';
 import { installFunctionsCoreHook } from '../../dev/runtime/moduleHook';
+import { TimerHost } from '../../dev/runtime/timerHost';
 import { localSettingsFromEnv } from '../../src/settings/hostSettings';
 
 export const WORKER_READY_PREFIX = 'WORKER ';
@@ -54,8 +56,11 @@ async function main(): Promise<void> {
     },
     log,
     durableTraceFromEnv(process.env),
+    activityFaultFromEnv(process.env.LOCAL_FAIL_ACTIVITY),
   );
 
+  // Timer functions take the durable client too: they start with it.
+  const timerHost = new TimerHost(invoker, log);
   const httpHost = new HttpHost({
     host: '127.0.0.1',
     port: Number(process.env.PORT ?? 0),
@@ -65,12 +70,13 @@ async function main(): Promise<void> {
     apis: [
       {
         prefix: ENGINE_API_PREFIX,
-        handle: (request) => handleEngineRequest(invoker, durableClient, request),
+        handle: (request) => handleEngineRequest(invoker, durableClient, timerHost, request),
       },
       {
         prefix: managementPrefix,
         handle: (request) => proxyManagementRequest(durableClient.data, request),
       },
+      timerHost.adminApi(),
     ],
     log,
   });
@@ -79,20 +85,28 @@ async function main(): Promise<void> {
   process.env.WEBSITE_HOSTNAME ??= new URL(baseUrl).host;
   process.stdout.write(`${WORKER_READY_PREFIX}${baseUrl}\n`);
 
-  exitOnShutdown(() => httpHost.close(), {
-    withStdin: process.env.ENGINE_WORKER_EXIT_WITH_STDIN === '1',
-  });
+  exitOnShutdown(
+    () => {
+      timerHost.stop();
+      return httpHost.close();
+    },
+    {
+      withStdin: process.env.ENGINE_WORKER_EXIT_WITH_STDIN === '1',
+    },
+  );
 }
 
 async function handleEngineRequest(
   invoker: FunctionInvoker,
   durableClient: { data?: DurableClientData },
+  timerHost: TimerHost,
   request: ApiRequest,
 ): Promise<ApiResponse> {
   const [resource, name] = request.segments;
   if (request.method !== 'POST') return { status: 405 };
   if (resource === 'durable-client' && !name) {
     durableClient.data = JSON.parse(request.body.toString('utf8')) as DurableClientData;
+    timerHost.start();
     return { status: 204 };
   }
   if (resource !== 'invoke' || !name) return { status: 404 };

@@ -5,13 +5,11 @@ import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { NotFoundError } from '../../src/export/errors';
 import { cancelJob } from '../../src/export/jobActions';
-import { plannedUnitIds } from '../../src/export/jobPlan';
+import { isActiveStatus } from '../../src/export/jobLifecycle';
 import type { ExportJobRecord } from '../../src/export/model';
 import { readOwnJob, statusReport } from '../../src/export/statusReport';
 import { getServices } from '../../src/services';
-import { mapWithConcurrency } from '../../src/util/concurrency';
-import { jobInstanceIds } from '../names';
-import { ensureOrchestrationStarted } from './orchestrationRepair';
+import { repairWithOrchestration, stopJobInstances } from '../durable/jobRepair';
 import { baseUrl, fhirJson, handled, principalOf } from './respond';
 
 function fileNameOf(blobName: string): string {
@@ -27,8 +25,14 @@ async function getStatus(
     const services = await getServices();
     const principal = await principalOf(request);
     await services.pollLimiter.check(`${principal.clientId}:${request.params.jobId}`);
-    const job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
-    await ensureOrchestrationStarted(client, job, services.exportDeps.now());
+    let job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
+    // The answer never says "in progress" for a job whose orchestration has ended.
+    if (isActiveStatus(job.status)) {
+      const repaired = await repairWithOrchestration(client, services.exportDeps, job);
+      if (repaired === 'failed') {
+        job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
+      }
+    }
     const base = baseUrl(request);
     const report = await statusReport(services.exportDeps, job, (j: ExportJobRecord, blobName: string) =>
       services.exportDeps.config.fileAccess === 'sas'
@@ -64,20 +68,9 @@ async function deleteJob(
   return handled(context, async () => {
     const services = await getServices();
     const principal = await principalOf(request);
-    await cancelJob(services.exportDeps, request.params.jobId, principal.clientId, async (job) => {
-      const lanes = services.exportDeps.config.typeParallelism;
-      await mapWithConcurrency(
-        jobInstanceIds(job.jobId, plannedUnitIds(job), lanes),
-        8,
-        async (instanceId) => {
-          try {
-            await client.terminate(instanceId, 'Export cancelled by the client');
-          } catch {
-            // Already finished or never started: nothing to stop.
-          }
-        },
-      );
-    });
+    await cancelJob(services.exportDeps, request.params.jobId, principal.clientId, (job) =>
+      stopJobInstances(client, job, 'Export cancelled by the client'),
+    );
     return fhirJson(202, {
       resourceType: 'OperationOutcome',
       issue: [

@@ -9,7 +9,8 @@ import { typesToExport } from '../../src/export/jobPlan';
 import type { ExportLevel } from '../../src/export/model';
 import { getServices } from '../../src/services';
 import { ORCHESTRATOR_EXPORT_JOB } from '../names';
-import { ensureOrchestrationStarted } from './orchestrationRepair';
+import { repairWithOrchestration } from '../durable/jobRepair';
+import { jobInputOf } from '../durable/orchestrationInput';
 import { baseUrl, handled, principalOf } from './respond';
 
 async function kickoff(
@@ -42,12 +43,12 @@ async function kickoff(
     }
     const { job, reused } = await createExportJob(services.exportDeps, parsed, principal.clientId);
     if (reused) {
-      await ensureOrchestrationStarted(client, job, services.exportDeps.now());
+      await repairWithOrchestration(client, services.exportDeps, job);
     } else {
       try {
         await client.startNew(ORCHESTRATOR_EXPORT_JOB, {
           instanceId: job.jobId,
-          input: { jobId: job.jobId },
+          input: jobInputOf(job),
         });
       } catch (error) {
         // Never leave a Queued job that nothing will run.

@@ -3,7 +3,7 @@
  * with the reason and status the client will see. The decisions are the rows of `FAILURE_TABLE`
  * (failureTable.ts); this module walks it and knows which operation an error arose in.
  */
-import { failureRowFor, targetOf, type ErrorClass, type Operation } from './failureTable';
+import { failureRowFor, nameOf, targetOf, type ErrorClass, type Operation } from './failureTable';
 import type { FailureDetails } from './model';
 
 export { OPERATIONS, type ErrorClass, type Operation } from './failureTable';
@@ -59,4 +59,26 @@ export function noProgress(what: string, attempts: number): FailureDetails {
     reason: `${what}: no page could be written in ${attempts} attempts in a row; its file or progress record keeps changing.`,
     statusCode: 500,
   };
+}
+
+/**
+ * Failure details when the job's orchestration itself threw: a lane that failed outright, or an
+ * activity past every retry. Only the error's class name goes in: its message may carry data.
+ */
+export function orchestrationFailed(error: unknown): FailureDetails {
+  return { reason: `The export's orchestration failed unexpectedly (${nameOf(error)}).`, statusCode: 500 };
+}
+
+/** How a job's orchestration can have ended while the job record still says Queued or Running. */
+export type OrchestrationEnd = 'completed' | 'failed' | 'terminated' | 'gone';
+
+/** Failure details of a job whose orchestration ended without recording the job's end. */
+export function orchestrationEnded(end: OrchestrationEnd): FailureDetails {
+  const what: Record<OrchestrationEnd, string> = {
+    completed: 'ended without recording the end of the export',
+    failed: 'failed before it could record the end of the export',
+    terminated: 'was terminated outside the export API',
+    gone: 'no longer exists (its history was purged, or it never started)',
+  };
+  return { reason: `The export's orchestration ${what[end]}.`, statusCode: 500 };
 }

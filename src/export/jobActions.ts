@@ -246,6 +246,19 @@ export async function cancelJob(
   const telemetry = telemetryOf(deps);
   jobCancelled(telemetry, cancelled, previousStatus);
   if (isActiveStatus(previousStatus)) await stopOrchestrations(cancelled);
-  await deps.destinationFor(cancelled.destination).deletePrefix(`${jobId}/`);
+  await deleteCancelledFiles(deps, cancelled);
   await telemetry.flush();
+}
+
+/**
+ * Deletes a cancelled job's files and records that it did. A cancel interrupted before this point
+ * leaves `filesDeletedAt` unset, which the sweeper finds and finishes.
+ */
+export async function deleteCancelledFiles(deps: ExportDeps, job: ExportJobRecord): Promise<void> {
+  await deps.destinationFor(job.destination).deletePrefix(`${job.jobId}/`);
+  await updateJob(deps, job.jobId, (current) =>
+    current.status === 'Cancelled' && !current.filesDeletedAt
+      ? { ...current, filesDeletedAt: deps.now().toISOString() }
+      : undefined,
+  );
 }

@@ -4,7 +4,8 @@ import { telemetryOf, type ExportDeps } from './exportDeps';
 import { BadRequestError, NotFoundError, TooManyRequestsError } from './errors';
 import type { ParsedKickoff } from './kickoffRequest';
 import { jobQueued } from './exportTelemetry';
-import type { DestinationRef, ExportJobRecord, ExportRequest } from './model';
+import type { ExportConfig } from '../config';
+import type { DestinationRef, ExportJobRecord, ExportRequest, OrchestrationSettings } from './model';
 import { requestHash } from './requestHash';
 
 export interface KickoffResult {
@@ -85,6 +86,7 @@ export async function createExportJob(
         container: kickoff.request.container ?? deps.destinationRef.container,
       },
       clientId,
+      orchestration: orchestrationSettingsOf(deps.config),
       warnings: kickoff.warnings,
     }),
   );
@@ -100,6 +102,7 @@ export function newJobRecord(fields: {
   requestHash: string;
   destination: DestinationRef;
   clientId: string;
+  orchestration: OrchestrationSettings;
   warnings?: string[];
 }): ExportJobRecord {
   const now = fields.now.toISOString();
@@ -114,6 +117,16 @@ export function newJobRecord(fields: {
     requestHash: fields.requestHash,
     destination: fields.destination,
     clientId: fields.clientId,
+    orchestration: fields.orchestration,
     ...(fields.warnings && fields.warnings.length > 0 ? { warnings: fields.warnings } : {}),
+  };
+}
+
+/** The settings of `config` that shape the orchestrations, copied so the job keeps them. */
+export function orchestrationSettingsOf(config: ExportConfig): OrchestrationSettings {
+  return {
+    typeParallelism: config.typeParallelism,
+    pagesPerContinueAsNew: config.pagesPerContinueAsNew,
+    retry: { ...config.retry },
   };
 }

@@ -36,6 +36,33 @@ export interface FailureDetails {
   statusCode: number;
 }
 
+/** How the orchestrations retry and wait; see the RETRY settings (src/settings/serviceSettings.ts). */
+export interface RetryPolicy {
+  /** Attempts of one page before the job fails with 503. */
+  maxAttempts: number;
+  firstRetryIntervalMs: number;
+  backoffCoefficient: number;
+  maxRetryIntervalMs: number;
+  /** How many times one unit may be throttled (429 + Retry-After) in a row before it fails. */
+  maxThrottleWaits: number;
+  /** Longest Retry-After honoured; longer requests are capped. */
+  maxThrottleWaitSeconds: number;
+  /** How long the write of a job's end is retried before the orchestration gives up. */
+  jobEndDeadlineMinutes: number;
+}
+
+/**
+ * The settings that shape an orchestration's decisions (how many lanes, when to continue as new,
+ * how to retry and wait). Fixed on the job at kick-off and carried in the orchestrations' input:
+ * an app setting change restarts the workers and replays running orchestrations, which must then
+ * decide exactly as they did before.
+ */
+export interface OrchestrationSettings {
+  typeParallelism: number;
+  pagesPerContinueAsNew: number;
+  retry: RetryPolicy;
+}
+
 /** Where a job writes, fixed at kick-off so that a resumed job never writes anywhere else. */
 export interface DestinationRef {
   /** Blob service URL of the storage account, e.g. `https://acct.blob.core.windows.net`. */
@@ -67,6 +94,8 @@ export interface ExportJobRecord {
   destination: DestinationRef;
   /** Who created the job (token subject / client id), `anonymous` when auth is off. */
   clientId: string;
+  /** The orchestration settings in force when the job was created. */
+  orchestration: OrchestrationSettings;
   /** Resource types planned when the job started. */
   plannedTypes?: string[];
   /**
@@ -90,6 +119,8 @@ export interface ExportJobRecord {
   warnings?: string[];
   /** The manifest's `error` entries: OperationOutcome NDJSON written when the job completed. */
   errorFiles?: ManifestOutputEntry[];
+  /** When a cancelled job's files were deleted; absent on a Cancelled job while that is still due. */
+  filesDeletedAt?: string;
   /** Cosmos etag, present on records read from the store. */
   _etag?: string;
 }

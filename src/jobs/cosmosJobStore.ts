@@ -140,6 +140,19 @@ export class CosmosJobStore implements JobStore {
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
+  async listJobsToSweep(): Promise<ExportJobRecord[]> {
+    const jobs = await this.queryAll<ExportJobRecord>({
+      query:
+        'SELECT * FROM c WHERE c.docType = @docType AND (ARRAY_CONTAINS(@active, c.status) OR (c.status = @cancelled AND NOT IS_DEFINED(c.filesDeletedAt)))',
+      parameters: [
+        { name: '@docType', value: 'job' },
+        { name: '@active', value: [...ACTIVE_JOB_STATUSES] },
+        { name: '@cancelled', value: 'Cancelled' },
+      ],
+    });
+    return jobs.map((job) => withoutSystemProperties(job, true));
+  }
+
   async getProgress(jobId: string, unitId: string): Promise<ProgressDocument | undefined> {
     return this.readDoc<ProgressDocument>(progressDocumentId(jobId, unitId), jobId);
   }

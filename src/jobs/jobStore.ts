@@ -15,6 +15,11 @@ export interface JobStore {
   findActiveJobByHash(clientId: string, requestHash: string): Promise<ExportJobRecord | undefined>;
   /** Counts the client's jobs that are Queued or Running. */
   countActiveJobs(clientId?: string): Promise<number>;
+  /**
+   * The jobs the sweeper looks at: every Queued or Running job, and every Cancelled job whose
+   * files are not known to be deleted.
+   */
+  listJobsToSweep(): Promise<ExportJobRecord[]>;
 
   /** Reads a progress document with its etag, or undefined. */
   getProgress(jobId: string, unitId: string): Promise<ProgressDocument | undefined>;

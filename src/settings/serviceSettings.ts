@@ -214,6 +214,14 @@ export const RETRY = {
     max: 86_400,
     meaning: 'Longest `Retry-After` honoured; a longer one is cut to this.',
   }),
+  jobEndDeadlineMinutes: integer({
+    name: 'EXPORT_JOB_END_DEADLINE_MINUTES',
+    default: 24 * 60,
+    min: 0,
+    max: 30 * 24 * 60,
+    meaning:
+      "How long an orchestration keeps retrying the write of its job's end (Completed or Failed), in rounds of page retries; `0` gives up after the first round. After it, the status endpoint and the sweeper end the job.",
+  }),
 };
 
 export const LIMITS = {

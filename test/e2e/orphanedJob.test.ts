@@ -5,7 +5,7 @@ import { newJobRecord } from '../../src/export/kickoff';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { createCosmosJobStore } from '../../src/jobs/cosmosJobStore';
 import { AppProcess } from '../support/appProcess';
-import { exportRequest } from '../support/exportRequests';
+import { defaultOrchestrationSettings, exportRequest } from '../support/exportRequests';
 import { downloadAll, expectedKeys, idsByType, seedPatients } from '../support/exportFixtures';
 import { testConnectionInfo } from '../support/testEnv';
 
@@ -40,6 +40,7 @@ describe('a job whose orchestration never started', () => {
           container: app.container,
         },
         clientId: 'anonymous',
+        orchestration: defaultOrchestrationSettings(),
       }),
     );
 

@@ -5,14 +5,13 @@
 import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { BulkDataClient } from '../../dev/client/bulkDataClient';
-import type { ExportJobRecord } from '../../src/export/model';
-import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { AppProcess } from '../support/appProcess';
 import {
   downloadSummary,
   jobIdOf,
   listBlobs,
   managementOf,
+  readJobRecord,
   sleep,
   sortedExpectation,
   waitForExit,
@@ -21,23 +20,11 @@ import {
 import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
 import { startSlowFhirSource, type SlowFhirSource } from '../support/slowFhirSource';
-import { testConnectionInfo } from '../support/testEnv';
 
 const PATIENTS = 12;
 const THRESHOLD = 20;
 const expected = sortedExpectation(expectedKeys(PATIENTS));
 const splitEnv = { EXPORT_RANGE_SPLIT_THRESHOLD: String(THRESHOLD), EXPORT_MAX_RANGES_PER_TYPE: '4' };
-
-async function jobRecord(app: AppProcess, jobId: string): Promise<ExportJobRecord> {
-  const info = testConnectionInfo();
-  const { resource } = await getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
-    .database(app.database)
-    .container('jobs')
-    .item(jobId, jobId)
-    .read<ExportJobRecord>();
-  if (!resource) throw new Error(`job ${jobId} not found`);
-  return resource;
-}
 
 async function kickoff(client: BulkDataClient): Promise<{ pollUrl: string; statusQueryGetUri: string }> {
   const response = await client.kickoff('$export', { headers: { 'Cache-Control': 'no-cache' } });
@@ -74,7 +61,7 @@ describe('a system export with Observation split into time ranges', () => {
     const types = manifest.output.map((o) => o.type);
     expect(types).toEqual([...types].sort());
 
-    const job = await jobRecord(app, jobIdOf(pollUrl));
+    const job = await readJobRecord(app, jobIdOf(pollUrl));
     const ranges = (job.plannedUnits ?? []).filter((u) => u.resourceType === 'Observation');
     expect(ranges.map((u) => u.unitId).sort()).toEqual(ranges.map((_, i) => `Observation.r${i + 1}`));
     expect(ranges.length).toBeGreaterThan(1);
@@ -149,7 +136,7 @@ describe('cancelling a split export', () => {
       if (i > 200) throw new Error('no file was written');
       await sleep(50);
     }
-    const units = (await jobRecord(app, jobId)).plannedUnits ?? [];
+    const units = (await readJobRecord(app, jobId)).plannedUnits ?? [];
     expect(units.filter((u) => u.rangeIndex !== undefined).length).toBeGreaterThan(1);
 
     expect(await client.cancel(pollUrl)).toBe(202);

@@ -2,6 +2,7 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import type { BulkDataClient, Manifest } from '../../dev/client/bulkDataClient';
+import type { ExportJobRecord } from '../../src/export/model';
 import type { AppProcess } from './appProcess';
 import { downloadAll } from './exportFixtures';
 import { testConnectionInfo } from './testEnv';
@@ -46,6 +47,18 @@ export async function waitForExit(app: AppProcess, timeoutMs = 60_000): Promise<
     timeoutMs,
     100,
   );
+}
+
+/** The job record as the app's Cosmos jobs container holds it. */
+export async function readJobRecord(app: AppProcess, jobId: string): Promise<ExportJobRecord> {
+  const info = testConnectionInfo();
+  const { resource } = await getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
+    .database(app.database)
+    .container('jobs')
+    .item(jobId, jobId)
+    .read<ExportJobRecord>();
+  if (!resource) throw new Error(`job ${jobId} not found`);
+  return resource;
 }
 
 /** Number of job records in the app's Cosmos jobs container (0 when it does not exist yet). */

@@ -1,4 +1,6 @@
-import type { ExportRequest } from '../../src/export/model';
+import { exportConfigFromEnv } from '../../src/config';
+import { orchestrationSettingsOf } from '../../src/export/kickoff';
+import type { ExportRequest, OrchestrationSettings } from '../../src/export/model';
 
 /** A system export of every type, as the kick-off parser would produce it, changed by `fields`. */
 export function exportRequest(fields: Partial<ExportRequest> = {}): ExportRequest {
@@ -13,4 +15,9 @@ export function exportRequest(fields: Partial<ExportRequest> = {}): ExportReques
     includeAssociatedData: [],
     ...fields,
   };
+}
+
+/** The orchestration settings a job gets with the default configuration. */
+export function defaultOrchestrationSettings(): OrchestrationSettings {
+  return orchestrationSettingsOf(exportConfigFromEnv({}));
 }

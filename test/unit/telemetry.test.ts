@@ -9,6 +9,7 @@ import {
   TelemetryMetrics,
 } from '../../src/export/exportTelemetry';
 import type { ExportJobRecord } from '../../src/export/model';
+import { defaultOrchestrationSettings } from '../support/exportRequests';
 import type { JobStore } from '../../src/jobs/jobStore';
 import {
   createTelemetry,
@@ -77,6 +78,7 @@ function groupJob(overrides: Partial<ExportJobRecord> = {}): ExportJobRecord {
     requestHash: 'hash',
     destination: { accountUrl: 'http://127.0.0.1:10000/devstoreaccount1', container: 'exports' },
     clientId: 'client-of-dr-smith',
+    orchestration: defaultOrchestrationSettings(),
     patientScope: ['Patient/p-42', 'Patient/p-43'],
     ...overrides,
   };

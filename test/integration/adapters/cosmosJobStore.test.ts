@@ -8,7 +8,7 @@ import {
   createCosmosJobStore,
   RUNNING_JOB_CONDITION,
 } from '../../../src/jobs/cosmosJobStore';
-import { exportRequest } from '../../support/exportRequests';
+import { defaultOrchestrationSettings, exportRequest } from '../../support/exportRequests';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const databaseId = uniqueName('jobstore');
@@ -26,6 +26,7 @@ function job(jobId: string, overrides: Partial<ExportJobRecord> = {}): ExportJob
     requestHash: 'hash-1',
     destination: { accountUrl: 'http://127.0.0.1:1/devstoreaccount1', container: 'exports' },
     clientId: 'client-a',
+    orchestration: defaultOrchestrationSettings(),
     ...overrides,
   };
 }

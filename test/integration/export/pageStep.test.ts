@@ -27,7 +27,7 @@ import { createCosmosResourceWriter } from '../../../dev/demo/cosmosResourceWrit
 import { createCosmosSearchSource } from '../../../src/sources/cosmosSource';
 import { lineText, type SearchSource } from '../../../src/sources/searchSource';
 import { generateDataset } from '../../../dev/demo/syntheticFhir';
-import { exportRequest } from '../../support/exportRequests';
+import { defaultOrchestrationSettings, exportRequest } from '../../support/exportRequests';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const PAGE_SIZE = 3;
@@ -82,6 +82,7 @@ describe('the page step with real adapters', () => {
         requestHash: jobId,
         destination: destination.ref,
         clientId: 'test',
+        orchestration: defaultOrchestrationSettings(),
       }),
     );
     const started = await startJob(on, jobId);
@@ -618,6 +619,7 @@ describe('the page step with real adapters', () => {
         requestHash: jobId,
         destination: destination.ref,
         clientId: 'test',
+        orchestration: defaultOrchestrationSettings(),
       }),
     );
     const started = await startJob(deps, jobId);

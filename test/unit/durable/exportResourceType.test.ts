@@ -3,13 +3,11 @@
  * durable runtime itself is exercised by the e2e suites).
  */
 import type { OrchestrationContext } from 'durable-functions';
-import {
-  exportResourceType,
-  type UnitInput,
-  type UnitResult,
-} from '../../../functions/durable/orchestrators';
+import { exportResourceType } from '../../../functions/durable/exportResourceType';
+import type { UnitInput, UnitResult } from '../../../functions/durable/orchestrationInput';
 import { exportConfigFromEnv } from '../../../src/config';
 import type { PageStepResult } from '../../../src/export/pageStep';
+import { defaultOrchestrationSettings } from '../../support/exportRequests';
 
 type Yielded = { kind: 'page'; input: unknown } | { kind: 'timer' };
 
@@ -49,6 +47,7 @@ const unit: UnitInput = {
   jobId: 'job',
   unitId: 'Patient',
   resourceType: 'Patient',
+  settings: defaultOrchestrationSettings(),
   pages: 0,
   resources: 0,
   throttleWaits: 0,

@@ -1,0 +1,81 @@
+/**
+ * Brings a job's record in line with its orchestration (src/export/jobRepair.ts decides): reads what
+ * the durable client reports, and acts on the decision where only the durable client can: starting
+ * the orchestration a job never got, or stopping the lanes and units a failed job left running
+ * (terminating an orchestration does not stop its sub-orchestrations).
+ */
+import type * as df from 'durable-functions';
+import type { ExportDeps } from '../../src/export/exportDeps';
+import { plannedUnitIds } from '../../src/export/jobPlan';
+import { repairJob, type OrchestrationState, type RepairAction } from '../../src/export/jobRepair';
+import type { ExportJobRecord } from '../../src/export/model';
+import { mapWithConcurrency } from '../../src/util/concurrency';
+import { ORCHESTRATOR_EXPORT_JOB, jobInstanceIds } from '../names';
+import { jobInputOf } from './orchestrationInput';
+
+/** Terminate requests sent at once when a job's instances are stopped. */
+const TERMINATE_CONCURRENCY = 8;
+
+export async function orchestrationStateOf(
+  client: df.DurableClient,
+  instanceId: string,
+): Promise<OrchestrationState> {
+  let status: df.DurableOrchestrationStatus;
+  try {
+    status = await client.getStatus(instanceId, { showHistory: false, showInput: false });
+  } catch (error) {
+    // The client reports an unknown instance only as an error whose message names HTTP 404.
+    if (/\b404\b/.test(error instanceof Error ? error.message : String(error))) return 'absent';
+    throw error;
+  }
+  switch (status.runtimeStatus) {
+    case 'Pending':
+      return 'pending';
+    case 'Completed':
+      return 'completed';
+    case 'Failed':
+      return 'failed';
+    case 'Terminated':
+    case 'Canceled':
+      return 'terminated';
+    default:
+      // Running, ContinuedAsNew, Suspended: the orchestration still owns the job.
+      return 'running';
+  }
+}
+
+/** Repairs `job` (read before this call) against its orchestration; see src/export/jobRepair.ts. */
+export async function repairWithOrchestration(
+  client: df.DurableClient,
+  deps: ExportDeps,
+  job: ExportJobRecord,
+): Promise<RepairAction> {
+  const state = await orchestrationStateOf(client, job.jobId);
+  const action = await repairJob(deps, job, state);
+  if (action === 'start') {
+    try {
+      await client.startNew(ORCHESTRATOR_EXPORT_JOB, { instanceId: job.jobId, input: jobInputOf(job) });
+    } catch (error) {
+      // Another poll or sweep started it first.
+      if ((await orchestrationStateOf(client, job.jobId)) === 'absent') throw error;
+    }
+  }
+  if (action === 'failed') await stopJobInstances(client, job, 'The export failed.');
+  return action;
+}
+
+/** Terminates every orchestration instance of `job` that may still run; ended ones are skipped. */
+export async function stopJobInstances(
+  client: df.DurableClient,
+  job: ExportJobRecord,
+  reason: string,
+): Promise<void> {
+  const ids = jobInstanceIds(job.jobId, plannedUnitIds(job), job.orchestration.typeParallelism);
+  await mapWithConcurrency(ids, TERMINATE_CONCURRENCY, async (instanceId) => {
+    try {
+      await client.terminate(instanceId, reason);
+    } catch {
+      // Already ended or never started: nothing to stop.
+    }
+  });
+}
