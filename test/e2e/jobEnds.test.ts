@@ -236,7 +236,7 @@ describe('a job whose orchestration is stopped outside the export API', () => {
 describe('settings changed while a job runs', () => {
   const env: Record<string, string> = {
     EXPORT_RESOURCES_PER_PAGE: '3',
-    EXPORT_TYPE_PARALLELISM: '1',
+    EXPORT_TYPE_PARALLELISM: '4',
     EXPORT_PAGES_PER_CONTINUE_AS_NEW: '2',
     LOCAL_CRASH_AT: 'written:2',
   };
@@ -249,7 +249,7 @@ describe('settings changed while a job runs', () => {
     const started = await kickoff(client);
     await waitForExit(app);
 
-    env.EXPORT_TYPE_PARALLELISM = '4';
+    env.EXPORT_TYPE_PARALLELISM = '1';
     env.EXPORT_PAGES_PER_CONTINUE_AS_NEW = '7';
     env.EXPORT_RETRY_MAX_ATTEMPTS = '9';
     delete env.LOCAL_CRASH_AT;
@@ -263,7 +263,7 @@ describe('settings changed while a job runs', () => {
     expect(duplicates).toEqual([]);
     expect(ids).toEqual(expected);
     expect((await durableStatus(started.statusQueryGetUri)).runtimeStatus).toBe('Completed');
-    expect((await readJobRecord(app, started.jobId)).orchestration.typeParallelism).toBe(1);
+    expect((await readJobRecord(app, started.jobId)).orchestration.typeParallelism).toBe(4);
   });
 });
 
