@@ -59,8 +59,12 @@ export interface ExportConfig {
    */
   jobRecordMaxAgeMs: number;
   retry: RetryPolicy;
-  /** How long a completed export's files are kept and its manifest answered. */
+  /** How long an ended export's files are kept and a completed one's manifest answered. */
   fileRetentionHours: number;
+  /** How long an ended job's durable history and progress documents are kept. */
+  historyRetentionHours: number;
+  /** How long an ended job's record is kept (Cosmos DB TTL). */
+  jobRecordRetentionDays: number;
   /** Seconds a client is told to wait between status polls (Retry-After). */
   pollRetryAfterSeconds: number;
   /** Jobs that may be Queued or Running at once, across all clients. */
@@ -180,6 +184,8 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
       jobEndDeadlineMinutes: readInteger(env, RETRY.jobEndDeadlineMinutes),
     },
     fileRetentionHours: readInteger(env, EXPORT.fileRetentionHours),
+    historyRetentionHours: readInteger(env, EXPORT.historyRetentionHours),
+    jobRecordRetentionDays: readInteger(env, EXPORT.jobRecordRetentionDays),
     pollRetryAfterSeconds: readInteger(env, EXPORT.pollRetryAfterSeconds),
     maxActiveJobs: readInteger(env, LIMITS.maxActiveJobs),
     maxActiveJobsPerClient: readInteger(env, LIMITS.maxActiveJobsPerClient),

@@ -13,8 +13,8 @@ import { mapWithConcurrency } from '../../src/util/concurrency';
 import { ORCHESTRATOR_EXPORT_JOB, jobInstanceIds } from '../names';
 import { jobInputOf } from './orchestrationInput';
 
-/** Terminate requests sent at once when a job's instances are stopped. */
-const TERMINATE_CONCURRENCY = 8;
+/** Terminate or purge requests sent at once for one job's instances. */
+const INSTANCE_CONCURRENCY = 8;
 
 export async function orchestrationStateOf(
   client: df.DurableClient,
@@ -64,6 +64,19 @@ export async function repairWithOrchestration(
   return action;
 }
 
+/** Purges the durable history of every orchestration instance of an ended `job`. */
+export async function purgeJobHistory(client: df.DurableClient, job: ExportJobRecord): Promise<void> {
+  const ids = jobInstanceIds(job.jobId, plannedUnitIds(job), job.orchestration.typeParallelism);
+  await mapWithConcurrency(ids, INSTANCE_CONCURRENCY, async (instanceId) => {
+    try {
+      await client.purgeInstanceHistory(instanceId);
+    } catch (error) {
+      // An instance that never existed (a lane the job did not need) or is already purged.
+      if (!/\b404\b/.test(error instanceof Error ? error.message : String(error))) throw error;
+    }
+  });
+}
+
 /** Terminates every orchestration instance of `job` that may still run; ended ones are skipped. */
 export async function stopJobInstances(
   client: df.DurableClient,
@@ -71,7 +84,7 @@ export async function stopJobInstances(
   reason: string,
 ): Promise<void> {
   const ids = jobInstanceIds(job.jobId, plannedUnitIds(job), job.orchestration.typeParallelism);
-  await mapWithConcurrency(ids, TERMINATE_CONCURRENCY, async (instanceId) => {
+  await mapWithConcurrency(ids, INSTANCE_CONCURRENCY, async (instanceId) => {
     try {
       await client.terminate(instanceId, reason);
     } catch {

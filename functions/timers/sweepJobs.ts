@@ -1,34 +1,41 @@
 /**
- * The sweeper: every five minutes, repairs the jobs nobody polls (src/export/jobRepair.ts): an
- * active job whose orchestration ended without ending it is failed, a job whose orchestration never
- * started is started, and a cancellation whose file deletion was interrupted is finished.
+ * The sweeper, every five minutes. It repairs the active jobs nobody polls (src/export/jobRepair.ts):
+ * one whose orchestration ended without ending it is failed, one whose orchestration never started
+ * is started. And it applies retention to ended jobs (src/export/jobRetention.ts): the files of
+ * cancelled and expired jobs are deleted, durable history and progress documents purged.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
+import { isActiveStatus } from '../../src/export/jobLifecycle';
+import { applyRetention } from '../../src/export/jobRetention';
 import { getServices } from '../../src/services';
 import { mapWithConcurrency } from '../../src/util/concurrency';
-import { repairWithOrchestration } from '../durable/jobRepair';
+import { purgeJobHistory, repairWithOrchestration } from '../durable/jobRepair';
 import { TIMER_SWEEP_JOBS } from '../names';
 
-/** Jobs repaired at once: each costs a status read and at most a few writes. */
+/** Jobs swept at once: each costs a status read and at most a few writes. */
 const SWEEP_CONCURRENCY = 4;
 
 async function sweepJobs(_timer: Timer, client: df.DurableClient, context: InvocationContext): Promise<void> {
-  const services = await getServices();
-  const jobs = await services.exportDeps.jobs.listJobsToSweep();
-  const actions = await mapWithConcurrency(jobs, SWEEP_CONCURRENCY, async (job) => {
+  const deps = (await getServices()).exportDeps;
+  const now = deps.now();
+  const historyEndedBefore = new Date(now.getTime() - deps.config.historyRetentionHours * 3600_000);
+  const jobs = await deps.jobs.listJobsToSweep(now.toISOString(), historyEndedBefore.toISOString());
+  const changed = await mapWithConcurrency(jobs, SWEEP_CONCURRENCY, async (job) => {
     try {
-      return await repairWithOrchestration(client, services.exportDeps, job);
+      if (isActiveStatus(job.status)) return (await repairWithOrchestration(client, deps, job)) !== 'none';
+      const done = await applyRetention(deps, job, (ended) => purgeJobHistory(client, ended));
+      return done.length > 0;
     } catch (error) {
       // One job's trouble does not stop the sweep; the next one tries it again.
       context.warn(
         `Sweeping job ${job.jobId} failed: ${error instanceof Error ? error.message : String(error)}`,
       );
-      return 'none';
+      return false;
     }
   });
-  const done = actions.filter((action) => action !== 'none').length;
-  if (done > 0) context.log(`Swept ${jobs.length} jobs; repaired ${done}.`);
+  const count = changed.filter(Boolean).length;
+  if (count > 0) context.log(`Swept ${jobs.length} jobs; changed ${count}.`);
 }
 
 df.app.client.timer(TIMER_SWEEP_JOBS, { schedule: '0 */5 * * * *', handler: sweepJobs });

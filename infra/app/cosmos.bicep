@@ -101,6 +101,9 @@ resource jobsContainer 'Microsoft.DocumentDB/databaseAccounts/sqlDatabases/conta
         kind: 'Hash'
         version: 2
       }
+      // TTL on without a default: an ended job's record carries its own `ttl`
+      // (EXPORT_JOB_RECORD_RETENTION_DAYS); active jobs never expire.
+      defaultTtl: -1
       indexingPolicy: {
         indexingMode: 'consistent'
         automatic: true

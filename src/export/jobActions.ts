@@ -152,8 +152,7 @@ export async function completeJob(
     return {
       ...current,
       status: 'Completed',
-      completedAt: now.toISOString(),
-      expiresAt: new Date(now.getTime() + deps.config.fileRetentionHours * 3600_000).toISOString(),
+      ...endOfJob(deps, now),
       output: manifestOutput(progress),
       errorFiles,
     };
@@ -210,7 +209,7 @@ export async function failJob(deps: ExportDeps, jobId: string, failure: FailureD
     transitioned = false;
     if (isFinalStatus(current.status)) return undefined;
     transitioned = true;
-    return { ...current, status: 'Failed', failureDetails: failure, completedAt: deps.now().toISOString() };
+    return { ...current, status: 'Failed', failureDetails: failure, ...endOfJob(deps, deps.now()) };
   });
   if (job && transitioned) {
     const telemetry = telemetryOf(deps);
@@ -238,7 +237,8 @@ export async function cancelJob(
     if (current.clientId !== clientId || current.status === 'Cancelled') return undefined;
     assertTransition(current.status, 'Cancelled');
     previousStatus = current.status;
-    cancelled = { ...current, status: 'Cancelled', completedAt: deps.now().toISOString() };
+    const { completedAt, ttl } = endOfJob(deps, deps.now());
+    cancelled = { ...current, status: 'Cancelled', completedAt, ttl };
     return cancelled;
   });
   // Another client's job answers exactly like a job that does not exist.
@@ -246,19 +246,41 @@ export async function cancelJob(
   const telemetry = telemetryOf(deps);
   jobCancelled(telemetry, cancelled, previousStatus);
   if (isActiveStatus(previousStatus)) await stopOrchestrations(cancelled);
-  await deleteCancelledFiles(deps, cancelled);
+  await deleteJobFiles(deps, cancelled);
   await telemetry.flush();
 }
 
 /**
- * Deletes a cancelled job's files and records that it did. A cancel interrupted before this point
- * leaves `filesDeletedAt` unset, which the sweeper finds and finishes.
+ * The fields every end of a job sets: when it ended, when its files expire, and how long Cosmos DB
+ * keeps the record.
  */
-export async function deleteCancelledFiles(deps: ExportDeps, job: ExportJobRecord): Promise<void> {
+function endOfJob(deps: ExportDeps, now: Date): Pick<ExportJobRecord, 'completedAt' | 'expiresAt' | 'ttl'> {
+  return {
+    completedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + deps.config.fileRetentionHours * 3600_000).toISOString(),
+    ttl: deps.config.jobRecordRetentionDays * 86_400,
+  };
+}
+
+/**
+ * Deletes an ended job's files and records that it did. A cancel interrupted before this point
+ * leaves `filesDeletedAt` unset, which the sweeper finds and finishes; it also deletes the files of
+ * jobs past `expiresAt`.
+ */
+export async function deleteJobFiles(deps: ExportDeps, job: ExportJobRecord): Promise<void> {
   await deps.destinationFor(job.destination).deletePrefix(`${job.jobId}/`);
   await updateJob(deps, job.jobId, (current) =>
-    current.status === 'Cancelled' && !current.filesDeletedAt
+    isFinalStatus(current.status) && !current.filesDeletedAt
       ? { ...current, filesDeletedAt: deps.now().toISOString() }
+      : undefined,
+  );
+}
+
+/** Records that an ended job's durable history and progress documents are purged. */
+export async function markHistoryPurged(deps: ExportDeps, jobId: string): Promise<void> {
+  await updateJob(deps, jobId, (current) =>
+    isFinalStatus(current.status) && !current.historyPurgedAt
+      ? { ...current, historyPurgedAt: deps.now().toISOString() }
       : undefined,
   );
 }

@@ -6,15 +6,15 @@
  */
 import type { ExportDeps } from './exportDeps';
 import { orchestrationEnded, type OrchestrationEnd } from './failureMapping';
-import { deleteCancelledFiles, failJob } from './jobActions';
+import { failJob } from './jobActions';
 import { isActiveStatus } from './jobLifecycle';
 import type { ExportJobRecord } from './model';
 
 /** The orchestration of a job as the durable client reports it; `absent` when it has no instance. */
 export type OrchestrationState = 'pending' | 'running' | OrchestrationEnd | 'absent';
 
-/** What a repair did: nothing, the job needs its orchestration started, the job was failed, or files deleted. */
-export type RepairAction = 'none' | 'start' | 'failed' | 'filesDeleted';
+/** What a repair did: nothing, the job needs its orchestration started, or the job was failed. */
+export type RepairAction = 'none' | 'start' | 'failed';
 
 /** A kick-off starts its orchestration within milliseconds of creating the job; give it ample time. */
 export const START_GRACE_MS = 15_000;
@@ -29,11 +29,6 @@ export async function repairJob(
   job: ExportJobRecord,
   orchestration: OrchestrationState,
 ): Promise<RepairAction> {
-  if (job.status === 'Cancelled') {
-    if (job.filesDeletedAt) return 'none';
-    await deleteCancelledFiles(deps, job);
-    return 'filesDeleted';
-  }
   if (!isActiveStatus(job.status)) return 'none';
   switch (orchestration) {
     case 'pending':

@@ -111,7 +111,7 @@ export interface ExportJobRecord {
   patientScope?: string[];
   startedAt?: string;
   completedAt?: string;
-  /** ISO instant after which the output files may be deleted. */
+  /** ISO instant after which the files of an ended job are deleted (and a manifest no longer answered). */
   expiresAt?: string;
   output?: ManifestOutputEntry[];
   failureDetails?: FailureDetails;
@@ -119,8 +119,12 @@ export interface ExportJobRecord {
   warnings?: string[];
   /** The manifest's `error` entries: OperationOutcome NDJSON written when the job completed. */
   errorFiles?: ManifestOutputEntry[];
-  /** When a cancelled job's files were deleted; absent on a Cancelled job while that is still due. */
+  /** When an ended job's files were deleted (cancelled, or expired); absent while that is still due. */
   filesDeletedAt?: string;
+  /** When an ended job's durable history and progress documents were purged. */
+  historyPurgedAt?: string;
+  /** Seconds Cosmos DB keeps the record after its last write; set when the job ends. */
+  ttl?: number;
   /** Cosmos etag, present on records read from the store. */
   _etag?: string;
 }

@@ -114,17 +114,25 @@ export function ensureDatabase(client: CosmosClient, databaseId: string): Promis
   });
 }
 
-/** Creates the database and container if missing; `partitionKeyPath` like `/jobId`. */
+/**
+ * Creates the database and container if missing; `partitionKeyPath` like `/jobId`, `defaultTtl` as
+ * Cosmos DB defines it (-1: TTL on, items expire only by their own `ttl`).
+ */
 export function ensureContainer(
   client: CosmosClient,
   databaseId: string,
   containerId: string,
   partitionKeyPath: string,
+  options: { defaultTtl?: number } = {},
 ): Promise<Container> {
   return once(`${clientId(client)}|${databaseId}|${containerId}`, async () => {
     const database = await ensureDatabase(client, databaseId);
     const partitionKey: PartitionKeyDefinition = { paths: [partitionKeyPath] };
-    const { container } = await database.containers.createIfNotExists({ id: containerId, partitionKey });
+    const { container } = await database.containers.createIfNotExists({
+      id: containerId,
+      partitionKey,
+      ...(options.defaultTtl !== undefined ? { defaultTtl: options.defaultTtl } : {}),
+    });
     return container;
   });
 }

@@ -81,7 +81,7 @@ export class CosmosJobStore implements JobStore {
     const body = withoutSystemProperties({ ...job, id: job.jobId, docType: 'job' as const }, false);
     try {
       const { resource } = await this.container.items.create(body);
-      return withoutSystemProperties(resource as ExportJobRecord, true);
+      return withoutSystemProperties(resource as unknown as ExportJobRecord, true);
     } catch (err) {
       if (cosmosStatusOf(err) === 409) throw new JobConflictError(`Job ${job.jobId} already exists`);
       throw err;
@@ -99,7 +99,7 @@ export class CosmosJobStore implements JobStore {
       const { resource } = await this.container
         .item(job.jobId, job.jobId)
         .replace(body, { accessCondition: { type: 'IfMatch', condition: job._etag } });
-      return withoutSystemProperties(resource as ExportJobRecord, true);
+      return withoutSystemProperties(resource as unknown as ExportJobRecord, true);
     } catch (err) {
       const status = cosmosStatusOf(err);
       if (status === 412) throw new JobConflictError(`Job ${job.jobId} was changed by someone else`);
@@ -140,14 +140,21 @@ export class CosmosJobStore implements JobStore {
     return counts.reduce((sum, n) => sum + n, 0);
   }
 
-  async listJobsToSweep(): Promise<ExportJobRecord[]> {
+  async listJobsToSweep(now: string, historyEndedBefore: string): Promise<ExportJobRecord[]> {
     const jobs = await this.queryAll<ExportJobRecord>({
-      query:
-        'SELECT * FROM c WHERE c.docType = @docType AND (ARRAY_CONTAINS(@active, c.status) OR (c.status = @cancelled AND NOT IS_DEFINED(c.filesDeletedAt)))',
+      query: `SELECT * FROM c WHERE c.docType = @docType AND (
+          ARRAY_CONTAINS(@active, c.status)
+          OR (ARRAY_CONTAINS(@ended, c.status) AND NOT IS_DEFINED(c.filesDeletedAt)
+            AND (c.status = @cancelled OR c.expiresAt <= @now))
+          OR (ARRAY_CONTAINS(@ended, c.status) AND NOT IS_DEFINED(c.historyPurgedAt)
+            AND c.completedAt <= @historyEndedBefore))`,
       parameters: [
         { name: '@docType', value: 'job' },
         { name: '@active', value: [...ACTIVE_JOB_STATUSES] },
+        { name: '@ended', value: ['Completed', 'Failed', 'Cancelled'] },
         { name: '@cancelled', value: 'Cancelled' },
+        { name: '@now', value: now },
+        { name: '@historyEndedBefore', value: historyEndedBefore },
       ],
     });
     return jobs.map((job) => withoutSystemProperties(job, true));
@@ -171,6 +178,16 @@ export class CosmosJobStore implements JobStore {
     return docs
       .map((d) => withoutSystemProperties(d, true))
       .sort((a, b) => (a.unitId < b.unitId ? -1 : a.unitId > b.unitId ? 1 : 0));
+  }
+
+  async deleteProgress(jobId: string): Promise<void> {
+    for (const progress of await this.listProgress(jobId)) {
+      try {
+        await this.container.item(progressDocumentId(jobId, progress.unitId), jobId).delete();
+      } catch (err) {
+        if (cosmosStatusOf(err) !== 404) throw err;
+      }
+    }
   }
 
   async createProgress(progress: ProgressDocument): Promise<ProgressDocument> {
@@ -325,6 +342,8 @@ export async function createCosmosJobStore(settings: CosmosJobStoreSettings): Pr
     settings.databaseId,
     settings.containerId,
     JOBS_PARTITION_KEY_PATH,
+    // TTL on, without a default: only ended job records (which carry `ttl`) expire.
+    { defaultTtl: -1 },
   );
   return new CosmosJobStore(container, settings);
 }

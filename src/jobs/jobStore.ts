@@ -16,15 +16,18 @@ export interface JobStore {
   /** Counts the client's jobs that are Queued or Running. */
   countActiveJobs(clientId?: string): Promise<number>;
   /**
-   * The jobs the sweeper looks at: every Queued or Running job, and every Cancelled job whose
-   * files are not known to be deleted.
+   * The jobs the sweeper looks at: every Queued or Running job; every ended job whose files are not
+   * deleted yet while it is Cancelled or expired (`expiresAt` at or before `now`); and every ended
+   * job whose history is not purged yet that ended at or before `historyEndedBefore` (ISO instants).
    */
-  listJobsToSweep(): Promise<ExportJobRecord[]>;
+  listJobsToSweep(now: string, historyEndedBefore: string): Promise<ExportJobRecord[]>;
 
   /** Reads a progress document with its etag, or undefined. */
   getProgress(jobId: string, unitId: string): Promise<ProgressDocument | undefined>;
   /** All progress documents of a job. */
   listProgress(jobId: string): Promise<ProgressDocument[]>;
+  /** Deletes every progress document of a job (an ended job's, once its history is purged). */
+  deleteProgress(jobId: string): Promise<void>;
   /** Creates a progress document; if one exists already, returns the stored one unchanged. */
   createProgress(progress: ProgressDocument): Promise<ProgressDocument>;
   /**

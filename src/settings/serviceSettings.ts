@@ -144,7 +144,24 @@ export const EXPORT = {
     default: 24,
     min: 1,
     max: 24 * 365,
-    meaning: "How long a completed export's files are kept and its manifest answered (`Expires`).",
+    meaning:
+      "How long an ended export's files are kept and a completed one's manifest answered (`Expires`); the sweeper then deletes them.",
+  }),
+  historyRetentionHours: integer({
+    name: 'EXPORT_HISTORY_RETENTION_HOURS',
+    default: 7 * 24,
+    min: 1,
+    max: 24 * 365,
+    meaning:
+      "How long an ended job's durable orchestration history and progress documents are kept (for diagnosis) before the sweeper purges them.",
+  }),
+  jobRecordRetentionDays: integer({
+    name: 'EXPORT_JOB_RECORD_RETENTION_DAYS',
+    default: 90,
+    min: 1,
+    max: 3650,
+    meaning:
+      "How long an ended job's record stays in Cosmos DB (its `ttl`, counted from its last write; the jobs container has TTL on).",
   }),
   fileAccess: choice({
     name: 'EXPORT_FILE_ACCESS',

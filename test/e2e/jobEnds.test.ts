@@ -7,6 +7,7 @@
 import { BlobServiceClient } from '@azure/storage-blob';
 import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { newJobRecord } from '../../src/export/kickoff';
+import type { ExportJobRecord } from '../../src/export/model';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { jobInstanceIds } from '../../functions/names';
 import { AppProcess } from '../support/appProcess';
@@ -127,6 +128,9 @@ describe('a job whose end can never be written', () => {
     const job = await readJobRecord(app, started.jobId);
     expect(job.status).toBe('Failed');
     expect(job.failureDetails?.statusCode).toBe(500);
+    // A failed job's files expire like a completed one's, and its record has a TTL.
+    expect(job.expiresAt).toBeDefined();
+    expect(job.ttl).toBe(90 * 86_400);
   });
 });
 
@@ -203,9 +207,7 @@ describe('a job whose orchestration is stopped outside the export API', () => {
 
   it('given a cancelled job whose files were never deleted, when the sweeper runs, then its files go and the record says so', async () => {
     const info = testConnectionInfo();
-    const jobs = getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
-      .database(app.database)
-      .container('jobs');
+    const jobs = jobsContainer(app);
     const blobs = BlobServiceClient.fromConnectionString(info.storageConnectionString);
     const jobId = crypto.randomUUID();
     const record = newJobRecord({
@@ -230,6 +232,55 @@ describe('a job whose orchestration is stopped outside the export API', () => {
     });
     expect(job.status).toBe('Cancelled');
     expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
+  });
+});
+
+describe('retention of ended jobs', () => {
+  const app = new AppProcess();
+  let client: BulkDataClient;
+  beforeAll(async () => {
+    await seedPatients(app, PATIENTS);
+    client = new BulkDataClient(await app.start());
+  });
+  afterAll(() => app.dispose());
+
+  it('given a completed job past its expiry and its history retention, when the sweeper runs, then its files, durable history and progress documents go, and its record keeps a TTL', async () => {
+    const started = await kickoff(client);
+    await client.waitForManifest(started.pollUrl, { timeoutMs: 90_000, maxIntervalMs: 500 });
+    await waitForRuntimeStatus(started.statusQueryGetUri, ['Completed']);
+    expect((await listBlobs(app, `${started.jobId}/`)).length).toBeGreaterThan(0);
+
+    // Eight days on: past the files' expiry (a day) and the history retention (a week).
+    const jobs = jobsContainer(app);
+    const { resource } = await jobs.item(started.jobId, started.jobId).read<ExportJobRecord>();
+    const past = new Date(Date.now() - 8 * 86_400_000).toISOString();
+    await jobs
+      .item(started.jobId, started.jobId)
+      .replace({ ...resource, completedAt: past, expiresAt: past });
+    expect((await poll(started.pollUrl)).status).toBe(404);
+
+    await runSweeper(app);
+    const job = await eventually('the retention applied', async () => {
+      const current = await readJobRecord(app, started.jobId);
+      return current.filesDeletedAt && current.historyPurgedAt ? current : undefined;
+    });
+    expect(await listBlobs(app, `${started.jobId}/`)).toEqual([]);
+    const status = await fetch(started.statusQueryGetUri);
+    await status.arrayBuffer();
+    expect(status.status).toBe(404);
+    const { resources: progress } = await jobs.items
+      .query({
+        query: 'SELECT c.id FROM c WHERE c.jobId = @jobId AND c.docType = @docType',
+        parameters: [
+          { name: '@jobId', value: started.jobId },
+          { name: '@docType', value: 'progress' },
+        ],
+      })
+      .fetchAll();
+    expect(progress).toEqual([]);
+    expect(job.ttl).toBe(90 * 86_400);
+    const { resource: definition } = await jobs.read();
+    expect(definition?.defaultTtl).toBe(-1);
   });
 });
 
@@ -266,6 +317,13 @@ describe('settings changed while a job runs', () => {
     expect((await readJobRecord(app, started.jobId)).orchestration.typeParallelism).toBe(4);
   });
 });
+
+function jobsContainer(app: AppProcess) {
+  const info = testConnectionInfo();
+  return getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
+    .database(app.database)
+    .container('jobs');
+}
 
 /** Runs the sweeper now through the host's admin API, as an operator can on Azure. */
 async function runSweeper(app: AppProcess): Promise<void> {

@@ -1,0 +1,50 @@
+/**
+ * What happens to an ended job over time, applied by the sweeper: its files are deleted once it is
+ * cancelled or past `expiresAt`, and its durable history and progress documents once it ended more
+ * than `historyRetentionHours` ago (they serve diagnosis until then; the manifest lives on the
+ * record). The record itself goes by Cosmos DB's TTL (`ttl`, set when the job ends).
+ */
+import type { ExportDeps } from './exportDeps';
+import { deleteJobFiles, markHistoryPurged } from './jobActions';
+import { isFinalStatus } from './jobLifecycle';
+import type { ExportJobRecord } from './model';
+
+export type RetentionAction = 'filesDeleted' | 'historyPurged';
+
+/** Whether an ended job's files are due for deletion at `now`. */
+export function filesDue(job: ExportJobRecord, now: Date): boolean {
+  if (!isFinalStatus(job.status) || job.filesDeletedAt) return false;
+  return (
+    job.status === 'Cancelled' || (job.expiresAt !== undefined && Date.parse(job.expiresAt) <= now.getTime())
+  );
+}
+
+/** Whether an ended job's durable history is due for purging at `now`. */
+export function historyDue(job: ExportJobRecord, now: Date, retentionHours: number): boolean {
+  if (!isFinalStatus(job.status) || job.historyPurgedAt || !job.completedAt) return false;
+  return Date.parse(job.completedAt) + retentionHours * 3600_000 <= now.getTime();
+}
+
+/**
+ * Applies what is due to `job`. `purgeHistory` removes the job's orchestration instances (the
+ * durable client's part).
+ */
+export async function applyRetention(
+  deps: ExportDeps,
+  job: ExportJobRecord,
+  purgeHistory: (job: ExportJobRecord) => Promise<void>,
+): Promise<RetentionAction[]> {
+  const now = deps.now();
+  const done: RetentionAction[] = [];
+  if (filesDue(job, now)) {
+    await deleteJobFiles(deps, job);
+    done.push('filesDeleted');
+  }
+  if (historyDue(job, now, deps.config.historyRetentionHours)) {
+    await purgeHistory(job);
+    await deps.jobs.deleteProgress(job.jobId);
+    await markHistoryPurged(deps, job.jobId);
+    done.push('historyPurged');
+  }
+  return done;
+}
