@@ -172,7 +172,8 @@ export async function completeJob(
 
 /**
  * The kick-off's lenient-handling warnings as an OperationOutcome NDJSON file (the manifest's `error`
- * array, as the IG asks). Written with a fixed block id, so a retried completion writes the same file.
+ * array, as the IG asks). One block with a fixed id, committed only as a new blob: a completion retried
+ * after a crash finds the file already holding exactly that block and keeps it, each line once.
  */
 async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<ManifestOutputEntry[]> {
   const warnings = job.warnings ?? [];
@@ -185,8 +186,7 @@ async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<Ma
   const destination = deps.destinationFor(job.destination);
   const id = blockId(job.jobId, 'OperationOutcome', 1, 0);
   await destination.stageBlock(blobName, id, data);
-  // A retried completion commits the same one-block list again.
-  await destination.commitBlocks(blobName, [id], 'any');
+  await destination.commitBlocks(blobName, [id], 'new');
   return [{ type: 'OperationOutcome', blobName, count: lines.length, bytes: data.length }];
 }
 
