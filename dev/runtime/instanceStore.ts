@@ -116,11 +116,11 @@ export function newInstanceRecord(
 }
 
 /**
- * One append-only log per instance under `{dataDir}/durable/instances/{id}.jsonl`: each save appends
- * the whole record as one JSON line, and loading takes the last line that parses. The engine saves
- * several times per activity, and appending is several times cheaper than rewriting a file and
- * renaming it over the old one (about 35 µs against 215 µs for a 20 KB record here). A log past
- * `COMPACT_AFTER_BYTES` is replaced (temp file + rename) by its last record.
+ * One append-only log per instance under `{dataDir}/durable/instances/{id}.jsonl`: each save
+ * appends the whole record as one JSON line, and loading takes the last line that parses. The
+ * engine saves several times per activity, and appending is several times cheaper than rewriting a
+ * file and renaming it over the old one. A log past `COMPACT_AFTER_BYTES` is replaced (temp file +
+ * rename) by its last record.
  *
  * A line cut short by a crash does not parse and is skipped, so the instance resumes from the save
  * before it, as if the process had died just before that save. Loading rewrites each log as its last

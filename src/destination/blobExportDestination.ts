@@ -200,8 +200,7 @@ export class BlobExportDestination implements ExportDestination {
     // A block listed twice would repeat its content in the blob.
     const unique = [...new Set(blockIds)];
     const blob = this.containerClient.getBlockBlobClient(blobName);
-    const conditions =
-      over === 'any' ? undefined : over === 'new' ? { ifNoneMatch: '*' } : { ifMatch: over.etag };
+    const conditions = over === 'new' ? { ifNoneMatch: '*' } : { ifMatch: over.etag };
     try {
       const response = await blob.commitBlockList(unique, {
         blobHTTPHeaders: { blobContentType: NDJSON_CONTENT_TYPE },
@@ -210,7 +209,7 @@ export class BlobExportDestination implements ExportDestination {
       if (!response.etag) throw new Error(`Writing ${blobName}: the service returned no etag`);
       return response.etag;
     } catch (err) {
-      if (over === 'any' || !isConditionRefusal(err)) rethrow(err, `Writing ${blobName}`);
+      if (!isConditionRefusal(err)) rethrow(err, `Writing ${blobName}`);
     }
     // Refused: the blob is another version. Fine only if it already is exactly this commit.
     const held = await committedBlocks(blob);

@@ -1,7 +1,7 @@
 /** The port for where NDJSON goes. Blob names are relative to the job's container. */
 
 /** The version of a blob that a commit extends (see `ExportDestination.commitBlocks`). */
-export type CommitBase = { etag: string } | 'new' | 'any';
+export type CommitBase = { etag: string } | 'new';
 
 /** The blob changed since the version a commit was meant to extend. */
 export class StaleBlobError extends Error {
@@ -20,12 +20,11 @@ export interface ExportDestination {
    * Makes `blockIds`, in order, the blob's whole content, and returns the blob's new etag.
    *
    * `over` says which version of the blob the list extends: `{ etag }` that version, `'new'` no blob
-   * yet, `'any'` whatever is there. If the blob is no longer that version the commit is refused with
-   * `StaleBlobError`, unless the blob already holds exactly `blockIds` (the same commit, made before
-   * a crash or by a duplicate of this page), or exactly `sameAs` when given (the same commit with
-   * the page's block under its other id, see `blockIds.ts`): then its etag is returned. Without this
-   * check, a late duplicate of an earlier page would commit a shorter list over a longer one and drop
-   * the blocks committed since.
+   * yet. If the blob is not that version the commit is refused with `StaleBlobError`, unless the blob
+   * already holds exactly `blockIds` (the same commit, made before a crash or by a duplicate of this
+   * page), or exactly `sameAs` when given (the same commit with the page's block under its other id,
+   * see `blockIds.ts`): then its etag is returned. Without this check, a late duplicate of an earlier
+   * page would commit a shorter list over a longer one and drop the blocks committed since.
    */
   commitBlocks(blobName: string, blockIds: string[], over: CommitBase, sameAs?: string[]): Promise<string>;
   /** Streams a blob's content; undefined when it does not exist. */

@@ -9,7 +9,7 @@
  * URL, the client id. Those stay in the job record, which the job id leads to.
  */
 import type { Telemetry, TelemetryMeasurements, TelemetryProperties } from '../telemetry';
-import type { ExportJobRecord, FailureDetails, ManifestOutputEntry } from './model';
+import { plannedTypes, type ExportJobRecord, type FailureDetails, type ManifestOutputEntry } from './model';
 
 export const TelemetryEvents = {
   queued: 'ExportJobQueued',
@@ -35,7 +35,7 @@ function jobProperties(job: ExportJobRecord): TelemetryProperties {
     level: request.level,
     status: job.status,
     requestedTypes: request.types.length > 0 ? [...request.types].sort().join(',') : '*',
-    ...(job.plannedTypes ? { plannedTypes: job.plannedTypes.join(',') } : {}),
+    ...(job.plannedUnits ? { plannedTypes: plannedTypes(job).join(',') } : {}),
     hasSince: String(request.since !== undefined),
     hasTypeFilter: String(Object.keys(request.typeFilters).length > 0),
     hasElements: String(request.elements.length > 0),

@@ -8,9 +8,6 @@ import type { FailureDetails } from './model';
 
 export { OPERATIONS, type ErrorClass, type Operation } from './failureTable';
 
-/** What a Failed job without recorded details reports (records written before details existed). */
-export const UNKNOWN_ERROR: FailureDetails = { reason: 'Unknown error', statusCode: 500 };
-
 // Kept beside the error rather than on it: the error stays the very object its thrower made, so
 // `instanceof` checks further up (StaleBlobError, JobConflictError) still see it.
 const operations = new WeakMap<object, Operation>();

@@ -20,7 +20,7 @@ import type {
 import { isJobId } from './kickoff';
 import { progressDocumentId } from './model';
 import { ndjsonBuffer } from './ndjson';
-import { legacyUnits, makePlan, planUnits } from './jobPlan';
+import { makePlan, planUnits } from './jobPlan';
 import { operationOutcome } from './operationOutcome';
 import { JOB_NOT_FOUND } from './statusReport';
 
@@ -62,27 +62,10 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
     assertJobDestination(deps, job.destination);
     await during(OPERATIONS.prepareContainer, deps.destinationFor(job.destination).ensureReady());
 
-    // The plan is saved on the job before any progress document exists: a retried start (after a
-    // crash) finds it and creates exactly the same units, even if the source changed meanwhile.
-    let planned = job.plannedUnits
-      ? { units: job.plannedUnits, types: job.plannedTypes ?? [], scope: job.patientScope }
-      : job.status === 'Running' && job.plannedTypes
-        ? { units: legacyUnits(job.plannedTypes), types: job.plannedTypes, scope: job.patientScope }
-        : undefined;
-    if (!planned) {
-      const plan = await during(OPERATIONS.plan, makePlan(deps, job));
-      const units = await during(OPERATIONS.plan, planUnits(deps, job, plan));
-      const saved = await updateJob(deps, jobId, (current) =>
-        current.plannedUnits || isFinalStatus(current.status)
-          ? undefined
-          : { ...current, plannedTypes: plan.types, plannedUnits: units, patientScope: plan.scope },
-      );
-      if (!saved || isFinalStatus(saved.status) || !saved.plannedUnits) return { outcome: 'stopped' };
-      planned = { units: saved.plannedUnits, types: saved.plannedTypes ?? [], scope: saved.patientScope };
-    }
-    const plan = planned;
+    const units = job.plannedUnits ?? (await planJob(deps, job));
+    if (!units) return { outcome: 'stopped' };
     // Each create is idempotent (an existing document is kept), so they may go out together.
-    await mapWithConcurrency(plan.units, PROGRESS_CREATE_CONCURRENCY, (unit) =>
+    await mapWithConcurrency(units, PROGRESS_CREATE_CONCURRENCY, (unit) =>
       during(OPERATIONS.createProgress, deps.jobs.createProgress(newProgress(deps, jobId, unit))),
     );
 
@@ -92,18 +75,34 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
       if (current.status === 'Running') return undefined;
       assertTransition(current.status, 'Running');
       transitioned = true;
-      // The plan is on the record already (saved above, before the progress documents).
-      return { ...current, status: 'Running', startedAt: deps.now().toISOString() };
+      // `units` is the plan on the record (saved before the progress documents).
+      return { ...current, status: 'Running', plannedUnits: units, startedAt: deps.now().toISOString() };
     });
     if (!started || started.status !== 'Running') return { outcome: 'stopped' };
     // Only the execution that moved the job to Running reports it (not a retried start).
     if (transitioned) jobStarted(telemetryOf(deps), started);
-    return { outcome: 'started', units: plan.units };
+    return { outcome: 'started', units };
   } catch (error) {
     const verdict = classifyError(error, { operation: OPERATIONS.startJob });
     if (verdict.kind === 'permanent') return { outcome: 'failed', failure: verdict.failure };
     throw error;
   }
+}
+
+/**
+ * Plans the job's units and saves them on the record before any progress document exists: a retried
+ * start (after a crash) finds them and creates exactly the same units, even if the source changed
+ * meanwhile. Undefined when the job ended first.
+ */
+async function planJob(deps: ExportDeps, job: ExportJobRecord): Promise<PlannedUnit[] | undefined> {
+  const plan = await during(OPERATIONS.plan, makePlan(deps, job));
+  const units = await during(OPERATIONS.plan, planUnits(deps, job, plan));
+  const saved = await updateJob(deps, job.jobId, (current) =>
+    current.plannedUnits || isFinalStatus(current.status)
+      ? undefined
+      : { ...current, plannedUnits: units, patientScope: plan.scope },
+  );
+  return saved && !isFinalStatus(saved.status) ? saved.plannedUnits : undefined;
 }
 
 function newProgress(deps: ExportDeps, jobId: string, unit: PlannedUnit): ProgressDocument {
@@ -172,7 +171,8 @@ export async function completeJob(
 
 /**
  * The kick-off's lenient-handling warnings as an OperationOutcome NDJSON file (the manifest's `error`
- * array, as the IG asks). Written with a fixed block id, so a retried completion writes the same file.
+ * array, as the IG asks). One block with a fixed id, committed only as a new blob: a completion retried
+ * after a crash finds the file already holding exactly that block and keeps it, each line once.
  */
 async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<ManifestOutputEntry[]> {
   const warnings = job.warnings ?? [];
@@ -185,8 +185,7 @@ async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<Ma
   const destination = deps.destinationFor(job.destination);
   const id = blockId(job.jobId, 'OperationOutcome', 1, 0);
   await destination.stageBlock(blobName, id, data);
-  // A retried completion commits the same one-block list again.
-  await destination.commitBlocks(blobName, [id], 'any');
+  await destination.commitBlocks(blobName, [id], 'new');
   return [{ type: 'OperationOutcome', blobName, count: lines.length, bytes: data.length }];
 }
 

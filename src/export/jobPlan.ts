@@ -41,12 +41,7 @@ export async function makePlan(
 
 /** The ids of every unit a job planned (its durable sub-orchestrations are named after them). */
 export function plannedUnitIds(job: ExportJobRecord): string[] {
-  return (job.plannedUnits ?? legacyUnits(job.plannedTypes ?? [])).map((u) => u.unitId);
-}
-
-/** One unit per type, as jobs planned before ranges existed have them. */
-export function legacyUnits(types: string[]): PlannedUnit[] {
-  return types.map((t) => ({ unitId: t, resourceType: t }));
+  return (job.plannedUnits ?? []).map((u) => u.unitId);
 }
 
 /**

@@ -78,12 +78,11 @@ export interface ManifestOutputEntry {
   bytes: number;
 }
 
-/** The job record, one Cosmos document per job (partition key `/jobId`, `id = jobId`). */
-export interface ExportJobRecord {
+/** The fields every job record has, whatever its status. */
+export interface JobRecordFields {
   id: string;
   jobId: string;
   docType: 'job';
-  status: JobStatus;
   /** ISO instant when the job was created. */
   createdAt: string;
   /** ISO instant; the upper bound of `_lastUpdated` for every search of this job. */
@@ -96,12 +95,9 @@ export interface ExportJobRecord {
   clientId: string;
   /** The orchestration settings in force when the job was created. */
   orchestration: OrchestrationSettings;
-  /** Resource types planned when the job started. */
-  plannedTypes?: string[];
   /**
    * The units planned when the job started: one per type, or one per time range of a split type.
    * Saved before any progress document exists, so a retried start makes exactly the same units.
-   * Absent on jobs planned before ranges existed (then there is one unit per planned type).
    */
   plannedUnits?: PlannedUnit[];
   /**
@@ -129,6 +125,29 @@ export interface ExportJobRecord {
   _etag?: string;
 }
 
+/** A job that ran: it was planned before it became Running. */
+export type RunningJobRecord = JobRecordFields & {
+  status: 'Running' | 'Completed';
+  plannedUnits: PlannedUnit[];
+};
+
+/** A failed job always says why. */
+export type FailedJobRecord = JobRecordFields & { status: 'Failed'; failureDetails: FailureDetails };
+
+/**
+ * The job record, one Cosmos document per job (partition key `/jobId`, `id = jobId`). Queued and
+ * Cancelled jobs, and jobs that failed while queued, may have no plan yet.
+ */
+export type ExportJobRecord =
+  | (JobRecordFields & { status: 'Queued' | 'Cancelled' })
+  | RunningJobRecord
+  | FailedJobRecord;
+
+/** The resource types a job planned, sorted, each once. */
+export function plannedTypes(job: { plannedUnits?: PlannedUnit[] }): string[] {
+  return [...new Set((job.plannedUnits ?? []).map((u) => u.resourceType))].sort();
+}
+
 /** One unit of parallel work: a resource type, or one time range of it. */
 export interface PlannedUnit {
   /** `Observation`, or `Observation.r2` for range 2 of a split type. */
@@ -153,7 +172,8 @@ export interface ProgressFile {
   blockIds: string[];
   /**
    * The blob's etag after the last checkpointed commit: the next commit is made only over that
-   * version (see `commitBlocks`). Absent before the first commit, and in files of older versions.
+   * version (see `commitBlocks`). Absent before the first commit, and on closed files (their block
+   * list is never committed again).
    */
   etag?: string;
   count: number;

@@ -306,12 +306,11 @@ function pageData(page: SearchPage, keep: string[]): { data: Buffer; count: numb
 }
 
 /**
- * The version of the file this page's commit extends: the one the last checkpoint recorded, no blob
- * for a file not yet written, and any version for a file written by a version that kept no etag.
+ * The version of the file this page's commit extends: the one the last checkpoint recorded, or no
+ * blob for a file not yet written.
  */
 function commitBase(file: ProgressFile): CommitBase {
-  if (file.etag) return { etag: file.etag };
-  return file.blockIds.length === 0 ? 'new' : 'any';
+  return file.etag ? { etag: file.etag } : 'new';
 }
 
 /** The file this page goes to: the last one, or a new part when the page would push it past the roll size. */

@@ -3,15 +3,15 @@
  * it checkpoints, when the source has read that page ahead already (`SearchSource.peek`). The next
  * page step then finds its bytes uploaded and only commits them.
  *
- * Each page still costs a stage, a commit and a checkpoint, in that order per unit; what changes is
- * that the next page's stage no longer waits for this page's checkpoint and the durable round trip.
- * It starts only after this page's commit, because a commit discards the blob's uncommitted blocks.
+ * Each page still costs a stage, a commit and a checkpoint, in that order per unit, but the next
+ * page's stage does not wait for this page's checkpoint and the durable round trip. It starts only
+ * after this page's commit, because a commit discards the blob's uncommitted blocks.
  *
- * Exactly-once is untouched. A block staged ahead has an id of its own (`blockId(…, true)`), and the
- * next page step uses it only when its page is the very page that was staged (the same bytes in
- * memory, under the same blob and id) and the upload succeeded; otherwise it stages its block as
- * usual under the usual id. A block staged ahead that nobody uses is never committed, and Azure
- * Storage discards it with the blob's other uncommitted blocks.
+ * Exactly-once does not depend on it. A block staged ahead has an id of its own
+ * (`blockId(…, true)`), and the next page step uses it only when its page is the very page that was
+ * staged (the same bytes in memory, under the same blob and id) and the upload succeeded; otherwise
+ * it stages its block as usual under the usual id. A block staged ahead that nobody uses is never committed,
+ * and Azure Storage discards it with the blob's other uncommitted blocks.
  */
 import type { ExportDestination } from '../destination/exportDestination';
 import type { SearchPage } from '../sources/searchSource';

@@ -1,9 +1,8 @@
 /** What the Bulk Data status endpoint answers for a job: progress, the manifest, or the failure. */
 import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
-import { UNKNOWN_ERROR } from './failureMapping';
 import { isJobId } from './kickoff';
-import type { ExportJobRecord, ProgressDocument } from './model';
+import { plannedTypes, type ExportJobRecord, type ProgressDocument, type RunningJobRecord } from './model';
 import { operationOutcome, type OperationOutcome } from './operationOutcome';
 
 export interface BulkManifest {
@@ -78,29 +77,27 @@ export async function statusReport(
         expires: job.expiresAt,
       };
     }
-    case 'Failed': {
-      const failure = job.failureDetails ?? UNKNOWN_ERROR;
+    case 'Failed':
       return {
         state: 'failed',
-        statusCode: failure.statusCode,
-        outcome: operationOutcome(failure.reason, 'exception'),
+        statusCode: job.failureDetails.statusCode,
+        outcome: operationOutcome(job.failureDetails.reason, 'exception'),
       };
-    }
     default:
       throw new NotFoundError(JOB_NOT_FOUND);
   }
 }
 
 /** A short `X-Progress` line (the spec asks for under 100 characters). */
-export function progressText(job: ExportJobRecord, progress: ProgressDocument[]): string {
+export function progressText(job: RunningJobRecord, progress: ProgressDocument[]): string {
   const resources = progress.reduce((sum, p) => sum + p.resourceCount, 0);
   // A split type has one progress document per range; it is done when all of them are.
   const types = new Map<string, boolean>();
   for (const p of progress) types.set(p.resourceType, (types.get(p.resourceType) ?? true) && p.done);
   const typesDone = [...types.values()].filter(Boolean).length;
-  const planned = job.plannedTypes?.length ?? types.size;
+  const planned = plannedTypes(job).length;
   // A unit that has not read its first page yet counts with the plan's estimate, when there is one.
-  const estimates = new Map((job.plannedUnits ?? []).map((u) => [u.unitId, u.estimate]));
+  const estimates = new Map(job.plannedUnits.map((u) => [u.unitId, u.estimate]));
   const totals = progress.map((p) => (p.done ? p.resourceCount : (p.total ?? estimates.get(p.unitId))));
   if (progress.length > 0 && totals.every((t): t is number => t !== undefined)) {
     const total = totals.reduce((a, b) => a + b, 0);

@@ -7,11 +7,11 @@
  * the current page is written, and hands the result to the next page step that asks for exactly the
  * same (type, parameters, token).
  *
- * Exactly-once is untouched: which resources a page holds is still decided by the cursor saved at the
- * last checkpoint, because a read-ahead is only ever used for a search with that very token; the
- * source is bounded by `_lastUpdated <= transactionTime` either way. A read-ahead that fails is
- * dropped and the page step searches itself (its error, if any, is the one that counts). Entries are
- * few (one per unit in flight, capped) and expire, so memory stays at about one page per lane.
+ * Exactly-once does not depend on it: which resources a page holds is decided by the cursor saved
+ * at the last checkpoint, because a read-ahead is only ever used for a search with that very token;
+ * the source is bounded by `_lastUpdated <= transactionTime` either way. A read-ahead that fails is
+ * dropped and the page step searches itself (its error, if any, is the one that counts). Entries
+ * are few (one per unit in flight, capped) and expire, so memory stays at about one page per lane.
  */
 import { ExpiringMap } from '../util/expiringMap';
 import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';

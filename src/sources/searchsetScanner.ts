@@ -1,13 +1,12 @@
 /**
  * Parses a FHIR searchset Bundle from its bytes without building its resources.
  *
- * The REST source used to `JSON.parse` the whole page and `JSON.stringify` every resource again to
- * get its NDJSON line; on large exports that round trip (plus decoding the body to a string) was the
- * biggest CPU cost of the export. This parser validates the whole body as JSON (same grammar as
- * `JSON.parse`) and builds the Bundle as `JSON.parse` would, except for the entries: of each
- * `entry[i]` only `resource` and `search` are built (the rest, e.g. `fullUrl`, is validated and
- * skipped), and the `resource` object becomes a `RawResource`: its type, its id and where its
- * original JSON bytes are.
+ * `JSON.parse` of the whole page and `JSON.stringify` of every resource to get its NDJSON line
+ * (plus decoding the body to a string) would be the biggest CPU cost of a large export. This parser
+ * validates the whole body as JSON (same grammar as `JSON.parse`) and builds the Bundle as
+ * `JSON.parse` would, except for the entries: of each `entry[i]` only `resource` and `search` are
+ * built (the rest, e.g. `fullUrl`, is validated and skipped), and the `resource` object becomes a
+ * `RawResource`: its type, its id and where its original JSON bytes are.
  *
  * A page's objects live while the page is fetched ahead, written and committed, long enough for V8
  * to move them to the old generation, where garbage is collected late and lets the heap grow. So a
@@ -16,14 +15,14 @@
  *
  * The original bytes are used as the NDJSON line only when they are compact (no whitespace between
  * tokens, so it is one line and looks like what `JSON.stringify` writes); they never become a JS
- * string. Anything else goes through `JSON.parse` + `JSON.stringify` as before. Bodies that are not
- * valid UTF-8 are left to the caller's plain `JSON.parse` path, which replaces bad bytes the usual way.
+ * string. Anything else goes through `JSON.parse` + `JSON.stringify`. Bodies that are not valid
+ * UTF-8 are left to the caller's plain `JSON.parse` path, which replaces bad bytes the usual way.
  *
  * The scanner owns the body it is given: as each compact resource is validated, its bytes are moved
  * to the front of the body, each followed by `\n`, behind the ones before it. Every resource starts
  * after at least `{"resource":`, so the write position always trails what has been read. The lines
  * of a page then lie back to back as one NDJSON block (`laidOutNdjson`) that is written as it is:
- * copying them into a fresh buffer cost more than scanning them (a new 1–2 MB allocation per page).
+ * copying them into a fresh buffer costs more than scanning them (a new 1–2 MB allocation per page).
  *
  * This file walks the Bundle; the JSON grammar over bytes is jsonByteReader.ts, and a resource kept
  * as its bytes is rawResource.ts.

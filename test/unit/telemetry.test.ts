@@ -8,8 +8,9 @@ import {
   TelemetryEvents,
   TelemetryMetrics,
 } from '../../src/export/exportTelemetry';
+import { exportConfigFromEnv } from '../../src/config';
 import type { ExportJobRecord } from '../../src/export/model';
-import { defaultOrchestrationSettings } from '../support/exportRequests';
+import { completedJob, queuedJob, runningJob, type JobFields } from '../support/jobRecords';
 import type { JobStore } from '../../src/jobs/jobStore';
 import {
   createTelemetry,
@@ -55,34 +56,26 @@ function recordingTelemetry(): Telemetry & { items: Recorded[]; flushes: number 
 
 const JOB_ID = '6f1c2a4e-9b7d-4c3e-8a1f-0d2e3b4c5a69';
 
-function groupJob(overrides: Partial<ExportJobRecord> = {}): ExportJobRecord {
-  return {
-    id: JOB_ID,
-    jobId: JOB_ID,
-    docType: 'job',
-    status: 'Queued',
-    createdAt: '2024-05-01T10:00:00.000Z',
-    transactionTime: '2024-05-01T10:00:00.000Z',
-    request: {
-      level: 'group',
-      requestUrl:
-        'https://fhir.example/Group/diabetes-cohort-7/$export?_typeFilter=Observation%3Fsubject%3DPatient%2Fp-42',
-      outputFormat: 'application/fhir+ndjson',
-      types: ['Observation', 'Patient'],
-      typeFilters: { Observation: ['subject=Patient/p-42&code=1234-5'] },
-      elements: [],
-      groupId: 'diabetes-cohort-7',
-      patients: ['Patient/p-42'],
-      includeAssociatedData: [],
-    },
-    requestHash: 'hash',
-    destination: { accountUrl: 'http://127.0.0.1:10000/devstoreaccount1', container: 'exports' },
-    clientId: 'client-of-dr-smith',
-    orchestration: defaultOrchestrationSettings(),
-    patientScope: ['Patient/p-42', 'Patient/p-43'],
-    ...overrides,
-  };
-}
+const groupFields: JobFields = {
+  createdAt: '2024-05-01T10:00:00.000Z',
+  transactionTime: '2024-05-01T10:00:00.000Z',
+  request: {
+    level: 'group',
+    requestUrl:
+      'https://fhir.example/Group/diabetes-cohort-7/$export?_typeFilter=Observation%3Fsubject%3DPatient%2Fp-42',
+    outputFormat: 'application/fhir+ndjson',
+    types: ['Observation', 'Patient'],
+    typeFilters: { Observation: ['subject=Patient/p-42&code=1234-5'] },
+    elements: [],
+    groupId: 'diabetes-cohort-7',
+    patients: ['Patient/p-42'],
+    includeAssociatedData: [],
+  },
+  requestHash: 'hash',
+  destination: { accountUrl: 'http://127.0.0.1:10000/devstoreaccount1', container: 'exports' },
+  clientId: 'client-of-dr-smith',
+  patientScope: ['Patient/p-42', 'Patient/p-43'],
+};
 
 /** Every string an item carries, joined: what must never contain identifiers. */
 function allText(items: Recorded[]): string {
@@ -114,7 +107,7 @@ describe('telemetry port', () => {
 describe('export telemetry vocabulary', () => {
   it('given a Group job with patients and type filters, when queued, then the event names the job and counts but no identifiers', () => {
     const telemetry = recordingTelemetry();
-    jobQueued(telemetry, groupJob());
+    jobQueued(telemetry, queuedJob(JOB_ID, groupFields));
     const [event] = telemetry.items;
     expect(event).toMatchObject({
       kind: 'event',
@@ -166,8 +159,8 @@ describe('export telemetry vocabulary', () => {
 
   it('given a completed job, when reported, then counts per type add up to the manifest', () => {
     const telemetry = recordingTelemetry();
-    const job = groupJob({
-      status: 'Completed',
+    const job = completedJob(JOB_ID, {
+      ...groupFields,
       startedAt: '2024-05-01T10:00:01.000Z',
       completedAt: '2024-05-01T10:00:11.000Z',
     });
@@ -179,6 +172,7 @@ describe('export telemetry vocabulary', () => {
     jobCompleted(telemetry, job, output, 5);
     const [event] = telemetry.items;
     expect(JSON.parse(event.properties?.resourceCounts ?? '{}')).toEqual({ Observation: 100, Patient: 2 });
+    expect(event.properties).toMatchObject({ plannedTypes: 'Observation,Patient' });
     expect(event.measurements).toMatchObject({
       resources: 102,
       bytes: 10_900,
@@ -190,7 +184,7 @@ describe('export telemetry vocabulary', () => {
   });
 
   it('given reasons that quote identifiers, when scrubbed, then the identifiers are gone and the gist stays', () => {
-    const job = groupJob();
+    const job = queuedJob(JOB_ID, groupFields);
     expect(scrubReason('Group diabetes-cohort-7 was not found.', job)).toBe(
       'Group [redacted] was not found.',
     );
@@ -204,7 +198,10 @@ describe('export telemetry vocabulary', () => {
   });
 
   it('given a running job, when it fails, then ExportJobFailed carries the scrubbed reason and status, and telemetry is flushed', async () => {
-    let stored = groupJob({ status: 'Running', startedAt: '2024-05-01T10:00:01.000Z' });
+    let stored: ExportJobRecord = runningJob(JOB_ID, {
+      ...groupFields,
+      startedAt: '2024-05-01T10:00:01.000Z',
+    });
     const jobs = {
       getJob: async () => stored,
       replaceJob: async (job: ExportJobRecord) => (stored = job),
@@ -213,6 +210,7 @@ describe('export telemetry vocabulary', () => {
     const deps = {
       jobs,
       telemetry,
+      config: exportConfigFromEnv({}),
       now: () => new Date('2024-05-01T10:00:05.000Z'),
     } as unknown as ExportDeps;
 

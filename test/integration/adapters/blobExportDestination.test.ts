@@ -3,19 +3,23 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { DestinationConnectionError } from '../../../src/export/errors';
 import { BlobExportDestination, NDJSON_CONTENT_TYPE } from '../../../src/destination/blobExportDestination';
 import { blockId } from '../../../src/destination/blockIds';
-import { StaleBlobError } from '../../../src/destination/exportDestination';
+import { StaleBlobError, type CommitBase } from '../../../src/destination/exportDestination';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
-/** One page as the page step writes it: stage the block, then commit the list with it appended. */
+/**
+ * One page as the page step writes it: stage the block, then commit the list with it appended over
+ * the version `over`; returns the blob's new etag.
+ */
 async function append(
   dest: BlobExportDestination,
   name: string,
   committed: string[],
   id: string,
   data: Buffer,
-) {
+  over: CommitBase,
+): Promise<string> {
   await dest.stageBlock(name, id, data);
-  await dest.commitBlocks(name, [...committed, id], 'any');
+  return dest.commitBlocks(name, [...committed, id], over);
 }
 
 const WRONG_KEY = Buffer.alloc(64, 7).toString('base64');
@@ -62,13 +66,15 @@ describe('BlobExportDestination', () => {
   test('given a page appended twice with the same block id, then the blob holds it once', async () => {
     const b0 = blockId('job', 'Patient', 1, 0);
     const b1 = blockId('job', 'Patient', 1, 1);
-    await append(dest, 'job/Patient-1.ndjson', [], b0, Buffer.from('{"id":"a"}\n'));
-    await append(dest, 'job/Patient-1.ndjson', [b0], b1, Buffer.from('{"id":"b"}\n'));
+    const e0 = await append(dest, 'job/Patient-1.ndjson', [], b0, Buffer.from('{"id":"a"}\n'), 'new');
+    const e1 = await append(dest, 'job/Patient-1.ndjson', [b0], b1, Buffer.from('{"id":"b"}\n'), {
+      etag: e0,
+    });
     // The process died after committing b1 but before saving progress: the retry repeats page 1.
-    await append(dest, 'job/Patient-1.ndjson', [b0], b1, Buffer.from('{"id":"b"}\n'));
+    await append(dest, 'job/Patient-1.ndjson', [b0], b1, Buffer.from('{"id":"b"}\n'), { etag: e0 });
     expect(await readAll(await dest.openRead('job/Patient-1.ndjson'))).toBe('{"id":"a"}\n{"id":"b"}\n');
     // A caller passing the block in the committed list too does not duplicate it.
-    await append(dest, 'job/Patient-1.ndjson', [b0, b1], b1, Buffer.from('{"id":"b"}\n'));
+    await append(dest, 'job/Patient-1.ndjson', [b0, b1], b1, Buffer.from('{"id":"b"}\n'), { etag: e1 });
     expect(await readAll(await dest.openRead('job/Patient-1.ndjson'))).toBe('{"id":"a"}\n{"id":"b"}\n');
     const props = await dest.containerClient.getBlobClient('job/Patient-1.ndjson').getProperties();
     expect(props.contentType).toBe(NDJSON_CONTENT_TYPE);
@@ -77,11 +83,11 @@ describe('BlobExportDestination', () => {
   test('given a staged but uncommitted block from a crashed attempt, when rolled forward, then only committed pages remain', async () => {
     const name = 'job/Observation-1.ndjson';
     const ids = [0, 1, 2].map((page) => blockId('job', 'Observation', 1, page));
-    await append(dest, name, [], ids[0], Buffer.from('0\n'));
+    const e0 = await append(dest, name, [], ids[0], Buffer.from('0\n'), 'new');
     // Crashed attempt: page 1 staged with different content, never committed.
     await dest.containerClient.getBlockBlobClient(name).stageBlock(ids[1], Buffer.from('stale\n'), 6);
-    await append(dest, name, [ids[0]], ids[1], Buffer.from('1\n'));
-    await append(dest, name, [ids[0], ids[1]], ids[2], Buffer.from('2\n'));
+    const e1 = await append(dest, name, [ids[0]], ids[1], Buffer.from('1\n'), { etag: e0 });
+    await append(dest, name, [ids[0], ids[1]], ids[2], Buffer.from('2\n'), { etag: e1 });
     expect(await readAll(await dest.openRead(name))).toBe('0\n1\n2\n');
     const list = await dest.containerClient.getBlockBlobClient(name).getBlockList('all');
     expect(list.committedBlocks?.map((b) => b.name)).toEqual(ids);
@@ -150,7 +156,7 @@ describe('BlobExportDestination', () => {
 
   test('deletePrefix removes exactly the blobs under the prefix', async () => {
     for (const name of ['del/a.ndjson', 'del/b.ndjson', 'del/sub/c.ndjson', 'keep/a.ndjson']) {
-      await append(dest, name, [], blockId('del', 'x', 1, 0), Buffer.from('x\n'));
+      await append(dest, name, [], blockId('del', 'x', 1, 0), Buffer.from('x\n'), 'new');
     }
     expect(await dest.deletePrefix('del/')).toBe(3);
     expect(await dest.deletePrefix('del/')).toBe(0);
@@ -164,6 +170,7 @@ describe('BlobExportDestination', () => {
       [],
       blockId('sas', 'Patient', 1, 0),
       Buffer.from('{"id":"p"}\n'),
+      'new',
     );
     const url = await dest.sasUrl('sas/Patient-1.ndjson', new Date(Date.now() + 10 * 60 * 1000));
     expect(url).toContain('sig=');

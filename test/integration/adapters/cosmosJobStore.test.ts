@@ -8,28 +8,11 @@ import {
   createCosmosJobStore,
   RUNNING_JOB_CONDITION,
 } from '../../../src/jobs/cosmosJobStore';
-import { defaultOrchestrationSettings, exportRequest } from '../../support/exportRequests';
+import { cancelledJob, completedJob, failedJob, queuedJob, runningJob } from '../../support/jobRecords';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const databaseId = uniqueName('jobstore');
 let client: CosmosClient;
-
-function job(jobId: string, overrides: Partial<ExportJobRecord> = {}): ExportJobRecord {
-  return {
-    id: jobId,
-    jobId,
-    docType: 'job',
-    status: 'Queued',
-    createdAt: '2024-01-01T00:00:00.000Z',
-    transactionTime: '2024-01-01T00:00:00.000Z',
-    request: exportRequest(),
-    requestHash: 'hash-1',
-    destination: { accountUrl: 'http://127.0.0.1:1/devstoreaccount1', container: 'exports' },
-    clientId: 'client-a',
-    orchestration: defaultOrchestrationSettings(),
-    ...overrides,
-  };
-}
 
 function progress(jobId: string, unitId: string): ProgressDocument {
   return {
@@ -67,7 +50,7 @@ async function newStore(mode?: CheckpointMode): Promise<CosmosJobStore> {
 describe('CosmosJobStore', () => {
   test('given a new job, when created and read, then it round-trips with an etag and no system fields', async () => {
     const store = await newStore();
-    const created = await store.createJob(job('job-1'));
+    const created = await store.createJob(queuedJob('job-1'));
     expect(created._etag).toBeTruthy();
     const read = await store.getJob('job-1');
     expect(read).toMatchObject({ jobId: 'job-1', status: 'Queued', docType: 'job' });
@@ -79,14 +62,14 @@ describe('CosmosJobStore', () => {
 
   test('given an existing job id, when created again, then JobConflictError', async () => {
     const store = await newStore();
-    await store.createJob(job('job-dup'));
-    await expect(store.createJob(job('job-dup'))).rejects.toBeInstanceOf(JobConflictError);
+    await store.createJob(queuedJob('job-dup'));
+    await expect(store.createJob(queuedJob('job-dup'))).rejects.toBeInstanceOf(JobConflictError);
   });
 
   test('given two writers with the same etag, when both replace, then the second gets JobConflictError', async () => {
     const store = await newStore();
-    const created = await store.createJob(job('job-2'));
-    const first = await store.replaceJob({ ...created, status: 'Running' });
+    const created = await store.createJob(queuedJob('job-2'));
+    const first = await store.replaceJob(runningJob('job-2', { _etag: created._etag }));
     expect(first._etag).not.toBe(created._etag);
     await expect(store.replaceJob({ ...created, status: 'Cancelled' })).rejects.toBeInstanceOf(
       JobConflictError,
@@ -99,11 +82,11 @@ describe('CosmosJobStore', () => {
 
   test('findActiveJobByHash and countActiveJobs see only Queued/Running jobs of the client', async () => {
     const store = await newStore();
-    await store.createJob(job('a1', { status: 'Queued', requestHash: 'h1', clientId: 'c1' }));
-    await store.createJob(job('a2', { status: 'Running', requestHash: 'h2', clientId: 'c1' }));
-    await store.createJob(job('a3', { status: 'Completed', requestHash: 'h3', clientId: 'c1' }));
-    await store.createJob(job('a4', { status: 'Running', requestHash: 'h1', clientId: 'c2' }));
-    await store.createJob(job('a5', { status: 'Cancelled', requestHash: 'h1', clientId: 'c1' }));
+    await store.createJob(queuedJob('a1', { requestHash: 'h1', clientId: 'c1' }));
+    await store.createJob(runningJob('a2', { requestHash: 'h2', clientId: 'c1' }));
+    await store.createJob(completedJob('a3', { requestHash: 'h3', clientId: 'c1' }));
+    await store.createJob(runningJob('a4', { requestHash: 'h1', clientId: 'c2' }));
+    await store.createJob(cancelledJob('a5', { requestHash: 'h1', clientId: 'c1' }));
 
     expect((await store.findActiveJobByHash('c1', 'h1'))?.jobId).toBe('a1');
     expect((await store.findActiveJobByHash('c1', 'h2'))?.jobId).toBe('a2');
@@ -117,7 +100,7 @@ describe('CosmosJobStore', () => {
 
   test("createProgress is idempotent and listProgress returns the job's units", async () => {
     const store = await newStore();
-    await store.createJob(job('p1', { status: 'Running' }));
+    await store.createJob(runningJob('p1'));
     const a = await store.createProgress(progress('p1', 'Patient'));
     expect(a.id).toBe('p1:progress:Patient');
     const again = await store.createProgress({ ...progress('p1', 'Patient'), page: 99 });
@@ -132,7 +115,7 @@ describe('CosmosJobStore', () => {
   describe.each<CheckpointMode>(['auto', 'sequential'])('checkpointProgress (%s mode)', (mode) => {
     test('given a Running job, when checkpointed, then progress is saved with a new etag', async () => {
       const store = await newStore(mode);
-      await store.createJob(job('c1', { status: 'Running' }));
+      await store.createJob(runningJob('c1'));
       const p = await store.createProgress(progress('c1', 'Patient'));
       const saved = await store.checkpointProgress({
         ...p,
@@ -151,7 +134,7 @@ describe('CosmosJobStore', () => {
 
     test('given a stale progress etag, when checkpointed, then JobConflictError and the first write stays', async () => {
       const store = await newStore(mode);
-      await store.createJob(job('c2', { status: 'Running' }));
+      await store.createJob(runningJob('c2'));
       const p = await store.createProgress(progress('c2', 'Patient'));
       await store.checkpointProgress({ ...p, page: 1 });
       await expect(store.checkpointProgress({ ...p, page: 7 })).rejects.toBeInstanceOf(JobConflictError);
@@ -162,9 +145,15 @@ describe('CosmosJobStore', () => {
       'given a %s job, when checkpointed, then JobConflictError and progress unchanged',
       async (status) => {
         const store = await newStore(mode);
-        const created = await store.createJob(job('c3', { status: 'Running' }));
+        const created = await store.createJob(runningJob('c3'));
         const p = await store.createProgress(progress('c3', 'Patient'));
-        await store.replaceJob({ ...created, status });
+        const ended = {
+          Cancelled: cancelledJob,
+          Queued: queuedJob,
+          Failed: failedJob,
+          Completed: completedJob,
+        };
+        await store.replaceJob({ ...ended[status]('c3'), _etag: created._etag });
         await expect(store.checkpointProgress({ ...p, page: 5 })).rejects.toBeInstanceOf(JobConflictError);
         const after = await store.getProgress('c3', 'Patient');
         expect(after?.page).toBe(0);
@@ -174,7 +163,7 @@ describe('CosmosJobStore', () => {
 
     test('given two units of one job, when both checkpoint, then neither conflicts', async () => {
       const store = await newStore(mode);
-      await store.createJob(job('c4', { status: 'Running' }));
+      await store.createJob(runningJob('c4'));
       const a = await store.createProgress(progress('c4', 'Patient'));
       const b = await store.createProgress(progress('c4', 'Observation'));
       await Promise.all([

@@ -1,5 +1,6 @@
-import type { ExportJobRecord, ProgressDocument } from '../../../src/export/model';
+import type { ProgressDocument } from '../../../src/export/model';
 import { progressText } from '../../../src/export/statusReport';
+import { runningJob } from '../../support/jobRecords';
 
 function unit(unitId: string, fields: Partial<ProgressDocument>): ProgressDocument {
   return {
@@ -18,14 +19,13 @@ function unit(unitId: string, fields: Partial<ProgressDocument>): ProgressDocume
   };
 }
 
-const job = {
-  plannedTypes: ['Observation', 'Patient'],
+const job = runningJob('job', {
   plannedUnits: [
     { unitId: 'Observation.r1', resourceType: 'Observation', rangeIndex: 1, estimate: 50 },
     { unitId: 'Observation.r2', resourceType: 'Observation', rangeIndex: 2, estimate: 50 },
     { unitId: 'Patient', resourceType: 'Patient', estimate: 20 },
   ],
-} as unknown as ExportJobRecord;
+});
 
 describe('progressText with ranges', () => {
   it('given a split type with one range done, then the type is not done yet and a range not started counts with its estimate', () => {
