@@ -2,19 +2,17 @@
  * The job slot ledgers of `CosmosJobStore` on the Cosmos DB emulator: reservations hold under
  * concurrency, releases free slots, and slots of jobs that ended or never got created do not leak.
  */
-import { CosmosClient } from '@azure/cosmos';
 import { JobConflictError } from '../../../src/export/errors';
 import { newJobRecord } from '../../../src/export/kickoff';
 import type { ExportJobRecord } from '../../../src/export/model';
-import { disposeCosmosClients, getCosmosClient } from '../../../src/jobs/cosmosClient';
 import { createCosmosJobStore, type CosmosJobStore } from '../../../src/jobs/cosmosJobStore';
 import { clientLedgerKey, SERVICE_LEDGER_KEY } from '../../../src/jobs/jobSlots';
 import { exportRequest } from '../../support/exportRequests';
-import { testConnectionInfo, uniqueName } from '../../support/testEnv';
+import { useCosmosTestDatabase } from '../../support/cosmosTestDatabase';
+import { uniqueName } from '../../support/testEnv';
 
-const databaseId = uniqueName('jobslots');
+const database = useCosmosTestDatabase('jobslots');
 const GRACE_MS = 60_000;
-let client: CosmosClient;
 /** The stores' clock, moved by the tests. */
 let clock = Date.parse('2024-01-01T00:00:00.000Z');
 
@@ -31,8 +29,8 @@ function record(jobId: string, clientId: string): ExportJobRecord {
 
 async function newStore(): Promise<CosmosJobStore> {
   return createCosmosJobStore({
-    client,
-    databaseId,
+    client: database.client,
+    databaseId: database.databaseId,
     containerId: uniqueName('jobs'),
     now: () => new Date(clock),
     reservationGraceMs: GRACE_MS,
@@ -48,19 +46,6 @@ async function startJob(store: CosmosJobStore, jobId: string, clientId: string):
 async function holderIds(store: CosmosJobStore, key: string): Promise<string[]> {
   return (await store.slots.holders(key)).map((h) => h.jobId).sort();
 }
-
-beforeAll(() => {
-  const { cosmosEndpoint, cosmosKey } = testConnectionInfo();
-  client = getCosmosClient({ endpoint: cosmosEndpoint, key: cosmosKey });
-});
-
-afterAll(async () => {
-  await client
-    .database(databaseId)
-    .delete()
-    .catch(() => undefined);
-  disposeCosmosClients();
-});
 
 describe('job slots in Cosmos DB', () => {
   test('given caps of 3 per client and 5 in all, when 40 reservations of 4 clients race, then exactly the caps are taken', async () => {
