@@ -181,7 +181,7 @@ export class CosmosJobSlots {
     } catch (err) {
       if (cosmosStatusOf(err) !== 409) throw err;
     }
-    // The kick-off created the job just in time.
+    // The id is taken: by the job, created just in time, or by a concurrent void.
     const state = (await this.jobStates([holder.jobId])).get(holder.jobId);
     return holderFate(holder, state, this.now(), this.graceMs) === 'drop';
   }
