@@ -1,4 +1,4 @@
-import { ExportError } from '../export/errors';
+import { ExportError, ServiceUnavailableError } from '../export/errors';
 
 /** The realm named in every `WWW-Authenticate` challenge this service sends. */
 export const AUTH_REALM = 'fhir-export';
@@ -64,13 +64,4 @@ export class ForbiddenError extends ExportError {
  * Tokens cannot be checked right now because the identity provider's key set is unreachable.
  * This is the service's problem, not the caller's, so it is a 503 rather than a 401.
  */
-export class AuthenticationUnavailableError extends ExportError {
-  readonly statusCode = 503;
-  override readonly issueCode = 'transient';
-  constructor(
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(message);
-  }
-}
+export class AuthenticationUnavailableError extends ServiceUnavailableError {}

@@ -41,6 +41,18 @@ export class TooManyRequestsError extends ExportError {
   }
 }
 
+/** The service cannot take the request just now (e.g. contention); the client retries after a pause. */
+export class ServiceUnavailableError extends ExportError {
+  readonly statusCode = 503;
+  override readonly issueCode = 'transient';
+  constructor(
+    message: string,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+  }
+}
+
 /** The export destination (Blob Storage) cannot be reached or refuses us. */
 export class DestinationConnectionError extends ExportError {
   override readonly issueCode = 'exception';

@@ -35,6 +35,7 @@ export const OPERATIONS = {
   readProgress: { dependency: 'Cosmos DB', action: 'the progress read' },
   createProgress: { dependency: 'Cosmos DB', action: 'the creation of a progress record' },
   checkpoint: { dependency: 'Cosmos DB', action: 'the progress checkpoint' },
+  releaseSlots: { dependency: 'Cosmos DB', action: 'the release of the job slots' },
   search: { dependency: 'the data source', action: 'the search for a page' },
   plan: { dependency: 'the data source', action: 'the planning of the export' },
   prepareContainer: { dependency: 'Blob Storage', action: 'the creation of the export container' },

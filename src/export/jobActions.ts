@@ -55,6 +55,16 @@ async function updateJob(
   }
 }
 
+/**
+ * Gives back the slots of a job that has ended. Called on every path that sees the job ended, so a
+ * retried activity releases what a crash left held; a release lost altogether is caught by the
+ * ledger checks when a cap fills up.
+ */
+async function releaseIfEnded(deps: ExportDeps, job: ExportJobRecord | undefined): Promise<void> {
+  if (job && isFinalStatus(job.status))
+    await during(OPERATIONS.releaseSlots, deps.jobs.releaseSlots(job.jobId, job.clientId));
+}
+
 export async function startJob(deps: ExportDeps, jobId: string): Promise<StartResult> {
   try {
     const job = await during(OPERATIONS.readJob, deps.jobs.getJob(jobId));
@@ -140,7 +150,10 @@ export async function completeJob(
     }));
   }
   const running = await deps.jobs.getJob(jobId);
-  if (!running || running.status !== 'Running') return { outcome: 'stopped' };
+  if (!running || running.status !== 'Running') {
+    await releaseIfEnded(deps, running);
+    return { outcome: 'stopped' };
+  }
   const errorFiles = await writeWarnings(deps, running);
   const now = deps.now();
   let transitioned = false;
@@ -156,6 +169,7 @@ export async function completeJob(
       errorFiles,
     };
   });
+  await releaseIfEnded(deps, job);
   if (job?.status === 'Completed' && transitioned) {
     const telemetry = telemetryOf(deps);
     jobCompleted(
@@ -210,6 +224,7 @@ export async function failJob(deps: ExportDeps, jobId: string, failure: FailureD
     transitioned = true;
     return { ...current, status: 'Failed', failureDetails: failure, ...endOfJob(deps, deps.now()) };
   });
+  await releaseIfEnded(deps, job);
   if (job && transitioned) {
     const telemetry = telemetryOf(deps);
     jobFailed(telemetry, job, failure);
@@ -242,6 +257,7 @@ export async function cancelJob(
   });
   // Another client's job answers exactly like a job that does not exist.
   if (!cancelled) throw new NotFoundError(JOB_NOT_FOUND);
+  await releaseIfEnded(deps, cancelled);
   const telemetry = telemetryOf(deps);
   jobCancelled(telemetry, cancelled, previousStatus);
   if (isActiveStatus(previousStatus)) await stopOrchestrations(cancelled);

@@ -1,7 +1,13 @@
 /** Creating a job from a validated kick-off: limits, request reuse, the job record. */
 import { randomUUID } from 'node:crypto';
 import { telemetryOf, type ExportDeps } from './exportDeps';
-import { BadRequestError, NotFoundError, TooManyRequestsError } from './errors';
+import {
+  BadRequestError,
+  JobConflictError,
+  NotFoundError,
+  ServiceUnavailableError,
+  TooManyRequestsError,
+} from './errors';
 import type { ParsedKickoff } from './kickoffRequest';
 import { jobQueued } from './exportTelemetry';
 import type { ExportConfig } from '../config';
@@ -24,6 +30,23 @@ export function isJobId(value: string | undefined): value is string {
 
 /** How long a client is asked to wait when the service is at its job limit. */
 const BUSY_RETRY_AFTER_SECONDS = 60;
+
+/** Takes the new job's slots of the client's and the service's caps, or answers 429. */
+async function reserveSlots(deps: ExportDeps, jobId: string, clientId: string): Promise<void> {
+  const verdict = await deps.jobs.reserveSlots(jobId, clientId, {
+    perClient: deps.config.maxActiveJobsPerClient,
+    total: deps.config.maxActiveJobs,
+  });
+  if (verdict === 'client-full') {
+    throw new TooManyRequestsError(
+      'Too many exports of this client are running; retry later.',
+      BUSY_RETRY_AFTER_SECONDS,
+    );
+  }
+  if (verdict === 'service-full') {
+    throw new TooManyRequestsError('Too many exports are running; retry later.', BUSY_RETRY_AFTER_SECONDS);
+  }
+}
 
 /**
  * Asks the source whether it can apply each `_typeFilter`. One it cannot is a 400, or under
@@ -66,32 +89,42 @@ export async function createExportJob(
     const running = await deps.jobs.findActiveJobByHash(clientId, hash);
     if (running) return { job: running, reused: true };
   }
-  if ((await deps.jobs.countActiveJobs(clientId)) >= deps.config.maxActiveJobsPerClient) {
-    throw new TooManyRequestsError(
-      'Too many exports of this client are running; retry later.',
-      BUSY_RETRY_AFTER_SECONDS,
-    );
-  }
-  if ((await deps.jobs.countActiveJobs()) >= deps.config.maxActiveJobs) {
-    throw new TooManyRequestsError('Too many exports are running; retry later.', BUSY_RETRY_AFTER_SECONDS);
-  }
-  const job = await deps.jobs.createJob(
-    newJobRecord({
-      jobId: randomUUID(),
-      now: deps.now(),
-      request: kickoff.request,
-      requestHash: hash,
-      destination: {
-        accountUrl: deps.destinationRef.accountUrl,
-        container: kickoff.request.container ?? deps.destinationRef.container,
-      },
-      clientId,
-      orchestration: orchestrationSettingsOf(deps.config),
-      warnings: kickoff.warnings,
-    }),
-  );
+  const jobId = randomUUID();
+  await reserveSlots(deps, jobId, clientId);
+  const record = newJobRecord({
+    jobId,
+    now: deps.now(),
+    request: kickoff.request,
+    requestHash: hash,
+    destination: {
+      accountUrl: deps.destinationRef.accountUrl,
+      container: kickoff.request.container ?? deps.destinationRef.container,
+    },
+    clientId,
+    orchestration: orchestrationSettingsOf(deps.config),
+    warnings: kickoff.warnings,
+  });
+  const job = await createReservedJob(deps, record);
   jobQueued(telemetryOf(deps), job);
   return { job, reused: false };
+}
+
+/**
+ * Creates the record of a job whose slots are reserved. A conflict means either that a retried
+ * create already wrote it, or that the reservation outlived its grace and was voided, its slots
+ * gone to other jobs. Any other failure keeps the slots: the job may exist, and the ledger checks
+ * against the job records settle it later.
+ */
+async function createReservedJob(deps: ExportDeps, record: ExportJobRecord): Promise<ExportJobRecord> {
+  try {
+    return await deps.jobs.createJob(record);
+  } catch (error) {
+    if (!(error instanceof JobConflictError)) throw error;
+    const existing = await deps.jobs.getJob(record.jobId);
+    if (existing?.requestHash === record.requestHash && existing.clientId === record.clientId)
+      return existing;
+    throw new ServiceUnavailableError('The export could not be created in time; retry.', 1);
+  }
 }
 
 /** A new job record, Queued, whose transaction time is its creation time. */

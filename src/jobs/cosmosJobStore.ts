@@ -18,6 +18,9 @@
  * still record one last checkpoint for a job that gets cancelled between the two calls (the patch
  * already saw it Running); it can never checkpoint a job that was cancelled before the call, which is
  * the guarantee callers rely on. See `checkpointMode`.
+ *
+ * The caps on active jobs are slot ledgers in the same container (`cosmosJobSlots.ts`), each alone
+ * in its own `slots:…` partition.
  */
 import { Container, CosmosClient, OperationInput, PatchRequestBody, SqlQuerySpec } from '@azure/cosmos';
 import { JobConflictError } from '../export/errors';
@@ -26,6 +29,8 @@ import { progressDocumentId, type ExportJobRecord, type ProgressDocument } from 
 import type { JobStore } from './jobStore';
 import { ensureContainer } from './cosmosClient';
 import { cosmosStatusOf, withoutSystemProperties } from './cosmosDocuments';
+import { CosmosJobSlots, type CosmosJobSlotsOptions } from './cosmosJobSlots';
+import type { SlotCaps, SlotVerdict } from './jobSlots';
 
 /** The partition key path of the jobs container. */
 export const JOBS_PARTITION_KEY_PATH = '/jobId';
@@ -39,9 +44,9 @@ export const JOBS_PARTITION_KEY_PATH = '/jobId';
  */
 export type CheckpointMode = 'batch' | 'sequential' | 'auto';
 
-export interface CosmosJobStoreOptions {
+export interface CosmosJobStoreOptions extends CosmosJobSlotsOptions {
   checkpointMode?: CheckpointMode;
-  /** Clock for `lastCheckpointAt`; injectable for tests. */
+  /** Clock for `lastCheckpointAt` and slot reservations; injectable for tests. */
   now?: () => Date;
 }
 
@@ -63,6 +68,8 @@ function messageOf(err: unknown): string {
 export class CosmosJobStore implements JobStore {
   private mode: CheckpointMode;
   private readonly now: () => Date;
+  /** The cap ledgers; public so that tests and operators can look at the holders. */
+  readonly slots: CosmosJobSlots;
 
   constructor(
     private readonly container: Container,
@@ -70,6 +77,7 @@ export class CosmosJobStore implements JobStore {
   ) {
     this.mode = options.checkpointMode ?? 'auto';
     this.now = options.now ?? (() => new Date());
+    this.slots = new CosmosJobSlots(container, options);
   }
 
   /** The checkpoint mode in effect (`auto` resolves after the first checkpoint). */
@@ -89,7 +97,9 @@ export class CosmosJobStore implements JobStore {
   }
 
   async getJob(jobId: string): Promise<ExportJobRecord | undefined> {
-    return this.readDoc<ExportJobRecord>(jobId, jobId);
+    const doc = await this.readDoc<ExportJobRecord>(jobId, jobId);
+    // A voided reservation's stand-in holds the id but is no job.
+    return doc?.docType === 'job' ? doc : undefined;
   }
 
   async replaceJob(job: ExportJobRecord): Promise<ExportJobRecord> {
@@ -158,6 +168,14 @@ export class CosmosJobStore implements JobStore {
       ],
     });
     return jobs.map((job) => withoutSystemProperties(job, true));
+  }
+
+  reserveSlots(jobId: string, clientId: string, caps: SlotCaps): Promise<SlotVerdict> {
+    return this.slots.reserve(jobId, clientId, caps);
+  }
+
+  releaseSlots(jobId: string, clientId: string): Promise<void> {
+    return this.slots.release(jobId, clientId);
   }
 
   async getProgress(jobId: string, unitId: string): Promise<ProgressDocument | undefined> {

@@ -1,19 +1,20 @@
 import type { ExportJobRecord, ProgressDocument } from '../export/model';
+import type { SlotCaps, SlotVerdict } from './jobSlots';
 
 /**
  * Persistence of job records and their progress documents. Every write that replaces an existing
  * document takes the etag it was read with; a mismatch throws `JobConflictError`.
  */
 export interface JobStore {
-  /** Creates a job record; it must not exist yet. Returns it with its etag. */
+  /** Creates a job record; its id must be new (never used nor voided). Returns it with its etag. */
   createJob(job: ExportJobRecord): Promise<ExportJobRecord>;
-  /** Reads a job record with its etag, or undefined. */
+  /** Reads a job record with its etag, or undefined (also for a job id voided by the slots). */
   getJob(jobId: string): Promise<ExportJobRecord | undefined>;
   /** Replaces a job record if its etag still matches (`job._etag`). Returns the new version. */
   replaceJob(job: ExportJobRecord): Promise<ExportJobRecord>;
   /** Finds a non-final job of this client with the same request hash (request reuse). */
   findActiveJobByHash(clientId: string, requestHash: string): Promise<ExportJobRecord | undefined>;
-  /** Counts the client's jobs that are Queued or Running. */
+  /** Counts the client's (or all) jobs that are Queued or Running; the caps rely on slots instead. */
   countActiveJobs(clientId?: string): Promise<number>;
   /**
    * The jobs the sweeper looks at: every Queued or Running job; every ended job whose files are not
@@ -21,6 +22,14 @@ export interface JobStore {
    * job whose history is not purged yet that ended at or before `historyEndedBefore` (ISO instants).
    */
   listJobsToSweep(now: string, historyEndedBefore: string): Promise<ExportJobRecord[]>;
+
+  /**
+   * Takes a slot of the client's cap and one of the service's for a job about to be created, unless
+   * either cap is full. Atomic across concurrent callers. See `jobSlots.ts`.
+   */
+  reserveSlots(jobId: string, clientId: string, caps: SlotCaps): Promise<SlotVerdict>;
+  /** Gives back the slots of a job that ended; idempotent. */
+  releaseSlots(jobId: string, clientId: string): Promise<void>;
 
   /** Reads a progress document with its etag, or undefined. */
   getProgress(jobId: string, unitId: string): Promise<ProgressDocument | undefined>;

@@ -205,6 +205,7 @@ describe('export telemetry vocabulary', () => {
     const jobs = {
       getJob: async () => stored,
       replaceJob: async (job: ExportJobRecord) => (stored = job),
+      releaseSlots: async () => undefined,
     } as unknown as JobStore;
     const telemetry = recordingTelemetry();
     const deps = {

@@ -1,7 +1,7 @@
-import { Container, CosmosClient } from '@azure/cosmos';
+import { Container } from '@azure/cosmos';
 import { JobConflictError } from '../../../src/export/errors';
 import type { ExportJobRecord, ProgressDocument } from '../../../src/export/model';
-import { disposeCosmosClients, ensureContainer, getCosmosClient } from '../../../src/jobs/cosmosClient';
+import { ensureContainer } from '../../../src/jobs/cosmosClient';
 import {
   CheckpointMode,
   CosmosJobStore,
@@ -9,10 +9,10 @@ import {
   RUNNING_JOB_CONDITION,
 } from '../../../src/jobs/cosmosJobStore';
 import { cancelledJob, completedJob, failedJob, queuedJob, runningJob } from '../../support/jobRecords';
-import { testConnectionInfo, uniqueName } from '../../support/testEnv';
+import { useCosmosTestDatabase } from '../../support/cosmosTestDatabase';
+import { uniqueName } from '../../support/testEnv';
 
-const databaseId = uniqueName('jobstore');
-let client: CosmosClient;
+const database = useCosmosTestDatabase('jobstore');
 
 function progress(jobId: string, unitId: string): ProgressDocument {
   return {
@@ -30,21 +30,13 @@ function progress(jobId: string, unitId: string): ProgressDocument {
   };
 }
 
-beforeAll(() => {
-  const { cosmosEndpoint, cosmosKey } = testConnectionInfo();
-  client = getCosmosClient({ endpoint: cosmosEndpoint, key: cosmosKey });
-});
-
-afterAll(async () => {
-  await client
-    .database(databaseId)
-    .delete()
-    .catch(() => undefined);
-  disposeCosmosClients();
-});
-
 async function newStore(mode?: CheckpointMode): Promise<CosmosJobStore> {
-  return createCosmosJobStore({ client, databaseId, containerId: uniqueName('jobs'), checkpointMode: mode });
+  return createCosmosJobStore({
+    client: database.client,
+    databaseId: database.databaseId,
+    containerId: uniqueName('jobs'),
+    checkpointMode: mode,
+  });
 }
 
 describe('CosmosJobStore', () => {
@@ -183,7 +175,7 @@ describe('CosmosJobStore', () => {
 describe('Cosmos emulator batch semantics', () => {
   let container: Container;
   beforeAll(async () => {
-    container = await ensureContainer(client, databaseId, uniqueName('probe'), '/jobId');
+    container = await ensureContainer(database.client, database.databaseId, uniqueName('probe'), '/jobId');
     await container.items.create({ id: 'j', jobId: 'j', status: 'Running' });
     await container.items.create({ id: 'p', jobId: 'j', page: 0 });
   });
