@@ -7,6 +7,7 @@ import { DurableClientData, FunctionInvoker } from './invoker';
 import { durableTraceFromEnv } from './durableTrace';
 import { buildClientData, handleManagementRequest, managementPrefix } from './managementApi';
 import { installFunctionsCoreHook } from './moduleHook';
+import { closeWorkerProxy } from './workerHttpProxy';
 import {
   OrchestrationEngine,
   OrchestrationStatus,
@@ -87,6 +88,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     log,
     durableTraceFromEnv(process.env),
   );
+  // As the worker does when it starts: an app with HTTP streams starts its proxy here.
+  const workerHttpUri = (await invoker.capabilities()).HttpUri;
   const engine = new OrchestrationEngine({
     store: new InstanceStore(options.dataDir),
     invoker,
@@ -99,6 +102,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     port: options.port ?? 0,
     routePrefix,
     invoker,
+    workerHttpUri,
     apis: [
       {
         prefix: managementPrefix,
@@ -136,6 +140,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     async stop() {
       await engine.stop();
       await httpHost.close();
+      if (workerHttpUri) await closeWorkerProxy(workerHttpUri);
       if (ownsHostName && process.env.WEBSITE_HOSTNAME === hostName) {
         delete process.env.WEBSITE_HOSTNAME;
       }
