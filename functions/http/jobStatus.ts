@@ -13,6 +13,7 @@ import { getServices } from '../../src/services';
 import { mapWithConcurrency } from '../../src/util/concurrency';
 import { jobInstanceIds } from '../names';
 import { ensureOrchestrationStarted } from './orchestrationRepair';
+import { streamedBody } from './streamedBody';
 import { baseUrl, fhirJson, handled, principalOf } from './respond';
 
 function fileNameOf(blobName: string): string {
@@ -134,7 +135,7 @@ async function download(request: HttpRequest, context: InvocationContext): Promi
         headers['Content-Length'] = String(size);
       }
     }
-    return { status, headers, body: Readable.toWeb(body) as unknown as ReadableStream<Uint8Array> };
+    return { status, headers, body: streamedBody(body, context.invocationId) };
   });
 }
 
