@@ -12,6 +12,10 @@ import './http/metadata';
 import './http/notFound';
 import './timers/sweepJobs';
 
+// Responses (file downloads above all) stream to the client instead of being buffered whole, and
+// request bodies arrive as streams.
+app.setup({ enableHttpStream: true });
+
 // Buffered telemetry (events of the last second, metrics since the last interval) goes out before
 // the worker ends.
 app.hook.appTerminate(() => flushTelemetry());

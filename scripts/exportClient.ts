@@ -4,7 +4,7 @@
  * redraws itself on a terminal, one line per change otherwise), downloads every file into --out and
  * prints the manifest. On failure it prints the server's OperationOutcome and exits with 1.
  */
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import * as path from 'node:path';
 import { parseArgs } from 'node:util';
 import { BulkDataClient, BulkExportFailedError } from '../dev/client/bulkDataClient';
@@ -88,7 +88,7 @@ async function main(): Promise<number> {
   for (const entry of manifest.output) {
     const name = decodeURIComponent(new URL(entry.url).pathname.split('/').pop() ?? `${entry.type}.ndjson`);
     const file = path.join(out, path.basename(name));
-    writeFileSync(file, await client.download(entry.url, manifest.requiresAccessToken));
+    await client.downloadTo(entry.url, file, manifest.requiresAccessToken);
     console.error(`downloaded ${entry.type} (${entry.count ?? '?'} resources) → ${file}`);
   }
   console.log(JSON.stringify(manifest, null, 2));

@@ -4,6 +4,11 @@
  * client does.
  */
 
+import { createWriteStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { ReadableStream as NodeReadableStream } from 'node:stream/web';
+
 export interface Manifest {
   transactionTime: string;
   request: string;
@@ -117,6 +122,17 @@ export class BulkDataClient {
     const response = await fetch(url, { headers: accessToken ? this.headers() : {} });
     if (response.status !== 200) throw new BulkExportFailedError(response.status, await response.text());
     return response.text();
+  }
+
+  /** Downloads one output file into `file` as it arrives, never holding the whole file; returns its bytes. */
+  async downloadTo(url: string, file: string, accessToken = true): Promise<number> {
+    const response = await fetch(url, { headers: accessToken ? this.headers() : {} });
+    if (response.status !== 200 || !response.body) {
+      throw new BulkExportFailedError(response.status, await response.text());
+    }
+    const out = createWriteStream(file);
+    await pipeline(Readable.fromWeb(response.body as NodeReadableStream<Uint8Array>), out);
+    return out.bytesWritten;
   }
 
   async cancel(pollUrl: string): Promise<number> {

@@ -95,6 +95,8 @@ export interface ProgrammingModel {
   name: string;
   version: string;
   getInvocationModel(coreContext: CoreInvocationContext): InvocationModel;
+  /** Called once when the worker starts, after the app is loaded; may add capabilities (`HttpUri`). */
+  getCapabilities?(capabilities: Record<string, string>): Promise<Record<string, string>>;
 }
 
 export interface FunctionRegistration {

@@ -4,11 +4,16 @@ import type { FunctionRegistration, RpcHttpCookie, RpcHttpData } from './functio
 import { FunctionInvoker, LogLine, triggerOf, typedDataToBuffer } from './invoker';
 import type { ApiRequest, ApiResponse } from './managementApi';
 import { CompiledRoute, compileRoute, matchRoute } from './routes';
+import { forwardToWorker } from './workerHttpProxy';
 
 /**
  * Serves HTTP triggers under `/{routePrefix}`, and other APIs (the durable management API) under
- * their own path prefixes, on loopback with node:http. Bodies are buffered: requests reach the function as RpcHttpData (the worker's non-stream
- * path), so `request.body` is still a stream but responses are sent once the handler has finished.
+ * their own path prefixes, on loopback with node:http.
+ *
+ * When the app enables HTTP streams (`workerHttpUri`), trigger requests are forwarded to the worker's
+ * proxy and bodies flow through both ways, as the Functions host does (see `workerHttpProxy.ts`).
+ * Otherwise, and for the APIs, bodies are buffered: requests reach the function as RpcHttpData (the
+ * worker's non-stream path) and responses are sent once the handler has finished.
  */
 export interface HttpHostOptions {
   host: string;
@@ -24,6 +29,8 @@ export interface HttpHostOptions {
    * while it starts, instead of failing inside the trigger.
    */
   triggersReady?: () => boolean;
+  /** The worker's HTTP proxy (capability `HttpUri`) when the app enables HTTP streams. */
+  workerHttpUri?: string;
 }
 
 export interface PrefixedApi {
@@ -54,6 +61,7 @@ export class HttpHost {
   private readonly server: http.Server;
   private readonly routes = new Map<string, CompiledRoute>();
   private readonly inFlight = new Set<Promise<void>>();
+  private readonly workerAgent = new http.Agent({ keepAlive: true });
   private url = '';
 
   constructor(private readonly options: HttpHostOptions) {
@@ -93,11 +101,11 @@ export class HttpHost {
       new Promise((r) => setTimeout(r, timeoutMs).unref()),
     ]);
     this.server.closeAllConnections();
+    this.workerAgent.destroy();
     await closed;
   }
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
-    const body = await readBody(req);
     const origin = `http://${req.headers.host ?? new URL(this.url).host}`;
     const url = new URL(req.url ?? '/', origin);
     const segments = url.pathname
@@ -119,7 +127,7 @@ export class HttpHost {
         method,
         segments: segments.slice(depth),
         query: url.searchParams,
-        body,
+        body: await readBody(req),
         origin,
         headers: req.headers,
       });
@@ -138,10 +146,18 @@ export class HttpHost {
               : Buffer.from(JSON.stringify(answer.body)),
       };
     } else if (segments[0]?.toLowerCase() === this.options.routePrefix.toLowerCase()) {
-      result =
-        this.options.triggersReady?.() === false
-          ? HOST_STARTING
-          : await this.invokeHttpFunction(req, method, url, segments.slice(1), body);
+      if (this.options.triggersReady?.() === false) {
+        result = HOST_STARTING;
+      } else if (this.options.workerHttpUri) {
+        const target = this.findFunction(method, segments.slice(1));
+        if (target) {
+          await this.forwardHttpFunction(req, res, method, url, target);
+          return;
+        }
+        result = text(404, 'Not Found');
+      } else {
+        result = await this.invokeHttpFunction(req, method, url, segments.slice(1), await readBody(req));
+      }
     } else {
       result = text(404, 'Not Found');
     }
@@ -181,6 +197,35 @@ export class HttpHost {
     return candidates[0];
   }
 
+  private async forwardHttpFunction(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    method: string,
+    url: URL,
+    target: { registration: FunctionRegistration; params: Record<string, string> },
+  ): Promise<void> {
+    const headers = flattenHeaders(req.headers);
+    await forwardToWorker(this.options.workerHttpUri as string, this.workerAgent, {
+      req,
+      res,
+      method,
+      url,
+      headers,
+      params: target.params,
+      invoke: (invocationId, triggerMetadata) =>
+        this.options.invoker.invoke(
+          target.registration,
+          { http: { method, url: url.href, headers, params: target.params } },
+          { invocationId, triggerMetadata },
+        ),
+      fallback: (status) => {
+        if (status === 204) res.writeHead(204).end();
+        else res.writeHead(status, text(status, '').headers).end(http.STATUS_CODES[status]);
+      },
+      log: (line) => this.options.log(`[local] ${target.registration.metadata.name} ${line}`),
+    });
+  }
+
   private async invokeHttpFunction(
     req: http.IncomingMessage,
     method: string,
@@ -192,12 +237,7 @@ export class HttpHost {
     if (!target) {
       return text(404, 'Not Found');
     }
-    const headers: Record<string, string> = {};
-    for (const [name, value] of Object.entries(req.headers)) {
-      if (value !== undefined) {
-        headers[name] = Array.isArray(value) ? value.join(', ') : value;
-      }
-    }
+    const headers = flattenHeaders(req.headers);
     // No `query` map: @azure/functions then reads the URL's search params, keeping repeated parameters.
     const request: RpcHttpData = { method, url: url.href, headers, params: target.params };
     if (body.length > 0) {
@@ -239,6 +279,17 @@ function decodeSegment(segment: string): string {
   } catch {
     return segment;
   }
+}
+
+/** One string per header name, as the host hands headers to the worker. */
+function flattenHeaders(raw: http.IncomingHttpHeaders): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    if (value !== undefined) {
+      headers[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+  }
+  return headers;
 }
 
 async function readBody(req: http.IncomingMessage): Promise<Buffer> {

@@ -27,6 +27,17 @@ export interface DurableClientData {
 
 export type LogLine = (line: string) => void;
 
+export interface InvocationOutcome extends RpcInvocationResponse {
+  /** The handler returned null or undefined: with HTTP streams, no response goes to the proxy. */
+  returnedNothing: boolean;
+}
+
+/** What the host sends besides the trigger data (HTTP streams: the invocation's id and the request's metadata). */
+export interface InvocationRequestParts {
+  invocationId?: string;
+  triggerMetadata?: Record<string, RpcTypedData>;
+}
+
 export class FunctionInvoker {
   constructor(
     private readonly clientData: () => DurableClientData,
@@ -44,10 +55,19 @@ export class FunctionInvoker {
     return [...getRegistrations().values()].filter((r) => triggerOf(r)?.binding.type === triggerType);
   }
 
+  /**
+   * What the programming model adds to the worker's capabilities when the worker starts: with HTTP
+   * streams, `HttpUri`, the proxy that HTTP invocations are forwarded to.
+   */
+  async capabilities(): Promise<Record<string, string>> {
+    return (await getProgrammingModel()?.getCapabilities?.({})) ?? {};
+  }
+
   async invoke(
     registration: FunctionRegistration,
     triggerData: RpcTypedData | undefined,
-  ): Promise<RpcInvocationResponse> {
+    parts: InvocationRequestParts = {},
+  ): Promise<InvocationOutcome> {
     const model = getProgrammingModel();
     if (!model) {
       throw new Error('No programming model registered: was the app loaded through @azure/functions?');
@@ -67,12 +87,12 @@ export class FunctionInvoker {
         this.log(`[local] input binding '${name}' of type '${binding.type}' is not supported locally`);
       }
     }
-    const invocationId = randomUUID();
+    const invocationId = parts.invocationId ?? randomUUID();
     const functionName = registration.metadata.name;
     const invocationModel = model.getInvocationModel({
       invocationId,
       metadata: registration.metadata,
-      request: { invocationId, inputData, triggerMetadata: {} },
+      request: { invocationId, inputData, triggerMetadata: parts.triggerMetadata ?? {} },
       log: (level, category, message) => {
         if (category !== 'system' || level === 'warning' || level === 'error') {
           this.log(`[${functionName}] ${message}`);
@@ -100,7 +120,7 @@ export class FunctionInvoker {
       const result = await invocationModel.invokeFunction(context, inputs, registration.callback);
       const response = await invocationModel.getResponse(context, result);
       record({ output: response.returnValue });
-      return response;
+      return { ...response, returnedNothing: result === undefined || result === null };
     } catch (error) {
       record({ error: String(error) });
       throw error;

@@ -9,6 +9,7 @@ import { durableTraceFromEnv } from './durableTrace';
 import { buildClientData, handleManagementRequest, managementPrefix } from './managementApi';
 import { installFunctionsCoreHook } from './moduleHook';
 import { TimerHost } from './timerHost';
+import { closeWorkerProxy } from './workerHttpProxy';
 import {
   OrchestrationEngine,
   OrchestrationStatus,
@@ -90,6 +91,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     durableTraceFromEnv(process.env),
     activityFaultFromEnv(process.env.LOCAL_FAIL_ACTIVITY),
   );
+  // As the worker does when it starts: an app with HTTP streams starts its proxy here.
+  const workerHttpUri = (await invoker.capabilities()).HttpUri;
   const engine = new OrchestrationEngine({
     store: new InstanceStore(options.dataDir),
     invoker,
@@ -103,6 +106,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     port: options.port ?? 0,
     routePrefix,
     invoker,
+    workerHttpUri,
     apis: [
       {
         prefix: managementPrefix,
@@ -143,6 +147,7 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
       timerHost.stop();
       await engine.stop();
       await httpHost.close();
+      if (workerHttpUri) await closeWorkerProxy(workerHttpUri);
       if (ownsHostName && process.env.WEBSITE_HOSTNAME === hostName) {
         delete process.env.WEBSITE_HOSTNAME;
       }

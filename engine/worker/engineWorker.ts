@@ -7,7 +7,8 @@
  *   or 500 with `{ message, stack }`.
  * - `POST /_engine/durable-client`: the durable client JSON of the extension's client binding, which
  *   the app's HTTP triggers receive as their `durableClient` input.
- * - `/{routePrefix}/…`: the app's HTTP triggers.
+ * - `/{routePrefix}/…`: the app's HTTP triggers (streamed through the worker's proxy when the app
+ *   enables HTTP streams, as on Azure).
  * - `/runtime/webhooks/durabletask/…`: the extension's management API, proxied to its local listener,
  *   so that `statusQueryGetUri` and the other links answer where Azure serves them.
  *
@@ -66,6 +67,8 @@ async function main(): Promise<void> {
     port: Number(process.env.PORT ?? 0),
     routePrefix: process.env.ENGINE_ROUTE_PREFIX ?? 'api',
     invoker,
+    // As the worker does when it starts: an app with HTTP streams starts its proxy here.
+    workerHttpUri: (await invoker.capabilities()).HttpUri,
     triggersReady: () => durableClient.data !== undefined,
     apis: [
       {

@@ -4,12 +4,14 @@ import * as df from 'durable-functions';
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { NotFoundError } from '../../src/export/errors';
+import { acceptsGzip, contentRange, requestedRange } from '../../src/http/byteRange';
 import { cancelJob } from '../../src/export/jobActions';
 import { isActiveStatus } from '../../src/export/jobLifecycle';
 import type { ExportJobRecord } from '../../src/export/model';
 import { readOwnJob, statusReport } from '../../src/export/statusReport';
 import { getServices } from '../../src/services';
 import { repairWithOrchestration, stopJobInstances } from '../durable/jobRepair';
+import { streamedBody } from './streamedBody';
 import { baseUrl, fhirJson, handled, principalOf } from './respond';
 
 function fileNameOf(blobName: string): string {
@@ -84,6 +86,10 @@ async function deleteJob(
   });
 }
 
+/**
+ * One file of a completed export, streamed from storage as it is read: the whole file (gzipped when
+ * the client accepts it), or the single byte range a client resuming a download asks for.
+ */
 async function download(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
   return handled(context, async () => {
     const services = await getServices();
@@ -94,19 +100,35 @@ async function download(request: HttpRequest, context: InvocationContext): Promi
       (o) => fileNameOf(o.blobName) === request.params.fileName,
     );
     if (!entry) throw new NotFoundError('The file was not found in this export.');
-    const stream = await services.exportDeps.destinationFor(job.destination).openRead(entry.blobName);
-    if (!stream) throw new NotFoundError('The file is no longer available.');
-    const gzip = /\bgzip\b/i.test(request.headers.get('accept-encoding') ?? '');
-    const readable = Readable.from(stream as AsyncIterable<Buffer>);
-    const body = gzip ? readable.pipe(createGzip()) : readable;
-    return {
-      status: 200,
-      headers: {
-        'Content-Type': 'application/fhir+ndjson',
-        ...(gzip ? { 'Content-Encoding': 'gzip' } : { 'Content-Length': String(entry.bytes) }),
-      },
-      body: Readable.toWeb(body) as unknown as ReadableStream<Uint8Array>,
-    };
+    const size = entry.bytes;
+    const range = requestedRange(size, request.headers.get('range'), request.headers.get('if-range'));
+    const content = await services.exportDeps
+      .destinationFor(job.destination)
+      .openRead(entry.blobName, range && { offset: range.start, count: range.end - range.start + 1 });
+    if (!content) throw new NotFoundError('The file is no longer available.');
+    const readable = Readable.from(content.stream as AsyncIterable<Buffer>);
+    if (content.size !== size) {
+      readable.destroy();
+      throw new Error(`${entry.blobName} holds ${content.size} bytes, its manifest entry ${size}`);
+    }
+    const headers: Record<string, string> = { 'Content-Type': 'application/fhir+ndjson' };
+    let body: Readable = readable;
+    let status = 200;
+    if (range) {
+      status = 206;
+      headers['Content-Range'] = contentRange(range, size);
+      headers['Content-Length'] = String(range.end - range.start + 1);
+    } else {
+      headers['Accept-Ranges'] = 'bytes';
+      headers.Vary = 'Accept-Encoding';
+      if (acceptsGzip(request.headers.get('accept-encoding'))) {
+        headers['Content-Encoding'] = 'gzip';
+        body = readable.pipe(createGzip());
+      } else {
+        headers['Content-Length'] = String(size);
+      }
+    }
+    return { status, headers, body: streamedBody(body, context.invocationId) };
   });
 }
 

@@ -27,6 +27,8 @@ export function errorResponse(error: unknown, context: InvocationContext): HttpR
     if (typeof retryAfter === 'number') headers['Retry-After'] = String(Math.ceil(retryAfter));
     const challenge = (error as { wwwAuthenticate?: unknown }).wwwAuthenticate;
     if (typeof challenge === 'string') headers['WWW-Authenticate'] = challenge;
+    const range = (error as { contentRange?: unknown }).contentRange;
+    if (typeof range === 'string') headers['Content-Range'] = range;
     return fhirJson(error.statusCode, operationOutcome(error.message, error.issueCode), headers);
   }
   context.error('Unhandled error', error);

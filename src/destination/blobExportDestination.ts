@@ -18,7 +18,12 @@ import {
 import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import { DestinationConnectionError } from '../export/errors';
 import type { DestinationRef } from '../export/model';
-import { StaleBlobError, type CommitBase, type ExportDestination } from './exportDestination';
+import {
+  StaleBlobError,
+  type BlobContent,
+  type CommitBase,
+  type ExportDestination,
+} from './exportDestination';
 import { normaliseAccountUrl } from './destinationIdentity';
 import { mapWithConcurrency } from '../util/concurrency';
 
@@ -221,10 +226,19 @@ export class BlobExportDestination implements ExportDestination {
     throw new StaleBlobError(blobName);
   }
 
-  async openRead(blobName: string): Promise<NodeJS.ReadableStream | undefined> {
+  async openRead(
+    blobName: string,
+    range?: { offset: number; count: number },
+  ): Promise<BlobContent | undefined> {
     try {
-      const response = await this.containerClient.getBlobClient(blobName).download();
-      return response.readableStreamBody;
+      const response = await this.containerClient
+        .getBlobClient(blobName)
+        .download(range?.offset ?? 0, range?.count);
+      const stream = response.readableStreamBody;
+      if (!stream) throw new Error(`Reading ${blobName}: the service returned no body`);
+      // A ranged answer gives the whole length after the slash of `Content-Range`.
+      const total = /\/(\d+)$/.exec(response.contentRange ?? '')?.[1];
+      return { stream, size: total !== undefined ? Number(total) : (response.contentLength ?? 0) };
     } catch (err) {
       if ((err as StorageErrorShape).statusCode === 404) return undefined;
       rethrow(err, `Reading ${blobName}`);

@@ -11,6 +11,12 @@ export class StaleBlobError extends Error {
   }
 }
 
+/** An open read of a blob: `stream` holds the bytes asked for, `size` is the whole blob's length. */
+export interface BlobContent {
+  stream: NodeJS.ReadableStream;
+  size: number;
+}
+
 export interface ExportDestination {
   /** Fails with `DestinationConnectionError` when the container cannot be reached or written. */
   ensureReady(): Promise<void>;
@@ -27,8 +33,11 @@ export interface ExportDestination {
    * page would commit a shorter list over a longer one and drop the blocks committed since.
    */
   commitBlocks(blobName: string, blockIds: string[], over: CommitBase, sameAs?: string[]): Promise<string>;
-  /** Streams a blob's content; undefined when it does not exist. */
-  openRead(blobName: string): Promise<NodeJS.ReadableStream | undefined>;
+  /**
+   * Streams a blob's content, or `count` bytes of it from `offset`; undefined when it does not exist.
+   * The bytes arrive as the service sends them: nothing holds the whole blob.
+   */
+  openRead(blobName: string, range?: { offset: number; count: number }): Promise<BlobContent | undefined>;
   /** Deletes every blob whose name starts with `prefix`; returns how many. */
   deletePrefix(prefix: string): Promise<number>;
   /** A read-only SAS URL valid until `expiresOn` (SAS mode only). */

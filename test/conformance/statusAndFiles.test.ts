@@ -138,6 +138,43 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
     expect(gunzipSync(gzipped.body).toString('utf8')).toBe(text);
   });
 
+  it('serves a byte range of a file (206, Content-Range) so that a client can resume a download; 416 past the end', async () => {
+    const url = completed.manifest.output[0].url;
+    const whole = await fetch(url, { headers: { 'Accept-Encoding': 'identity' } });
+    expect(whole.headers.get('accept-ranges')).toBe('bytes');
+    const bytes = Buffer.from(await whole.arrayBuffer());
+    expect(whole.headers.get('content-length')).toBe(String(bytes.length));
+    const size = bytes.length;
+
+    const ranged = async (range: string) => {
+      // A client that accepts gzip still gets the plain bytes of the range.
+      const response = await fetch(url, { headers: { Range: range, 'Accept-Encoding': 'gzip' } });
+      return { response, body: Buffer.from(await response.arrayBuffer()) };
+    };
+    const cases: Array<[string, number, number]> = [
+      ['bytes=0-9', 0, 9],
+      [`bytes=${size - 10}-`, size - 10, size - 1],
+      ['bytes=-7', size - 7, size - 1],
+      [`bytes=5-${size + 100}`, 5, size - 1],
+    ];
+    for (const [range, start, end] of cases) {
+      const { response, body } = await ranged(range);
+      expect({ range, status: response.status }).toEqual({ range, status: 206 });
+      expect(response.headers.get('content-range')).toBe(`bytes ${start}-${end}/${size}`);
+      expect(response.headers.get('content-length')).toBe(String(end - start + 1));
+      expect(response.headers.get('content-encoding')).toBeNull();
+      expect(body.equals(bytes.subarray(start, end + 1))).toBe(true);
+    }
+
+    const beyond = await ranged(`bytes=${size}-`);
+    expect(beyond.response.status).toBe(416);
+    expect(beyond.response.headers.get('content-range')).toBe(`bytes */${size}`);
+    // Several ranges are not served: the whole file comes as a 200.
+    const several = await fetch(url, { headers: { Range: 'bytes=0-1,4-5', 'Accept-Encoding': 'identity' } });
+    expect(several.status).toBe(200);
+    expect(Buffer.from(await several.arrayBuffer()).equals(bytes)).toBe(true);
+  });
+
   it('SHOULD list, under handling=lenient, what was ignored as OperationOutcome NDJSON in the manifest error array', async () => {
     const done = await runExport(target, '$export', {
       query: '_type=Patient&_unknownThing=1&includeAssociatedData=LatestProvenanceResources',

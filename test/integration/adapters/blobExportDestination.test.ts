@@ -3,7 +3,11 @@ import { BlobServiceClient } from '@azure/storage-blob';
 import { DestinationConnectionError } from '../../../src/export/errors';
 import { BlobExportDestination, NDJSON_CONTENT_TYPE } from '../../../src/destination/blobExportDestination';
 import { blockId } from '../../../src/destination/blockIds';
-import { StaleBlobError, type CommitBase } from '../../../src/destination/exportDestination';
+import {
+  StaleBlobError,
+  type BlobContent,
+  type CommitBase,
+} from '../../../src/destination/exportDestination';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 /**
@@ -24,10 +28,10 @@ async function append(
 
 const WRONG_KEY = Buffer.alloc(64, 7).toString('base64');
 
-async function readAll(stream: NodeJS.ReadableStream | undefined): Promise<string> {
-  if (!stream) throw new Error('no stream');
+async function readAll(content: BlobContent | undefined): Promise<string> {
+  if (!content) throw new Error('no stream');
   const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(Buffer.from(chunk as Buffer));
+  for await (const chunk of content.stream) chunks.push(Buffer.from(chunk as Buffer));
   return Buffer.concat(chunks).toString('utf8');
 }
 
@@ -148,6 +152,18 @@ describe('BlobExportDestination', () => {
     await dest.stageBlock(name, b0, Buffer.from('0\n'));
     expect(await dest.commitBlocks(name, [b0], 'new')).toBe(first);
     expect(await readAll(await dest.openRead(name))).toBe('0\n');
+  });
+
+  test('openRead reads a range of a blob and tells the whole size', async () => {
+    const name = 'range/a.ndjson';
+    await append(dest, name, [], blockId('range', 'x', 1, 0), Buffer.from('0123456789\n'), 'new');
+    const whole = await dest.openRead(name);
+    expect(whole?.size).toBe(11);
+    expect(await readAll(whole)).toBe('0123456789\n');
+    const part = await dest.openRead(name, { offset: 3, count: 4 });
+    expect(part?.size).toBe(11);
+    expect(await readAll(part)).toBe('3456');
+    expect(await readAll(await dest.openRead(name, { offset: 8, count: 3 }))).toBe('89\n');
   });
 
   test('openRead of a missing blob is undefined', async () => {
