@@ -2,13 +2,19 @@
 import { randomUUID } from 'node:crypto';
 import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
-import { durableStatus, jobIdOf, listBlobs, managementOf, waitForRuntimeStatus } from '../support/e2eHelpers';
+import {
+  durableStatus,
+  jobIdOf,
+  listBlobs,
+  managementOf,
+  traceFileOf,
+  waitForRuntimeStatus,
+} from '../support/e2eHelpers';
 import { generateDataset } from '../../dev/demo/syntheticFhir';
 import {
   GATED_SOURCE_APP_ENV,
   holdRunningExport,
   startGatedFhirSource,
-  traceFileOf,
   type GatedFhirSource,
 } from '../support/gatedFhirSource';
 

@@ -13,6 +13,7 @@ import {
   jobIdOf,
   listBlobs,
   managementOf,
+  traceFileOf,
   sortedExpectation,
   waitForExit,
   waitForRuntimeStatus,
@@ -23,7 +24,6 @@ import {
   GATED_SOURCE_APP_ENV,
   holdRunningExport,
   startGatedFhirSource,
-  traceFileOf,
   type GatedFhirSource,
 } from '../support/gatedFhirSource';
 import { testConnectionInfo } from '../support/testEnv';

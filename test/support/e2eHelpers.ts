@@ -1,5 +1,6 @@
 /** Small helpers shared by the end-to-end tests: the app's stores as a test sees them, and waits. */
 import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
 import type { DurableTraceRecord } from '../../dev/runtime/durableTrace';
 import { ACTIVITY_EXPORT_PAGE } from '../../functions/names';
@@ -81,6 +82,11 @@ export async function listBlobs(app: AppProcess, prefix = ''): Promise<string[]>
     throw error;
   }
   return names;
+}
+
+/** Where an app's durable trace goes: give it as `DURABLE_TRACE_FILE` before the app starts. */
+export function traceFileOf(app: AppProcess): string {
+  return path.join(app.dataDir, 'trace.ndjson');
 }
 
 /**

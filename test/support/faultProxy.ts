@@ -13,8 +13,6 @@ export type FaultAction =
   | { kind: 'pass' }
   /** Answer with this status (and Retry-After, and a JSON body: an OperationOutcome by default). */
   | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
-  /** Wait, then pass through (a slow source). */
-  | { kind: 'delay'; ms: number }
   /** Hold the request until `until` resolves, then pass it through (a source the test lets answer). */
   | { kind: 'hold'; until: Promise<void> }
   /** Send the headers and part of the target's body, then destroy the connection. */
@@ -179,16 +177,8 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
         setTimeout(() => res.destroy(), 20);
         return;
       }
-      case 'delay': {
-        let timer: NodeJS.Timeout | undefined;
-        const elapsed = new Promise<void>((resolve) => (timer = setTimeout(resolve, action.ms)));
-        // A client that hangs up ends the wait: no timer outlives the test that armed it.
-        const left = await clientLeftBefore(res, elapsed);
-        clearTimeout(timer);
-        if (left) return;
-        break;
-      }
       case 'hold':
+        // A client that hangs up ends the hold: nothing waits on for a test that has moved on.
         if (await clientLeftBefore(res, action.until)) return;
         break;
       case 'pass':

@@ -5,10 +5,9 @@
  * running export with pages certainly in flight, then opens the gate and waits until every held
  * search has been answered.
  */
-import * as path from 'node:path';
 import type { AppProcess } from './appProcess';
 import { openableGate, startFaultProxy, type FaultProxy, type ProxiedRequest } from './faultProxy';
-import { endedPageSteps, eventually, listBlobs } from './e2eHelpers';
+import { endedPageSteps, eventually, listBlobs, traceFileOf } from './e2eHelpers';
 import { startFhirTestServer, type FhirTestServer } from './fhirTestServer';
 
 export interface GatedFhirSource {
@@ -78,11 +77,6 @@ export async function startGatedFhirSource(
  * step (none is read ahead), and a held one waits for the gate, not for the source's deadline.
  */
 export const GATED_SOURCE_APP_ENV = { EXPORT_SOURCE_READ_AHEAD: 'off', FHIR_SOURCE_TIMEOUT_MS: '600000' };
-
-/** Where an app's durable trace goes: give it as `DURABLE_TRACE_FILE` before the app starts. */
-export function traceFileOf(app: AppProcess): string {
-  return path.join(app.dataDir, 'trace.ndjson');
-}
 
 /**
  * Waits until job `jobId` has written a file and each of its `lanes` page steps waits for its page
