@@ -17,6 +17,11 @@ import { startGatedFhirSource, type GatedFhirSource } from '../support/gatedFhir
 const PATIENTS = 8;
 const PAGE_SIZE = '25';
 const expected = sortedExpectation(expectedKeys(PATIENTS));
+/** What `expected` lists, as a FHIR server holds it. */
+const fhirResources = () => [
+  ...generateDataset({ patients: PATIENTS, seed: 1 }),
+  generateGroup('demo-cohort', []),
+];
 
 async function kickoffSystemExport(client: BulkDataClient): Promise<string> {
   const kickoff = await client.kickoff('$export', { headers: { 'Cache-Control': 'no-cache' } });
@@ -77,10 +82,7 @@ describe.each(['staged', 'written'] as const)(
 
     beforeAll(async () => {
       server = await startFhirTestServer({ linkStyle: 'cursor' });
-      await server.seed([
-        ...generateDataset({ patients: PATIENTS, seed: 1 }),
-        generateGroup('demo-cohort', []),
-      ]);
+      await server.seed(fhirResources());
       env.FHIR_SOURCE_URL = server.baseUrl;
     });
     afterAll(async () => {
@@ -113,10 +115,7 @@ describe('the app killed while page searches are in flight', () => {
   };
   const app = new AppProcess({ env });
   beforeAll(async () => {
-    source = await startGatedFhirSource([
-      ...generateDataset({ patients: PATIENTS, seed: 1 }),
-      generateGroup('demo-cohort', []),
-    ]);
+    source = await startGatedFhirSource(fhirResources());
     env.FHIR_SOURCE_URL = source.baseUrl;
   });
   afterAll(async () => {
