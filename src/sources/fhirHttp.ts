@@ -23,6 +23,8 @@ export interface FhirHttpOptions {
   auth: SourceAuth;
   /** Memory that the bodies of `rawResources` requests are read into (see `FhirJsonResponse.memory`). */
   pagePool?: BufferPool;
+  /** The clock (epoch ms) an HTTP-date `Retry-After` is measured against; default `Date.now`. */
+  now?: () => number;
 }
 
 export interface FhirRequestOptions {
@@ -159,7 +161,7 @@ export class FhirHttpClient {
       return new SourceError(`source answered with an unexpected redirect (${status})`, 502, false);
     }
     if (status === 429 || status === 503) {
-      const wait = parseRetryAfter(answer.header('retry-after'));
+      const wait = parseRetryAfter(answer.header('retry-after'), (this.options.now ?? Date.now)());
       const what = status === 429 ? 'source is throttling requests' : 'source is unavailable';
       return new SourceError(`${what} (${status}): ${reason}`, 503, true, wait);
     }

@@ -41,6 +41,11 @@ import { createSourceAuth } from './sourceAuth';
 export interface FhirRestSourceDeps {
   /** Azure credential for the `managed-identity` mode (tests inject a fake); default DefaultAzureCredential. */
   credential?: TokenCredential;
+  /**
+   * The clock (epoch ms) that token lifetimes and HTTP-date `Retry-After` values are measured against;
+   * default `Date.now`. Tests inject a fixed one to get exact waits.
+   */
+  now?: () => number;
 }
 
 /** Longest URL sent as GET for a duplicate check; longer checks go as POST `_search`. */
@@ -74,8 +79,14 @@ export class FhirRestSource implements SearchSource {
     const auth = createSourceAuth(this.config.auth, this.config.baseUrl, {
       credential: deps.credential,
       timeoutMs: this.config.timeoutMs,
+      now: deps.now,
     });
-    this.http = new FhirHttpClient({ timeoutMs: this.config.timeoutMs, auth, pagePool: this.pagePool });
+    this.http = new FhirHttpClient({
+      timeoutMs: this.config.timeoutMs,
+      auth,
+      pagePool: this.pagePool,
+      now: deps.now,
+    });
   }
 
   async listResourceTypes(): Promise<string[]> {

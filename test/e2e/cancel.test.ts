@@ -7,32 +7,36 @@ import {
   jobIdOf,
   listBlobs,
   managementOf,
-  sleep,
+  traceFileOf,
   waitForRuntimeStatus,
 } from '../support/e2eHelpers';
 import { generateDataset } from '../../dev/demo/syntheticFhir';
-import { startSlowFhirSource, type SlowFhirSource } from '../support/slowFhirSource';
+import {
+  GATED_SOURCE_APP_ENV,
+  holdRunningExport,
+  startGatedFhirSource,
+  type GatedFhirSource,
+} from '../support/gatedFhirSource';
 
 describe('cancelling exports end to end', () => {
-  // A source whose page searches (after the first few) take 1 s: the export is certainly still
-  // running when it is cancelled, however fast or busy the machine is.
-  const DELAY_MS = 1000;
-  let source: SlowFhirSource;
+  // A source that holds page searches (after the first few) until the test lets them through: the
+  // export is certainly still running when it is cancelled, however fast or busy the machine is.
+  const LANES = 2;
+  let source: GatedFhirSource;
   let app: AppProcess;
   let client: BulkDataClient;
 
   beforeAll(async () => {
-    source = await startSlowFhirSource([...generateDataset({ patients: 12, seed: 1 })], {
-      delayMs: DELAY_MS,
-    });
-    app = new AppProcess({
-      env: {
-        SOURCE_KIND: 'fhir',
-        FHIR_SOURCE_URL: source.baseUrl,
-        EXPORT_RESOURCES_PER_PAGE: '4',
-        EXPORT_TYPE_PARALLELISM: '2',
-      },
-    });
+    source = await startGatedFhirSource([...generateDataset({ patients: 12, seed: 1 })]);
+    const env: Record<string, string> = {
+      SOURCE_KIND: 'fhir',
+      FHIR_SOURCE_URL: source.baseUrl,
+      EXPORT_RESOURCES_PER_PAGE: '4',
+      EXPORT_TYPE_PARALLELISM: String(LANES),
+      ...GATED_SOURCE_APP_ENV,
+    };
+    app = new AppProcess({ env });
+    env.DURABLE_TRACE_FILE = traceFileOf(app);
     client = new BulkDataClient(await app.start());
   });
   afterAll(async () => {
@@ -53,11 +57,9 @@ describe('cancelling exports end to end', () => {
     const jobId = jobIdOf(pollUrl);
     const { statusQueryGetUri } = managementOf(kickoff.body);
 
-    // Cancel only once files exist, so that the deletion is observable.
-    for (let i = 0; (await listBlobs(app, `${jobId}/`)).length === 0; i++) {
-      if (i > 200) throw new Error('no file was written');
-      await sleep(50);
-    }
+    // Cancel once files exist, so that the deletion is observable, and while each lane's page step
+    // waits for its page at the source.
+    const held = await holdRunningExport(source, app, { jobId, lanes: LANES });
     expect(await pollStatus(pollUrl)).toBe(202);
 
     expect(await client.cancel(pollUrl)).toBe(202);
@@ -67,8 +69,9 @@ describe('cancelling exports end to end', () => {
     expect(
       (await waitForRuntimeStatus(statusQueryGetUri, ['Terminated', 'Completed', 'Failed'])).runtimeStatus,
     ).toBe('Terminated');
-    // Pages that were waiting on the source when the cancel came finish now; they write nothing.
-    await sleep(DELAY_MS * 2 + 1000);
+    // The page steps that were waiting on the source when the cancel came get their pages now: each
+    // ends stopped, and what it may have written is gone.
+    expect(await held.release()).toEqual(Array(LANES).fill('stopped'));
     expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
     expect(await pollStatus(pollUrl)).toBe(404);
     expect((await durableStatus(statusQueryGetUri)).runtimeStatus).toBe('Terminated');

@@ -1,20 +1,27 @@
 /**
  * Crash recovery: the app SIGKILLs itself (LOCAL_CRASH_AT) right after one phase of one page, or the
- * test kills it at a random moment; a restarted app finishes the export with each resource exactly once.
+ * test kills it while page searches are in flight; a restarted app finishes the export with each
+ * resource exactly once.
  */
 import { readFileSync, rmSync } from 'node:fs';
 import * as path from 'node:path';
 import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { AppProcess } from '../support/appProcess';
-import { downloadSummary, sleep, sortedExpectation, waitForExit } from '../support/e2eHelpers';
+import { downloadSummary, eventually, sortedExpectation, waitForExit } from '../support/e2eHelpers';
 import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { generateGroup } from '../../dev/demo/syntheticGroup';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
+import { startGatedFhirSource, type GatedFhirSource } from '../support/gatedFhirSource';
 
 const PATIENTS = 8;
 const PAGE_SIZE = '25';
 const expected = sortedExpectation(expectedKeys(PATIENTS));
+/** What `expected` lists, as a FHIR server holds it. */
+const fhirResources = () => [
+  ...generateDataset({ patients: PATIENTS, seed: 1 }),
+  generateGroup('demo-cohort', []),
+];
 
 async function kickoffSystemExport(client: BulkDataClient): Promise<string> {
   const kickoff = await client.kickoff('$export', { headers: { 'Cache-Control': 'no-cache' } });
@@ -75,10 +82,7 @@ describe.each(['staged', 'written'] as const)(
 
     beforeAll(async () => {
       server = await startFhirTestServer({ linkStyle: 'cursor' });
-      await server.seed([
-        ...generateDataset({ patients: PATIENTS, seed: 1 }),
-        generateGroup('demo-cohort', []),
-      ]);
+      await server.seed(fhirResources());
       env.FHIR_SOURCE_URL = server.baseUrl;
     });
     afterAll(async () => {
@@ -100,26 +104,38 @@ describe.each(['staged', 'written'] as const)(
   },
 );
 
-describe('the app killed at a random moment of an export', () => {
-  const app = new AppProcess({ env: { EXPORT_RESOURCES_PER_PAGE: '10', EXPORT_TYPE_PARALLELISM: '2' } });
-  beforeAll(() => seedPatients(app, PATIENTS));
-  afterAll(() => app.dispose());
+describe('the app killed while page searches are in flight', () => {
+  // The source holds page searches after the first few until the test lets them through: the export
+  // has progress and cannot finish before the kill, however fast or busy the machine is.
+  let source: GatedFhirSource;
+  const env: Record<string, string> = {
+    SOURCE_KIND: 'fhir',
+    EXPORT_RESOURCES_PER_PAGE: '10',
+    EXPORT_TYPE_PARALLELISM: '2',
+  };
+  const app = new AppProcess({ env });
+  beforeAll(async () => {
+    source = await startGatedFhirSource(fhirResources());
+    env.FHIR_SOURCE_URL = source.baseUrl;
+  });
+  afterAll(async () => {
+    await app.dispose();
+    await source?.close();
+  });
 
-  it('given a running export with progress, when the app is SIGKILLed and restarted, then the export holds every resource exactly once', async () => {
+  it('given a running export with progress and page searches held at the source, when the app is SIGKILLed and restarted, then the export holds every resource exactly once', async () => {
     const client = new BulkDataClient(await app.start());
     const pollUrl = await kickoffSystemExport(client);
 
-    // Wait for the first 202 that reports exported resources, then kill somewhere in the next half second.
-    for (;;) {
+    await eventually('a 202 that reports exported resources', async () => {
       const response = await fetch(pollUrl);
       await response.arrayBuffer();
-      expect([200, 202]).toContain(response.status);
-      if (response.status === 200) throw new Error('the export finished before it could be interrupted');
-      if (/[1-9]\d* (of \d+ )?resources/.test(response.headers.get('x-progress') ?? '')) break;
-      await sleep(50);
-    }
-    await sleep(Math.floor(Math.random() * 500));
+      expect(response.status).toBe(202);
+      return /[1-9]\d* (of \d+ )?resources/.test(response.headers.get('x-progress') ?? '') ? true : undefined;
+    });
+    await source.waitUntilHeld(1);
     await app.kill();
+    source.open();
     await app.start();
 
     await expectExactExport(client, pollUrl);

@@ -14,14 +14,21 @@ import { BulkDataClient } from '../../dev/client/bulkDataClient';
 import type { DurableTraceRecord } from '../../dev/runtime/durableTrace';
 import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { AppProcess } from '../support/appProcess';
-import { durableStatus, eventually, managementOf, waitForRuntimeStatus } from '../support/e2eHelpers';
+import {
+  durableStatus,
+  endedPageSteps,
+  eventually,
+  managementOf,
+  traceFileOf,
+  waitForRuntimeStatus,
+} from '../support/e2eHelpers';
 import {
   shapeOf,
   type ManagementAnswer,
   type RecordedRun,
   type RunShape,
 } from '../support/durableTraceShape';
-import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
+import { openableGate, startFaultProxy, type FaultProxy } from '../support/faultProxy';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
 
 const FIXTURE = path.resolve(__dirname, '..', 'fixtures', 'realEngine', 'exportRun.json');
@@ -81,7 +88,7 @@ describe('the durable runtime, compared with the recording of the real engine', 
       EXPORT_RETRY_MAX_INTERVAL_MS: '300',
     };
     app = new AppProcess({ env });
-    env.DURABLE_TRACE_FILE = path.join(app.dataDir, 'trace.ndjson');
+    env.DURABLE_TRACE_FILE = traceFileOf(app);
     client = new BulkDataClient(await app.start());
   });
   afterAll(async () => {
@@ -125,8 +132,10 @@ describe('the durable runtime, compared with the recording of the real engine', 
     management.purgeAgain = await answer(statusQueryGetUri, 'DELETE');
     management.statusAfterPurge = await answer(statusQueryGetUri);
 
-    // B: an export slowed down by its source, started again under its id while it runs, then terminated.
-    proxy.addRule({ match: pageSearchOf('Patient'), action: { kind: 'delay', ms: 1500 } });
+    // B: an export whose page searches the source holds, started again under its id while it runs,
+    // then terminated; it cannot finish before, however fast the machine is.
+    const gate = openableGate();
+    proxy.addRule({ match: pageSearchOf('Patient'), action: { kind: 'hold', until: gate.opened } });
     const slow = await client.kickoff('$export', {
       query: '_type=Patient',
       headers: { 'Cache-Control': 'no-cache' },
@@ -146,9 +155,14 @@ describe('the durable runtime, compared with the recording of the real engine', 
     await waitForRuntimeStatus(b.statusQueryGetUri, ['Terminated']);
     management.terminatedStatusWithHistory = await answer(`${b.statusQueryGetUri}${history}`);
     management.terminateAgain = await answer(b.terminatePostUri.replace('{text}', 'again'), 'POST');
+    // The held page step gets its page and ends before the trace is read: every run records it.
+    gate.open();
+    await eventually('the held page step to end', async () =>
+      endedPageSteps(traceFileOf(app), b.id).length > 0 ? true : undefined,
+    );
     proxy.clearRules();
 
-    const trace = readFileSync(path.join(app.dataDir, 'trace.ndjson'), 'utf8')
+    const trace = readFileSync(traceFileOf(app), 'utf8')
       .split('\n')
       .filter((line) => line.length > 0)
       .map((line) => JSON.parse(line) as DurableTraceRecord);

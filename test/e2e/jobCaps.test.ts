@@ -13,15 +13,12 @@ import {
   startLocalIdentityProvider,
   type LocalIdentityProvider,
 } from '../support/localIdentityProvider';
-import { startSlowFhirSource, type SlowFhirSource } from '../support/slowFhirSource';
+import { GATED_SOURCE_APP_ENV, startGatedFhirSource, type GatedFhirSource } from '../support/gatedFhirSource';
 import { testConnectionInfo } from '../support/testEnv';
 
 const PER_CLIENT = 5;
 const TOTAL = 20;
 const KICKOFFS = 50;
-/** Every page search waits this long, so accepted jobs stay Queued or Running throughout the test. */
-const PAGE_DELAY_MS = 20_000;
-
 interface Answer {
   client: string;
   status: number;
@@ -31,7 +28,7 @@ interface Answer {
 
 describe('job caps under concurrent kick-offs', () => {
   let idp: LocalIdentityProvider;
-  let source: SlowFhirSource;
+  let source: GatedFhirSource;
   let app: AppProcess;
   let base: string;
   let store: CosmosJobStore;
@@ -90,13 +87,12 @@ describe('job caps under concurrent kick-offs', () => {
 
   beforeAll(async () => {
     idp = await startLocalIdentityProvider();
-    source = await startSlowFhirSource([...generateDataset({ patients: 3, seed: 5 })], {
-      fastPages: 0,
-      delayMs: PAGE_DELAY_MS,
-    });
+    // Every page search is held: the accepted jobs stay Running for the whole test.
+    source = await startGatedFhirSource([...generateDataset({ patients: 3, seed: 5 })], { fastPages: 0 });
     app = new AppProcess({
       env: {
         ...jwtAuthEnv(idp),
+        ...GATED_SOURCE_APP_ENV,
         SOURCE_KIND: 'fhir',
         FHIR_SOURCE_URL: source.baseUrl,
         EXPORT_RESOURCES_PER_PAGE: '1',

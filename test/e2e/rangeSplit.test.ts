@@ -12,14 +12,19 @@ import {
   listBlobs,
   managementOf,
   readJobRecord,
-  sleep,
+  traceFileOf,
   sortedExpectation,
   waitForExit,
   waitForRuntimeStatus,
 } from '../support/e2eHelpers';
 import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
-import { startSlowFhirSource, type SlowFhirSource } from '../support/slowFhirSource';
+import {
+  GATED_SOURCE_APP_ENV,
+  holdRunningExport,
+  startGatedFhirSource,
+  type GatedFhirSource,
+} from '../support/gatedFhirSource';
 
 const PATIENTS = 12;
 const THRESHOLD = 20;
@@ -102,26 +107,25 @@ describe('a split export that crashes after writing a page', () => {
 });
 
 describe('cancelling a split export', () => {
-  // Page searches after the first few take 1.5 s each: the export is certainly still running when
-  // it is cancelled, on a busy machine or a quiet one.
-  const DELAY_MS = 1500;
-  let source: SlowFhirSource;
+  // Page searches after the first few are held until the test lets them through: the export is
+  // certainly still running when it is cancelled, on a busy machine or a quiet one.
+  const LANES = 2;
+  let source: GatedFhirSource;
   let app: AppProcess;
   let client: BulkDataClient;
 
   beforeAll(async () => {
-    source = await startSlowFhirSource([...generateDataset({ patients: PATIENTS, seed: 1 })], {
-      delayMs: DELAY_MS,
-    });
-    app = new AppProcess({
-      env: {
-        SOURCE_KIND: 'fhir',
-        FHIR_SOURCE_URL: source.baseUrl,
-        EXPORT_RESOURCES_PER_PAGE: '2',
-        EXPORT_TYPE_PARALLELISM: '2',
-        ...splitEnv,
-      },
-    });
+    source = await startGatedFhirSource([...generateDataset({ patients: PATIENTS, seed: 1 })]);
+    const env: Record<string, string> = {
+      SOURCE_KIND: 'fhir',
+      FHIR_SOURCE_URL: source.baseUrl,
+      EXPORT_RESOURCES_PER_PAGE: '2',
+      EXPORT_TYPE_PARALLELISM: String(LANES),
+      ...GATED_SOURCE_APP_ENV,
+      ...splitEnv,
+    };
+    app = new AppProcess({ env });
+    env.DURABLE_TRACE_FILE = traceFileOf(app);
     client = new BulkDataClient(await app.start());
   });
   afterAll(async () => {
@@ -132,10 +136,8 @@ describe('cancelling a split export', () => {
   it('given a running split export, when it is cancelled, then every unit orchestration, range or not, ends and no file is left', async () => {
     const { pollUrl, statusQueryGetUri } = await kickoff(client);
     const jobId = jobIdOf(pollUrl);
-    for (let i = 0; (await listBlobs(app, `${jobId}/`)).length === 0; i++) {
-      if (i > 200) throw new Error('no file was written');
-      await sleep(50);
-    }
+    // Cancelled once files exist and while each lane's page step waits for its page at the source.
+    const held = await holdRunningExport(source, app, { jobId, lanes: LANES });
     const units = (await readJobRecord(app, jobId)).plannedUnits ?? [];
     expect(units.filter((u) => u.rangeIndex !== undefined).length).toBeGreaterThan(1);
 
@@ -158,8 +160,9 @@ describe('cancelling a split export', () => {
       expect(['Terminated', 'Completed']).toContain(status.runtimeStatus);
     }
     expect(started).toBeGreaterThan(0);
-    // Pages that were waiting on the source when the cancel came finish now; they write nothing.
-    await sleep(DELAY_MS * 2 + 1000);
+    // The page steps that were waiting on the source when the cancel came get their pages now: each
+    // ends stopped, and what it may have written is gone.
+    expect(await held.release()).toEqual(Array(LANES).fill('stopped'));
     expect(await listBlobs(app, `${jobId}/`)).toEqual([]);
   });
 });

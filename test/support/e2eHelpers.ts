@@ -1,5 +1,9 @@
 /** Small helpers shared by the end-to-end tests: the app's stores as a test sees them, and waits. */
+import { existsSync, readFileSync } from 'node:fs';
+import * as path from 'node:path';
 import { BlobServiceClient } from '@azure/storage-blob';
+import type { DurableTraceRecord } from '../../dev/runtime/durableTrace';
+import { ACTIVITY_EXPORT_PAGE } from '../../functions/names';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import type { BulkDataClient, Manifest } from '../../dev/client/bulkDataClient';
 import type { ExportJobRecord } from '../../src/export/model';
@@ -91,6 +95,33 @@ export async function listBlobs(app: AppProcess, prefix = ''): Promise<string[]>
     throw error;
   }
   return names;
+}
+
+/** Where an app's durable trace goes: give it as `DURABLE_TRACE_FILE` before the app starts. */
+export function traceFileOf(app: AppProcess): string {
+  return path.join(app.dataDir, 'trace.ndjson');
+}
+
+/**
+ * The page steps (`exportPage` activities) of job `jobId` that have ended, in the order they ended, as
+ * the app's durable trace (`DURABLE_TRACE_FILE`) recorded them; with the outcome each returned.
+ */
+export function endedPageSteps(
+  traceFile: string,
+  jobId: string,
+): Array<{ unitId: string; outcome?: string }> {
+  if (!existsSync(traceFile)) return [];
+  const steps: Array<{ unitId: string; outcome?: string }> = [];
+  for (const line of readFileSync(traceFile, 'utf8').split('\n')) {
+    if (line.length === 0) continue;
+    const record = JSON.parse(line) as DurableTraceRecord;
+    if (record.function !== ACTIVITY_EXPORT_PAGE || !record.input?.json) continue;
+    const input = JSON.parse(record.input.json) as { jobId: string; unitId: string };
+    if (input.jobId !== jobId) continue;
+    const output = record.output?.json ? (JSON.parse(record.output.json) as { outcome?: string }) : {};
+    steps.push({ unitId: input.unitId, outcome: output.outcome ?? record.error });
+  }
+  return steps;
 }
 
 /** The job id at the end of a poll URL. */

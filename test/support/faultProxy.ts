@@ -3,7 +3,8 @@
  * matched against the rules in order (a rule may apply only `times` times and only to requests its
  * predicate accepts); the first that applies decides the answer, otherwise the request passes
  * through. Absolute URLs of the target in response bodies (e.g. `next` links) are rewritten to the
- * proxy so that clients keep going through it. Every request is recorded.
+ * proxy so that clients keep going through it. Every request is recorded, with whether it has been
+ * answered, so that a test can wait until the source has answered everything it held.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -12,8 +13,8 @@ export type FaultAction =
   | { kind: 'pass' }
   /** Answer with this status (and Retry-After, and a JSON body: an OperationOutcome by default). */
   | { kind: 'status'; status: number; retryAfter?: string; body?: unknown }
-  /** Wait, then pass through (a slow source). */
-  | { kind: 'delay'; ms: number }
+  /** Hold the request until `until` resolves, then pass it through (a source the test lets answer). */
+  | { kind: 'hold'; until: Promise<void> }
   /** Send the headers and part of the target's body, then destroy the connection. */
   | { kind: 'destroy' }
   /** Answer 200 with a body that is not valid JSON (default: a truncated Bundle). */
@@ -27,6 +28,10 @@ export interface ProxiedRequest {
   body: string;
   /** The action that answered it. */
   action: FaultAction['kind'];
+  /** The proxy has sent its whole answer. */
+  answered: boolean;
+  /** The exchange is over: answered, or the client hung up first. */
+  ended: boolean;
 }
 
 export interface FaultRule {
@@ -55,6 +60,29 @@ const HOP_BY_HOP = new Set([
   'content-encoding',
   'host',
 ]);
+
+/** A promise that a test resolves when it chooses, e.g. the `until` of a `hold` rule. */
+export function openableGate(): { opened: Promise<void>; open(): void } {
+  let open = (): void => undefined;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return { opened, open };
+}
+
+/** Waits for `until` unless the client hangs up first; true when it did (nothing is to be sent). */
+async function clientLeftBefore(res: http.ServerResponse, until: Promise<void>): Promise<boolean> {
+  // Before anything is sent, the response closes only when the client hangs up.
+  let gone = false;
+  let left = (): void => undefined;
+  const hungUp = new Promise<void>((resolve) => (left = resolve));
+  const onClose = (): void => {
+    gone = true;
+    left();
+  };
+  res.once('close', onClose);
+  await Promise.race([until, hungUp]);
+  res.off('close', onClose);
+  return gone || res.destroyed;
+}
 
 export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy> {
   const target = new URL(targetBaseUrl);
@@ -99,7 +127,16 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
       const body = Buffer.concat(chunks).toString('utf8');
       const seen = { method: req.method ?? 'GET', url: req.url ?? '/', body };
       const action = pick(seen);
-      requests.push({ ...seen, headers: req.headers, action: action.kind });
+      const recorded: ProxiedRequest = {
+        ...seen,
+        headers: req.headers,
+        action: action.kind,
+        answered: false,
+        ended: false,
+      };
+      requests.push(recorded);
+      res.once('finish', () => (recorded.answered = true));
+      res.once('close', () => (recorded.ended = true));
       answer(action, req, res, body).catch(() => res.destroy());
     });
   });
@@ -140,17 +177,9 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
         setTimeout(() => res.destroy(), 20);
         return;
       }
-      case 'delay':
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(resolve, action.ms);
-          // A client that hangs up ends the wait: no timer outlives the test that armed it.
-          res.once('close', () => {
-            clearTimeout(timer);
-            resolve();
-          });
-        });
-        // Only the client hanging up matters here: the request itself is always finished (read) by now.
-        if (res.destroyed || res.socket?.destroyed) return;
+      case 'hold':
+        // A client that hangs up ends the hold: nothing waits on for a test that has moved on.
+        if (await clientLeftBefore(res, action.until)) return;
         break;
       case 'pass':
         break;
