@@ -540,17 +540,53 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       expect(error.message).toMatch(/single Observation resource is larger than the page byte budget/);
     });
 
-    it('When metadata fails, Then listResourceTypes falls back to the configured list', async () => {
-      proxy.addRule({ match: (r) => r.url.endsWith('/metadata'), action: { kind: 'status', status: 500 } });
-      await expect(
-        source(proxy.baseUrl, { defaultTypes: ['Patient', 'Condition'] }).listResourceTypes(),
-      ).resolves.toEqual(['Patient', 'Condition']);
+    it.each([
+      [429, '13', 13],
+      [503, undefined, undefined],
+    ])(
+      'When metadata answers %i, Then listing types fails transient (with the wait asked for), never with a guessed list',
+      async (status, retryAfter, wait) => {
+        proxy.addRule({
+          match: (r) => r.url.endsWith('/metadata'),
+          times: 1,
+          action: { kind: 'status', status, ...(retryAfter ? { retryAfter } : {}) },
+        });
+        const error = await sourceErrorOf(source(proxy.baseUrl).listResourceTypes());
+        expect(error).toMatchObject({ transient: true, statusCode: 503, retryAfterSeconds: wait });
+        // Asked again (as the job's retry does), the server's own list comes.
+        await expect(source(proxy.baseUrl).listResourceTypes()).resolves.toEqual(['Observation', 'Patient']);
+      },
+    );
+
+    it.each([
+      ['refused', { kind: 'status', status: 404 } as const],
+      [
+        'not a CapabilityStatement',
+        { kind: 'status', status: 200, body: { resourceType: 'Bundle' } } as const,
+      ],
+      [
+        'without a searchable type',
+        { kind: 'status', status: 200, body: { resourceType: 'CapabilityStatement', rest: [] } } as const,
+      ],
+    ])('When metadata is %s, Then listing types fails with a 5xx that says so', async (_what, action) => {
+      proxy.addRule({ match: (r) => r.url.endsWith('/metadata'), action });
+      const error = await sourceErrorOf(source(proxy.baseUrl).listResourceTypes());
+      expect(error.transient).toBe(false);
+      expect(error.statusCode).toBeGreaterThanOrEqual(500);
+      expect(error.message).toMatch(/CapabilityStatement/);
     });
 
-    it('When the count request fails, Then the page still comes without a total', async () => {
+    it('When the types are configured, Then they are the list and metadata is not asked', async () => {
+      await expect(
+        source(proxy.baseUrl, { defaultTypes: ['Patient', 'Condition'] }).listResourceTypes(),
+      ).resolves.toEqual(['Condition', 'Patient']);
+      expect(proxy.requests).toHaveLength(0);
+    });
+
+    it('When the source refuses the count request, Then the page still comes without a total', async () => {
       proxy.addRule({
         match: (r) => r.url.includes('_summary=count'),
-        action: { kind: 'status', status: 500 },
+        action: { kind: 'status', status: 400 },
       });
       proxy.addRule({
         match: (r) => r.url.includes('Observation?'),
@@ -564,6 +600,55 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       const page = await source(proxy.baseUrl).search('Observation', params());
       expect(page.total).toBeUndefined();
       expect(proxy.requests.some((r) => r.url.includes('_summary=count'))).toBe(true);
+    });
+
+    it.each([
+      ['_summary=count', 429, '11', 11],
+      ['_summary=count', 503, undefined, undefined],
+      ['_sort=-_lastUpdated', 429, '5', 5],
+    ])(
+      'When the planning request with %s answers %i, Then describing fails transient (with the wait asked for) instead of turning splitting off',
+      async (part, status, retryAfter, wait) => {
+        proxy.addRule({
+          match: (r) => r.url.includes(part),
+          times: 1,
+          action: { kind: 'status', status, ...(retryAfter ? { retryAfter } : {}) },
+        });
+        const error = await sourceErrorOf(source(proxy.baseUrl).describe('Observation', params(), 0));
+        expect(error).toMatchObject({ transient: true, statusCode: 503, retryAfterSeconds: wait });
+        // Asked again (as the job's retry does), the description has its total and span.
+        const description = await source(proxy.baseUrl).describe('Observation', params(), 0);
+        expect(description.total).toBe(OBSERVATIONS);
+        expect(description.earliest).toBeDefined();
+      },
+    );
+
+    it('When the source refuses the planning count, Then the type is described without a total (no split), without an error', async () => {
+      proxy.addRule({
+        match: (r) => r.url.includes('_summary=count'),
+        action: { kind: 'status', status: 400 },
+      });
+      const description = await source(proxy.baseUrl).describe('Observation', params(), 0);
+      expect(description.total).toBeUndefined();
+    });
+
+    it('When the count request for a first page is throttled, Then the search fails transient with the wait', async () => {
+      proxy.addRule({
+        match: (r) => r.url.includes('_summary=count'),
+        times: 1,
+        action: { kind: 'status', status: 429, retryAfter: '3' },
+      });
+      proxy.addRule({
+        match: (r) => r.url.includes('Observation?'),
+        times: 1,
+        action: {
+          kind: 'status',
+          status: 200,
+          body: { resourceType: 'Bundle', type: 'searchset', entry: [] },
+        },
+      });
+      const error = await sourceErrorOf(source(proxy.baseUrl).search('Observation', params()));
+      expect(error).toMatchObject({ transient: true, retryAfterSeconds: 3 });
     });
   });
 
