@@ -2,7 +2,8 @@
  * The durable orchestrations. Deterministic by construction: they only call activities, timers and
  * sub-orchestrations, read time from `currentUtcDateTime`, and carry ids and counters, never data.
  *
- * exportJob          start the job (plans the units: types, and time ranges of large types) →
+ * exportJob          start the job (plans the units: types, and time ranges of large types; a
+ *                    source that throttles the planning is waited out with durable timers) →
  *                    `typeParallelism` lanes (`exportLane`), each running one unit
  *                    (`exportResourceType`) after another → complete (manifest), or leave the job
  *                    failed with the first failure's details.
@@ -38,6 +39,12 @@ function retryOptions(): df.RetryOptions {
   options.backoffCoefficient = config.retry.backoffCoefficient;
   options.maxRetryIntervalInMilliseconds = config.retry.maxRetryIntervalMs;
   return options;
+}
+
+/** A durable timer for the wait a source asked for (at least 1 s, at most the configured cap). */
+function throttleTimer(context: OrchestrationContext, retryAfterSeconds: number): df.TimerTask {
+  const waitSeconds = Math.min(Math.max(retryAfterSeconds, 1), config.retry.maxThrottleWaitSeconds);
+  return context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + waitSeconds * 1000));
 }
 
 export interface UnitInput {
@@ -97,11 +104,7 @@ export const exportResourceType: OrchestrationHandler = function* (context: Orch
         if (state.throttleWaits > config.retry.maxThrottleWaits) {
           return end('failed', retriesExhausted(`Exporting ${state.resourceType}: the source`));
         }
-        const waitSeconds = Math.min(
-          Math.max(result.retryAfterSeconds, 1),
-          config.retry.maxThrottleWaitSeconds,
-        );
-        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + waitSeconds * 1000));
+        yield throttleTimer(context, result.retryAfterSeconds);
         continue;
       }
       case 'written': {
@@ -209,16 +212,26 @@ export function summariseByType(
   return summary;
 }
 
-const exportJob: OrchestrationHandler = function* (context: OrchestrationContext) {
+export const exportJob: OrchestrationHandler = function* (context: OrchestrationContext) {
   const { jobId } = context.df.getInput<JobInput>();
   const fail = (failure: FailureDetails) => context.df.callActivity(ACTIVITY_FAIL_JOB, { jobId, failure });
 
   let start: StartResult;
-  try {
-    start = yield context.df.callActivityWithRetry(ACTIVITY_START_JOB, retryOptions(), jobId);
-  } catch {
-    yield fail(retriesExhausted('Starting the export: the job store, source or destination'));
-    return { jobId, outcome: 'failed' };
+  for (let throttleWaits = 0; ; ) {
+    try {
+      start = yield context.df.callActivityWithRetry(ACTIVITY_START_JOB, retryOptions(), jobId);
+    } catch {
+      yield fail(retriesExhausted('Starting the export: the job store, source or destination'));
+      return { jobId, outcome: 'failed' };
+    }
+    if (start.outcome !== 'throttled') break;
+    throttleWaits += 1;
+    if (throttleWaits > config.retry.maxThrottleWaits) {
+      const failure = retriesExhausted('Starting the export: the source');
+      yield fail(failure);
+      return { jobId, outcome: 'failed', failure };
+    }
+    yield throttleTimer(context, start.retryAfterSeconds);
   }
   if (start.outcome === 'stopped') return { jobId, outcome: 'stopped' };
   if (start.outcome === 'failed') {
