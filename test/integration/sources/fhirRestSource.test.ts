@@ -4,6 +4,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BadRequestError, SourceError } from '../../../src/export/errors';
 import { outcomeText } from '../../../src/sources/responseText';
 import { FhirRestSource } from '../../../src/sources/fhirRestSource';
+import { ReadAheadSource } from '../../../src/sources/readAheadSource';
 import type { FhirSourceConfig } from '../../../src/sources/fhirSourceConfig';
 import { lineText, type SearchParameters } from '../../../src/sources/searchSource';
 import { planRanges } from '../../../src/export/rangePlan';
@@ -422,6 +423,25 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       const error = await sourceErrorOf(source(proxy.baseUrl).search('Observation', params()));
       expect(error).toMatchObject({ transient: true, retryAfterSeconds: 7 });
       expect(proxy.requests).toHaveLength(1);
+    });
+
+    it('When a page read ahead is answered 429 with Retry-After, Then the page step is given the wait and the page is not asked for again before it is over', async () => {
+      proxy.addRule({
+        match: (r) => r.url.includes('_offset=100'),
+        times: 1,
+        action: { kind: 'status', status: 429, retryAfter: '20' },
+      });
+      let now = 5_000_000;
+      const ahead = new ReadAheadSource(source(proxy.baseUrl), { now: () => now });
+      const first = await ahead.search('Observation', params({ count: 100 }));
+      const error = await sourceErrorOf(ahead.search('Observation', params({ count: 100 }), first.nextToken));
+      expect(error).toMatchObject({ transient: true, retryAfterSeconds: 20 });
+      const asked = () => proxy.requests.filter((r) => r.url.includes('_offset=100')).map((r) => r.action);
+      expect(asked()).toEqual(['status']);
+      now += 20_000;
+      const second = await ahead.search('Observation', params({ count: 100 }), first.nextToken);
+      expect(second.resources).toHaveLength(100);
+      expect(asked()).toEqual(['status', 'pass']);
     });
 
     it('When the source answers 503 with an HTTP-date Retry-After, Then transient with seconds', async () => {
