@@ -444,6 +444,12 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       expect(asked()).toEqual(['status', 'pass']);
     });
 
+    it('When the since instant is finer than milliseconds, Then it is sent with every digit', async () => {
+      await source(proxy.baseUrl).search('Observation', params({ since: '2024-01-01T00:00:00.1234Z' }));
+      const query = new URL(proxy.requests[0].url, 'http://x').searchParams.getAll('_lastUpdated');
+      expect(query).toContain('ge2024-01-01T00:00:00.1234Z');
+    });
+
     it('When the source answers 503 with an HTTP-date Retry-After, Then transient with seconds', async () => {
       const at = new Date(Date.now() + 30_000).toUTCString();
       proxy.addRule({ times: 1, action: { kind: 'status', status: 503, retryAfter: at } });
