@@ -299,7 +299,7 @@ export class FhirRestSource implements SearchSource {
     return found;
   }
 
-  /** `_summary=count` for the unit's first page; undefined when the source cannot say (transient failures throw). */
+  /** `_summary=count` for the unit's first page; undefined when the source cannot say. */
   private async countOnly(pageUrl: string): Promise<number | undefined> {
     try {
       const url = new URL(pageUrl);

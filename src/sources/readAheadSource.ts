@@ -106,15 +106,15 @@ export class ReadAheadSource implements SearchSource {
   private readAhead(resourceType: string, params: SearchParameters, token: string | undefined): void {
     const key = keyOf(resourceType, params, token);
     if (this.entries.has(key)) return;
-    const entry: Entry = { page: Promise.resolve(undefined) };
-    const page = this.inner.search(resourceType, params, token).catch((error: unknown) => {
-      if (error instanceof SourceError && error.transient && error.retryAfterSeconds !== undefined) {
-        entry.throttled = { error, until: this.now() + error.retryAfterSeconds * 1000 };
-      }
-      return undefined;
-    });
-    entry.page = page;
-    void page.then((ready) => {
+    const entry: Entry = {
+      page: this.inner.search(resourceType, params, token).catch((error: unknown) => {
+        if (error instanceof SourceError && error.transient && error.retryAfterSeconds !== undefined) {
+          entry.throttled = { error, until: this.now() + error.retryAfterSeconds * 1000 };
+        }
+        return undefined;
+      }),
+    };
+    void entry.page.then((ready) => {
       if (ready) entry.ready = ready;
     });
     this.entries.set(key, entry);
