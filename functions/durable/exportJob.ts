@@ -1,7 +1,8 @@
 /**
  * `exportJob` and its lanes.
  *
- * exportJob  start the job (plans the units: types, and time ranges of large types) →
+ * exportJob  start the job (plans the units: types, and time ranges of large types; a source
+ *            that throttles the planning is waited out on durable timers) →
  *            `typeParallelism` lanes, each running one unit after another → complete (manifest),
  *            or leave the job failed with the first failure's details. Every way out of it,
  *            an exception included, ends the job: Completed, Failed or (by the client) Cancelled.
@@ -29,6 +30,7 @@ import {
 import { writeJobEnd } from './jobEnd';
 import {
   retryOptions,
+  throttleTimer,
   type JobInput,
   type LaneInput,
   type UnitInput,
@@ -113,12 +115,23 @@ function* runJob(context: OrchestrationContext, { jobId, settings }: JobInput) {
     writeJobEnd(context, settings, ACTIVITY_FAIL_JOB, { jobId, failure });
 
   let start: StartResult;
-  try {
-    start = yield context.df.callActivityWithRetry(ACTIVITY_START_JOB, retryOptions(settings.retry), jobId);
-  } catch {
-    const failure = retriesExhausted('Starting the export: the job store, source or destination');
-    yield* fail(failure);
-    return { jobId, outcome: 'failed', failure };
+  for (let throttleWaits = 0; ; ) {
+    try {
+      start = yield context.df.callActivityWithRetry(ACTIVITY_START_JOB, retryOptions(settings.retry), jobId);
+    } catch {
+      const failure = retriesExhausted('Starting the export: the job store, source or destination');
+      yield* fail(failure);
+      return { jobId, outcome: 'failed', failure };
+    }
+    if (start.outcome !== 'throttled') break;
+    // The source asked for a wait while the job was planned: waited out on a durable timer.
+    throttleWaits += 1;
+    if (throttleWaits > settings.retry.maxThrottleWaits) {
+      const failure = retriesExhausted('Starting the export: the source');
+      yield* fail(failure);
+      return { jobId, outcome: 'failed', failure };
+    }
+    yield throttleTimer(context, settings.retry, start.retryAfterSeconds);
   }
   if (start.outcome === 'stopped') return { jobId, outcome: 'stopped' };
   if (start.outcome === 'failed') {

@@ -10,7 +10,7 @@ import type { FailureDetails } from '../../src/export/model';
 import type { PageStepResult } from '../../src/export/pageStep';
 import type { PageInput } from './activities';
 import { ACTIVITY_EXPORT_PAGE } from '../names';
-import { retryOptions, type UnitInput, type UnitResult } from './orchestrationInput';
+import { retryOptions, throttleTimer, type UnitInput, type UnitResult } from './orchestrationInput';
 
 export const exportResourceType: OrchestrationHandler = function* (context: OrchestrationContext) {
   const state = context.df.getInput<UnitInput>();
@@ -49,11 +49,7 @@ export const exportResourceType: OrchestrationHandler = function* (context: Orch
         if (state.throttleWaits > state.settings.retry.maxThrottleWaits) {
           return end('failed', retriesExhausted(`Exporting ${state.resourceType}: the source`));
         }
-        const waitSeconds = Math.min(
-          Math.max(result.retryAfterSeconds, 1),
-          state.settings.retry.maxThrottleWaitSeconds,
-        );
-        yield context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + waitSeconds * 1000));
+        yield throttleTimer(context, state.settings.retry, result.retryAfterSeconds);
         continue;
       }
       case 'written': {

@@ -4,6 +4,7 @@
  * an app setting change must decide exactly as the first run did.
  */
 import * as df from 'durable-functions';
+import type { OrchestrationContext } from 'durable-functions';
 import type {
   ExportJobRecord,
   FailureDetails,
@@ -58,4 +59,14 @@ export function retryOptions(retry: RetryPolicy): df.RetryOptions {
   options.backoffCoefficient = retry.backoffCoefficient;
   options.maxRetryIntervalInMilliseconds = retry.maxRetryIntervalMs;
   return options;
+}
+
+/** A durable timer for the wait a source asked for (at least 1 s, at most the configured cap). */
+export function throttleTimer(
+  context: OrchestrationContext,
+  retry: RetryPolicy,
+  retryAfterSeconds: number,
+): df.TimerTask {
+  const waitSeconds = Math.min(Math.max(retryAfterSeconds, 1), retry.maxThrottleWaitSeconds);
+  return context.df.createTimer(new Date(context.df.currentUtcDateTime.getTime() + waitSeconds * 1000));
 }

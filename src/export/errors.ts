@@ -81,6 +81,16 @@ export class SourceError extends ExportError {
   }
 }
 
+/**
+ * The data source's CapabilityStatement cannot be read or lists nothing to export, so the types of a
+ * system export are unknown. A fault of the source, not of the request: 502.
+ */
+export class SourceCapabilitiesError extends SourceError {
+  constructor(message: string) {
+    super(message, 502, false);
+  }
+}
+
 /** A job or progress document was changed by someone else since we read it (etag mismatch). */
 export class JobConflictError extends ExportError {
   readonly statusCode = 409;

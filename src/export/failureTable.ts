@@ -11,6 +11,7 @@ import {
   DestinationConnectionError,
   ExportError,
   NotFoundError,
+  SourceCapabilitiesError,
   SourceError,
 } from './errors';
 import type { FailureDetails } from './model';
@@ -38,6 +39,7 @@ export const OPERATIONS = {
   releaseSlots: { dependency: 'Cosmos DB', action: 'the release of the job slots' },
   search: { dependency: 'the data source', action: 'the search for a page' },
   plan: { dependency: 'the data source', action: 'the planning of the export' },
+  listTypes: { dependency: 'the data source', action: 'the listing of its resource types' },
   prepareContainer: { dependency: 'Blob Storage', action: 'the creation of the export container' },
   writeBlock: { dependency: 'Blob Storage', action: 'the write of a file' },
   commitFile: { dependency: 'Blob Storage', action: 'the commit of a file' },
@@ -175,6 +177,11 @@ export const FAILURE_TABLE: readonly FailureRow[] = [
   // Typed errors are written for the client: their message and status stand as they are.
   row('BadRequestError', (e): e is BadRequestError => e instanceof BadRequestError, asIs),
   row('NotFoundError', (e): e is NotFoundError => e instanceof NotFoundError, asIs),
+  row(
+    'SourceCapabilitiesError (the types of the source are unknown)',
+    (e): e is SourceCapabilitiesError => e instanceof SourceCapabilitiesError,
+    (e, t) => permanent(502, `${who(t)} failed ${t.action}: ${e.message}`),
+  ),
   row('SourceError, permanent', (e): e is SourceError => e instanceof SourceError, asIs),
   row(
     'DestinationConnectionError',

@@ -30,6 +30,8 @@ export const WARNINGS_FILE = 'OperationOutcome-warnings.ndjson';
 export type StartResult =
   | { outcome: 'started'; units: PlannedUnit[] }
   | { outcome: 'stopped' }
+  /** The source asked for a wait (Retry-After) while the job was planned: start again after it. */
+  | { outcome: 'throttled'; retryAfterSeconds: number }
   | { outcome: 'failed'; failure: FailureDetails };
 
 const MAX_CONFLICT_RETRIES = 5;
@@ -95,6 +97,9 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
   } catch (error) {
     const verdict = classifyError(error, { operation: OPERATIONS.startJob });
     if (verdict.kind === 'permanent') return { outcome: 'failed', failure: verdict.failure };
+    // The orchestrator waits this out on a durable timer; the activity's own retries would not.
+    if (verdict.kind === 'throttled')
+      return { outcome: 'throttled', retryAfterSeconds: verdict.retryAfterSeconds };
     throw error;
   }
 }

@@ -4,6 +4,7 @@
  */
 import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
+import { during, OPERATIONS } from './failureMapping';
 import type { ExportJobRecord, ExportRequest, PlannedUnit } from './model';
 import { searchUntil, unitSearch } from './pageStep';
 import { largestFirst, typeUnits } from './rangePlan';
@@ -18,7 +19,10 @@ const DESCRIBE_CONCURRENCY = 4;
  * against exactly these.
  */
 export async function typesToExport(deps: ExportDeps, request: ExportRequest): Promise<string[]> {
-  let types = request.types.length > 0 ? request.types : await deps.source.listResourceTypes();
+  let types =
+    request.types.length > 0
+      ? request.types
+      : await during(OPERATIONS.listTypes, deps.source.listResourceTypes());
   if (request.level !== 'system') types = types.filter((t) => deps.compartmentTypes.has(t));
   return [...new Set(types)].sort();
 }

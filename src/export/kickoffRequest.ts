@@ -6,6 +6,7 @@
 import { isValidContainerName } from '../destination/containerName';
 import { BadRequestError } from './errors';
 import { isR4ResourceType } from './fhirResourceTypes';
+import { compareInstants, utcInstant } from './instant';
 import type { ExportLevel, ExportRequest } from './model';
 
 export interface KickoffInput {
@@ -106,7 +107,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
 
   const since = instant(raw, '_since');
   const until = instant(raw, '_until');
-  if (since && until && Date.parse(since) > Date.parse(until)) {
+  if (since && until && compareInstants(since, until) > 0) {
     throw new BadRequestError('_since is later than _until.');
   }
 
@@ -265,12 +266,13 @@ function list(raw: RawParameters, name: string): string[] {
 function instant(raw: RawParameters, name: string): string | undefined {
   const value = single(raw, name);
   if (value === undefined) return undefined;
-  if (!INSTANT.test(value) || Number.isNaN(Date.parse(value))) {
+  const utc = INSTANT.test(value) ? utcInstant(value) : undefined;
+  if (utc === undefined) {
     throw new BadRequestError(
       `${name} must be a FHIR instant such as 2024-01-01T00:00:00Z, not "${clip(value)}".`,
     );
   }
-  return new Date(value).toISOString();
+  return utc;
 }
 
 function parseTypes(

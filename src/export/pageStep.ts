@@ -13,6 +13,7 @@ import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
 import { classifyError, during, OPERATIONS } from './failureMapping';
 import { ndjsonBuffer } from './ndjson';
+import { compareInstants } from './instant';
 import { laterInstant } from './rangePlan';
 import type { ExportJobRecord, FailureDetails, PlannedUnit, ProgressDocument, ProgressFile } from './model';
 
@@ -366,5 +367,5 @@ export function unitSearch(
 /** `_until` never reaches past the transaction time: later changes belong to the next export. */
 export function searchUntil(job: ExportJobRecord): string {
   const until = job.request.until;
-  return until && Date.parse(until) < Date.parse(job.transactionTime) ? until : job.transactionTime;
+  return until && compareInstants(until, job.transactionTime) < 0 ? until : job.transactionTime;
 }

@@ -9,6 +9,7 @@
  * said: every resource the unsplit search would return is in exactly one range.
  */
 import type { SourceDescription } from '../sources/searchSource';
+import { compareInstants } from './instant';
 import type { PlannedUnit } from './model';
 
 export interface TimeRange {
@@ -108,7 +109,7 @@ export function rangeUnitId(resourceType: string, index: number): string {
 export function laterInstant(a: string | undefined, b: string | undefined): string | undefined {
   if (a === undefined) return b;
   if (b === undefined) return a;
-  return Date.parse(a) >= Date.parse(b) ? a : b;
+  return compareInstants(a, b) >= 0 ? a : b;
 }
 
 /**

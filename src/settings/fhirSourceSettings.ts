@@ -64,7 +64,7 @@ export const FHIR_SOURCE = {
   defaultTypes: list({
     name: 'FHIR_SOURCE_DEFAULT_TYPES',
     meaning:
-      "Resource types of a system export when the server's CapabilityStatement is unusable; without it, the Patient compartment types.",
+      'Resource types of a system export without `_type`, instead of those its CapabilityStatement lists with type-level search (a job fails when that cannot be read).',
   }),
   compartmentBatchSize: integer({
     name: 'FHIR_SOURCE_COMPARTMENT_BATCH',

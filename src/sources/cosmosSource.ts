@@ -30,6 +30,7 @@
 import { Container, CosmosClient, FeedOptions, SqlParameter, SqlQuerySpec } from '@azure/cosmos';
 import { BadRequestError, SourceError } from '../export/errors';
 import { R4_RESOURCE_TYPES } from '../export/fhirResourceTypes';
+import { instantMs, utcInstant } from '../export/instant';
 import { ensureContainer } from '../jobs/cosmosClient';
 import { cosmosStatusOf, withoutSystemProperties } from '../jobs/cosmosDocuments';
 import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
@@ -94,10 +95,13 @@ export interface CosmosSearchSourceOptions {
   probeConcurrency?: number;
 }
 
-function canonicalInstant(name: string, value: string): string {
-  const time = Date.parse(value);
-  if (Number.isNaN(time)) throw new BadRequestError(`${name} is not a valid instant: ${value}`);
-  return new Date(time).toISOString();
+/**
+ * The bound as the stored form (milliseconds, `Z`), rounded the way that keeps the comparison exact
+ * for an instant with finer digits: up for `>=` and `<`, down for `<=`.
+ */
+function canonicalInstant(name: string, value: string, rounding: 'down' | 'up'): string {
+  if (utcInstant(value) === undefined) throw new BadRequestError(`${name} is not a valid instant: ${value}`);
+  return new Date(instantMs(value, rounding)).toISOString();
 }
 
 /** Maps errors from the Cosmos SDK to `SourceError` (transient for throttling, 5xx, timeouts). */
@@ -211,11 +215,12 @@ export function buildSearchQuery(resourceType: string, params: SearchParameters)
   const q = new QueryBuilder();
   // Redundant with the partition key on Cosmos DB; the emulator ignores a query's partition key.
   q.where.push(`c.resourceType = ${q.param(resourceType)}`);
-  const until = canonicalInstant('until', params.until);
+  const until = canonicalInstant('until', params.until, 'down');
   q.where.push(`c.meta.lastUpdated <= ${q.param(until)}`);
-  if (params.since) q.where.push(`c.meta.lastUpdated >= ${q.param(canonicalInstant('since', params.since))}`);
+  if (params.since)
+    q.where.push(`c.meta.lastUpdated >= ${q.param(canonicalInstant('since', params.since, 'up'))}`);
   if (params.before)
-    q.where.push(`c.meta.lastUpdated < ${q.param(canonicalInstant('before', params.before))}`);
+    q.where.push(`c.meta.lastUpdated < ${q.param(canonicalInstant('before', params.before, 'up'))}`);
   if (params.patients) {
     const ids = params.patients.map((ref) => {
       const m = /^Patient\/([A-Za-z0-9\-.]{1,64})$/.exec(ref);

@@ -9,7 +9,7 @@ import type { SourceAuth } from './sourceAuth';
 import { HttpDeadlineError, ResponseTooLargeError, sendHttp, type HttpAnswer } from './httpTransport';
 import type { BufferPool } from '../util/bufferPool';
 import { parseSearchsetBytes } from './searchsetScanner';
-import { isRecord, outcomeText, sanitizeMessage } from './responseText';
+import { isRecord, outcomeText, parseRetryAfter, sanitizeMessage } from './responseText';
 
 export { ResponseTooLargeError } from './httpTransport';
 
@@ -51,25 +51,6 @@ export interface FhirJsonResponse {
    * give it back to the pool once nothing reads those resources any more.
    */
   memory?: Buffer;
-}
-
-/**
- * Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date (relative to `nowMs`).
- * Undefined when absent or unparseable; never negative.
- */
-export function parseRetryAfter(
-  value: string | null | undefined,
-  nowMs: number = Date.now(),
-): number | undefined {
-  if (value === null || value === undefined) return undefined;
-  const text = value.trim();
-  if (text === '') return undefined;
-  if (/^\d+$/.test(text)) return Number.parseInt(text, 10);
-  // HTTP dates always name a weekday and a month; a bare number with a sign or fraction is invalid.
-  if (!/[a-z]/i.test(text)) return undefined;
-  const at = Date.parse(text);
-  if (Number.isNaN(at)) return undefined;
-  return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
 /** One instance per source, shared by all calls. */

@@ -9,6 +9,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { SourceError } from '../export/errors';
 import { BufferPool } from '../util/bufferPool';
+import { searchableTypes } from './fhirCapabilities';
 import { FhirHttpClient, ResponseTooLargeError } from './fhirHttp';
 import { isRecord } from './responseText';
 import {
@@ -27,7 +28,6 @@ import {
   withCount,
 } from './fhirSearchPlan';
 import { FhirSourceConfig, fhirSourceConfig } from './fhirSourceConfig';
-import { PATIENT_COMPARTMENT_TYPES } from './patientCompartment';
 import { laidOutNdjson, resourceLine } from './searchsetScanner';
 import type {
   ResourceLine,
@@ -89,19 +89,13 @@ export class FhirRestSource implements SearchSource {
     });
   }
 
+  /**
+   * The configured types, else the types the CapabilityStatement lists with type-level search
+   * (see fhirCapabilities.ts).
+   */
   async listResourceTypes(): Promise<string[]> {
-    try {
-      const { body } = await this.http.requestJson(`${this.config.baseUrl}/metadata`, {
-        maxBytes: this.config.maxPageBytes,
-      });
-      const types = searchableTypes(body);
-      if (types.length > 0) return types;
-    } catch {
-      // No usable CapabilityStatement: fall back to the configured list.
-    }
-    return this.config.defaultTypes.length > 0
-      ? [...this.config.defaultTypes]
-      : [...PATIENT_COMPARTMENT_TYPES];
+    if (this.config.defaultTypes.length > 0) return [...this.config.defaultTypes].sort();
+    return searchableTypes(this.http, this.config.baseUrl, this.config.maxPageBytes);
   }
 
   async read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined> {
@@ -199,7 +193,8 @@ export class FhirRestSource implements SearchSource {
   /**
    * `_summary=count` for the total and, above `spanAbove`, `_sort=_lastUpdated&_count=1` both ways for
    * the time span. Only for units that are one FHIR search (no OR-ed `_typeFilter`s, no compartment
-   * batches); anything the server refuses or answers oddly means "cannot say" (no split), never an error.
+   * batches); anything the server refuses or answers oddly means "cannot say" (no split). Transient
+   * failures go up, to be retried like any other request.
    */
   async describe(resourceType: string, params: SearchParameters, spanAbove = 0): Promise<SourceDescription> {
     const plan = planSearch(resourceType, params, this.config.compartmentBatchSize);
@@ -228,8 +223,8 @@ export class FhirRestSource implements SearchSource {
       const meta = first?.meta;
       const value = isRecord(meta) ? meta.lastUpdated : undefined;
       return typeof value === 'string' && !Number.isNaN(Date.parse(value)) ? value : undefined;
-    } catch {
-      return undefined;
+    } catch (error) {
+      return cannotSay(error);
     }
   }
 
@@ -324,8 +319,8 @@ export class FhirRestSource implements SearchSource {
       url.search = encodeQuery(kept);
       const { body } = await this.http.requestJson(url.toString(), { maxBytes: 1024 * 1024 });
       return isRecord(body) && typeof body.total === 'number' ? body.total : undefined;
-    } catch {
-      return undefined;
+    } catch (error) {
+      return cannotSay(error);
     }
   }
 }
@@ -336,6 +331,12 @@ export function createFhirRestSource(
   deps: FhirRestSourceDeps = {},
 ): FhirRestSource {
   return new FhirRestSource(config, deps);
+}
+
+/** "Cannot say" for an optional lookup the source refused; a transient failure is rethrown. */
+function cannotSay(error: unknown): undefined {
+  if (error instanceof SourceError && error.transient) throw error;
+  return undefined;
 }
 
 /** Checks that a body is a Bundle; a valid JSON answer of the wrong shape will not improve on retry. */
@@ -370,24 +371,4 @@ function nextLink(bundle: Record<string, unknown>): string | undefined {
       return link.url;
   }
   return undefined;
-}
-
-/** Types of a CapabilityStatement's server REST entry that allow type-level search. */
-function searchableTypes(body: unknown): string[] {
-  if (!isRecord(body) || body.resourceType !== 'CapabilityStatement' || !Array.isArray(body.rest)) return [];
-  const types = new Set<string>();
-  for (const rest of body.rest) {
-    if (
-      !isRecord(rest) ||
-      (rest.mode !== undefined && rest.mode !== 'server') ||
-      !Array.isArray(rest.resource)
-    )
-      continue;
-    for (const resource of rest.resource) {
-      if (!isRecord(resource) || typeof resource.type !== 'string') continue;
-      const interactions = Array.isArray(resource.interaction) ? resource.interaction : [];
-      if (interactions.some((i) => isRecord(i) && i.code === 'search-type')) types.add(resource.type);
-    }
-  }
-  return [...types].sort();
 }

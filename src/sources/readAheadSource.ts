@@ -10,9 +10,13 @@
  * Exactly-once does not depend on it: which resources a page holds is decided by the cursor saved
  * at the last checkpoint, because a read-ahead is only ever used for a search with that very token;
  * the source is bounded by `_lastUpdated <= transactionTime` either way. A read-ahead that fails is
- * dropped and the page step searches itself (its error, if any, is the one that counts). Entries
- * are few (one per unit in flight, capped) and expire, so memory stays at about one page per lane.
+ * dropped and the page step searches itself (its error, if any, is the one that counts), except when
+ * the source asked for a wait (429/503 with Retry-After): until that wait is over, the page step
+ * gets the throttling error with the time left, so the orchestrator waits it out on a durable timer
+ * instead of the page step asking again at once. Entries are few (one per unit in flight, capped)
+ * and expire, so memory stays at about one page per lane.
  */
+import { SourceError } from '../export/errors';
 import { ExpiringMap } from '../util/expiringMap';
 import type { SearchPage, SearchParameters, SearchSource, SourceDescription } from './searchSource';
 
@@ -21,12 +25,16 @@ export interface ReadAheadOptions {
   maxEntries?: number;
   /** An unused read-ahead is dropped after this long. Default 120 s. */
   ttlMs?: number;
+  /** Clock in epoch milliseconds (tests inject one). Default `Date.now`. */
+  now?: () => number;
 }
 
 interface Entry {
   page: Promise<SearchPage | undefined>;
   /** The page once it is in (see `peek`). */
   ready?: SearchPage;
+  /** When the source throttled the read-ahead: its error, and the clock time its wait ends. */
+  throttled?: { error: SourceError; until: number };
 }
 
 export class ReadAheadSource implements SearchSource {
@@ -36,10 +44,13 @@ export class ReadAheadSource implements SearchSource {
   hits = 0;
   misses = 0;
 
+  private readonly now: () => number;
+
   constructor(
     private readonly inner: SearchSource,
     options: ReadAheadOptions = {},
   ) {
+    this.now = options.now ?? Date.now;
     this.entries = new ExpiringMap(options.maxEntries ?? 16, options.ttlMs ?? 120_000, (entry: Entry) => {
       void entry.page.then((page) => page?.release?.());
     });
@@ -71,8 +82,9 @@ export class ReadAheadSource implements SearchSource {
     continuationToken?: string,
   ): Promise<SearchPage> {
     const key = keyOf(resourceType, params, continuationToken);
-    const ahead = this.entries.take(key)?.page;
-    let page = ahead ? await ahead : undefined;
+    const entry = this.entries.take(key);
+    let page = entry ? await entry.page : undefined;
+    if (!page && entry?.throttled) throwIfWaiting(entry.throttled, this.now());
     if (page) {
       this.hits += 1;
     } else {
@@ -94,13 +106,27 @@ export class ReadAheadSource implements SearchSource {
   private readAhead(resourceType: string, params: SearchParameters, token: string | undefined): void {
     const key = keyOf(resourceType, params, token);
     if (this.entries.has(key)) return;
-    const page = this.inner.search(resourceType, params, token).catch(() => undefined);
-    const entry: Entry = { page };
-    void page.then((ready) => {
+    const entry: Entry = {
+      page: this.inner.search(resourceType, params, token).catch((error: unknown) => {
+        if (error instanceof SourceError && error.transient && error.retryAfterSeconds !== undefined) {
+          entry.throttled = { error, until: this.now() + error.retryAfterSeconds * 1000 };
+        }
+        return undefined;
+      }),
+    };
+    void entry.page.then((ready) => {
       if (ready) entry.ready = ready;
     });
     this.entries.set(key, entry);
   }
+}
+
+/** Throws the read-ahead's throttling error with the seconds of its wait still to go, if any. */
+function throwIfWaiting(throttled: NonNullable<Entry['throttled']>, now: number): void {
+  const left = Math.ceil((throttled.until - now) / 1000);
+  if (left <= 0) return;
+  const { message, statusCode } = throttled.error;
+  throw new SourceError(message, statusCode, true, left);
 }
 
 function keyOf(resourceType: string, params: SearchParameters, token: string | undefined): string {

@@ -1,6 +1,7 @@
 /**
  * What a FHIR server or token endpoint said, made safe to keep in a job's failure details and logs:
- * an OperationOutcome's text, without credentials, on one bounded line.
+ * an OperationOutcome's text, without credentials, on one bounded line; and how long it asked us
+ * to wait.
  */
 
 const MAX_MESSAGE_CHARS = 300;
@@ -30,6 +31,25 @@ export function outcomeText(body: unknown): string | undefined {
     if (typeof text === 'string' && text.trim() !== '') parts.push(text.trim());
   }
   return parts.length > 0 ? parts.join('; ') : undefined;
+}
+
+/**
+ * Seconds to wait from a `Retry-After` value: delta-seconds or an HTTP date (relative to `nowMs`).
+ * Undefined when absent or unparseable; never negative.
+ */
+export function parseRetryAfter(
+  value: string | null | undefined,
+  nowMs: number = Date.now(),
+): number | undefined {
+  if (value === null || value === undefined) return undefined;
+  const text = value.trim();
+  if (text === '') return undefined;
+  if (/^\d+$/.test(text)) return Number.parseInt(text, 10);
+  // HTTP dates always name a weekday and a month; a bare number with a sign or fraction is invalid.
+  if (!/[a-z]/i.test(text)) return undefined;
+  const at = Date.parse(text);
+  if (Number.isNaN(at)) return undefined;
+  return Math.max(0, Math.ceil((at - nowMs) / 1000));
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -5,7 +5,7 @@
  */
 import type { TokenCredential } from '@azure/identity';
 import { SourceError } from '../export/errors';
-import { isRecord, outcomeText, sanitizeMessage } from './responseText';
+import { isRecord, outcomeText, parseRetryAfter, sanitizeMessage } from './responseText';
 
 export type SourceAuthConfig =
   | { mode: 'none' }
@@ -137,7 +137,8 @@ async function requestClientCredentialsToken(
   if (!response.ok) {
     const reason = describeTokenError(body) ?? `status ${response.status}`;
     if (response.status >= 500 || response.status === 429) {
-      throw new SourceError(`token endpoint of the source failed: ${reason}`, 503, true);
+      const wait = parseRetryAfter(response.headers.get('retry-after'), now());
+      throw new SourceError(`token endpoint of the source failed: ${reason}`, 503, true, wait);
     }
     throw new SourceError(
       `token endpoint of the source refused the client credentials: ${reason}`,

@@ -135,13 +135,19 @@ interface ViewEvent {
 }
 
 /**
- * The throttling waits of one unit, read from its durable history (the management API's view): for
- * each page step that answered `throttled`, how far past that answer the next timer was set to fire.
+ * The throttling waits of one unit (or, without a unit, of the job's start), read from its durable
+ * history (the management API's view): for each activity that answered `throttled`, how far past
+ * that answer the next timer was set to fire.
  */
-async function throttleWaits(statusQueryGetUri: string, unitId: string): Promise<Array<{ askedMs: number }>> {
+async function throttleWaits(
+  statusQueryGetUri: string,
+  unitId?: string,
+): Promise<Array<{ askedMs: number }>> {
   const url = new URL(statusQueryGetUri);
   const jobId = decodeURIComponent(url.pathname.slice(url.pathname.lastIndexOf('/') + 1));
-  url.pathname = url.pathname.replace(/[^/]+$/, encodeURIComponent(`${jobId}:${unitId}`));
+  if (unitId !== undefined) {
+    url.pathname = url.pathname.replace(/[^/]+$/, encodeURIComponent(`${jobId}:${unitId}`));
+  }
   url.searchParams.set('showHistory', 'true');
   url.searchParams.set('showHistoryOutput', 'true');
   const status = (await (await fetch(url)).json()) as { historyEvents: ViewEvent[] };
@@ -159,8 +165,8 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
   let proxy: FaultProxy;
   let app: AppProcess;
   let client: BulkDataClient;
-  // Page searches only: the planning request that counts the type (`_summary=count`, used to decide
-  // on time ranges) tolerates any failure, so faults aimed at it would not reach the page step.
+  // Page searches only: faults on the planning request that counts the type (`_summary=count`, used
+  // to decide on time ranges) end in the job's start, not in the page step.
   const patientSearch = (request: { url: string }) =>
     /\/Patient(\?|$)/.test(request.url) && !request.url.includes('_summary=count');
 
@@ -242,6 +248,32 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
     // orchestrator learned of it (when the backend fires it is the backend's business).
     const waits = await throttleWaits(statusQueryGetUri, 'Patient');
     expect(waits).toHaveLength(3);
+    for (const wait of waits) expect(wait.askedMs).toBeGreaterThanOrEqual(1000);
+  });
+
+  it('given a source whose CapabilityStatement is throttled (429, Retry-After: 1) at the start, when a system export runs, then the start waits it out and searches only the types the server lists', async () => {
+    const before = proxy.requests.length;
+    proxy.addRule({
+      match: (r) => r.url.endsWith('/metadata'),
+      times: 2,
+      action: { kind: 'status', status: 429, retryAfter: '1' },
+    });
+    const kickoff = await client.kickoff('$export', { headers: { 'Cache-Control': 'no-cache' } });
+    const manifest = await client.waitForManifest(kickoff.pollUrl as string, {
+      timeoutMs: 60_000,
+      maxIntervalMs: 500,
+    });
+    const { ids, duplicates } = await downloadSummary(client, manifest);
+    expect(duplicates).toEqual([]);
+    expect(ids).toEqual({ Patient: [...(expectedKeys(PATIENTS).get('Patient') ?? [])].sort() });
+    const requests = proxy.requests.slice(before);
+    const metadata = requests.filter((r) => r.url.endsWith('/metadata')).map((r) => r.action);
+    expect(metadata).toEqual(['status', 'status', 'pass']);
+    // No guessed list of types: only what the CapabilityStatement lists is searched.
+    const searched = new Set(requests.map((r) => /\/([A-Z][A-Za-z]+)\?/.exec(r.url)?.[1]).filter(Boolean));
+    expect([...searched]).toEqual(['Patient']);
+    const waits = await throttleWaits(managementOf(kickoff.body).statusQueryGetUri);
+    expect(waits).toHaveLength(2);
     for (const wait of waits) expect(wait.askedMs).toBeGreaterThanOrEqual(1000);
   });
 

@@ -43,6 +43,21 @@ describe('buildSearchQuery', () => {
     ).toThrow(BadRequestError);
   });
 
+  test('bounds the window exactly when an instant is finer than the stored milliseconds', () => {
+    const spec = buildSearchQuery('Observation', {
+      since: '2023-01-01T00:00:00.1234Z',
+      until: '2024-01-01T00:00:00.9999Z',
+      before: '2023-06-01T00:00:00.0001Z',
+      typeFilters: [],
+      count: 10,
+    });
+    const values = (spec.parameters ?? []).map((p) => p.value);
+    // Stored instants have milliseconds: >= .1234 is >= .124, <= .9999 is <= .999, < .0001 is < .001.
+    expect(values).toContain('2023-01-01T00:00:00.124Z');
+    expect(values).toContain('2024-01-01T00:00:00.999Z');
+    expect(values).toContain('2023-06-01T00:00:00.001Z');
+  });
+
   test('rejects an invalid instant and a non-compartment type', () => {
     expect(() => buildSearchQuery('Patient', { until: 'yesterday', typeFilters: [], count: 1 })).toThrow(
       BadRequestError,

@@ -5,6 +5,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { exportConfigFromEnv } from '../../../src/config';
+import { SourceError } from '../../../src/export/errors';
 import { BlobExportDestination, getBlobServiceClient } from '../../../src/destination/blobExportDestination';
 import type { ExportDeps } from '../../../src/export/exportDeps';
 import { cancelJob, completeJob, startJob } from '../../../src/export/jobActions';
@@ -628,4 +629,37 @@ describe('the page step with real adapters', () => {
       failure: { reason: expect.stringContaining('Group gone-group'), statusCode: 404 },
     });
   });
+
+  it.each([
+    [
+      'listing its types',
+      { listResourceTypes: () => Promise.reject(new SourceError('throttled (429)', 503, true, 9)) },
+    ],
+    [
+      'describing a type',
+      { describe: () => Promise.reject(new SourceError('throttled (429)', 503, true, 9)) },
+    ],
+  ])(
+    'given a source that throttles while %s, when the job starts, then the start reports the wait it asked for and plans nothing',
+    async (_what, throttling) => {
+      const jobId = randomUUID();
+      await jobs.createJob(
+        newJobRecord({
+          jobId,
+          now: new Date(),
+          request: exportRequest({ requestUrl: 'http://localhost/$export', types: [] }),
+          requestHash: jobId,
+          destination: destination.ref,
+          clientId: 'test',
+          orchestration: defaultOrchestrationSettings(),
+        }),
+      );
+      // The real source but for the one throttled call (its methods keep their instance).
+      const source = Object.assign(Object.create(deps.source) as SearchSource, throttling);
+      const config = { ...deps.config, maxRangesPerType: 4 };
+      const started = await startJob({ ...deps, source, config }, jobId);
+      expect(started).toEqual({ outcome: 'throttled', retryAfterSeconds: 9 });
+      expect((await jobs.getJob(jobId))?.plannedUnits).toBeUndefined();
+    },
+  );
 });

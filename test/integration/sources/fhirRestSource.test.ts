@@ -4,6 +4,7 @@ import type { AccessToken, TokenCredential } from '@azure/identity';
 import { BadRequestError, SourceError } from '../../../src/export/errors';
 import { outcomeText } from '../../../src/sources/responseText';
 import { FhirRestSource, type FhirRestSourceDeps } from '../../../src/sources/fhirRestSource';
+import { ReadAheadSource } from '../../../src/sources/readAheadSource';
 import type { FhirSourceConfig } from '../../../src/sources/fhirSourceConfig';
 import { lineText, type SearchParameters } from '../../../src/sources/searchSource';
 import { planRanges } from '../../../src/export/rangePlan';
@@ -428,6 +429,31 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       expect(proxy.requests).toHaveLength(1);
     });
 
+    it('When a page read ahead is answered 429 with Retry-After, Then the page step is given the wait and the page is not asked for again before it is over', async () => {
+      proxy.addRule({
+        match: (r) => r.url.includes('_offset=100'),
+        times: 1,
+        action: { kind: 'status', status: 429, retryAfter: '20' },
+      });
+      let now = 5_000_000;
+      const ahead = new ReadAheadSource(source(proxy.baseUrl), { now: () => now });
+      const first = await ahead.search('Observation', params({ count: 100 }));
+      const error = await sourceErrorOf(ahead.search('Observation', params({ count: 100 }), first.nextToken));
+      expect(error).toMatchObject({ transient: true, retryAfterSeconds: 20 });
+      const asked = () => proxy.requests.filter((r) => r.url.includes('_offset=100')).map((r) => r.action);
+      expect(asked()).toEqual(['status']);
+      now += 20_000;
+      const second = await ahead.search('Observation', params({ count: 100 }), first.nextToken);
+      expect(second.resources).toHaveLength(100);
+      expect(asked()).toEqual(['status', 'pass']);
+    });
+
+    it('When the since instant is finer than milliseconds, Then it is sent with every digit', async () => {
+      await source(proxy.baseUrl).search('Observation', params({ since: '2024-01-01T00:00:00.1234Z' }));
+      const query = new URL(proxy.requests[0].url, 'http://x').searchParams.getAll('_lastUpdated');
+      expect(query).toContain('ge2024-01-01T00:00:00.1234Z');
+    });
+
     it('When the source answers 503 with an HTTP-date Retry-After, Then transient with the seconds until then', async () => {
       // The source's clock stands still: the wait is measured from it, however long the request took.
       const now = Date.parse('2024-05-01T12:00:00Z');
@@ -550,17 +576,53 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       expect(error.message).toMatch(/single Observation resource is larger than the page byte budget/);
     });
 
-    it('When metadata fails, Then listResourceTypes falls back to the configured list', async () => {
-      proxy.addRule({ match: (r) => r.url.endsWith('/metadata'), action: { kind: 'status', status: 500 } });
-      await expect(
-        source(proxy.baseUrl, { defaultTypes: ['Patient', 'Condition'] }).listResourceTypes(),
-      ).resolves.toEqual(['Patient', 'Condition']);
+    it.each([
+      [429, '13', 13],
+      [503, undefined, undefined],
+    ])(
+      'When metadata answers %i, Then listing types fails transient (with the wait asked for), never with a guessed list',
+      async (status, retryAfter, wait) => {
+        proxy.addRule({
+          match: (r) => r.url.endsWith('/metadata'),
+          times: 1,
+          action: { kind: 'status', status, ...(retryAfter ? { retryAfter } : {}) },
+        });
+        const error = await sourceErrorOf(source(proxy.baseUrl).listResourceTypes());
+        expect(error).toMatchObject({ transient: true, statusCode: 503, retryAfterSeconds: wait });
+        // Asked again (as the job's retry does), the server's own list comes.
+        await expect(source(proxy.baseUrl).listResourceTypes()).resolves.toEqual(['Observation', 'Patient']);
+      },
+    );
+
+    it.each([
+      ['refused', { kind: 'status', status: 404 } as const],
+      [
+        'not a CapabilityStatement',
+        { kind: 'status', status: 200, body: { resourceType: 'Bundle' } } as const,
+      ],
+      [
+        'without a searchable type',
+        { kind: 'status', status: 200, body: { resourceType: 'CapabilityStatement', rest: [] } } as const,
+      ],
+    ])('When metadata is %s, Then listing types fails with a 5xx that says so', async (_what, action) => {
+      proxy.addRule({ match: (r) => r.url.endsWith('/metadata'), action });
+      const error = await sourceErrorOf(source(proxy.baseUrl).listResourceTypes());
+      expect(error.transient).toBe(false);
+      expect(error.statusCode).toBeGreaterThanOrEqual(500);
+      expect(error.message).toMatch(/CapabilityStatement/);
     });
 
-    it('When the count request fails, Then the page still comes without a total', async () => {
+    it('When the types are configured, Then they are the list and metadata is not asked', async () => {
+      await expect(
+        source(proxy.baseUrl, { defaultTypes: ['Patient', 'Condition'] }).listResourceTypes(),
+      ).resolves.toEqual(['Condition', 'Patient']);
+      expect(proxy.requests).toHaveLength(0);
+    });
+
+    it('When the source refuses the count request, Then the page still comes without a total', async () => {
       proxy.addRule({
         match: (r) => r.url.includes('_summary=count'),
-        action: { kind: 'status', status: 500 },
+        action: { kind: 'status', status: 400 },
       });
       proxy.addRule({
         match: (r) => r.url.includes('Observation?'),
@@ -574,6 +636,55 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       const page = await source(proxy.baseUrl).search('Observation', params());
       expect(page.total).toBeUndefined();
       expect(proxy.requests.some((r) => r.url.includes('_summary=count'))).toBe(true);
+    });
+
+    it.each([
+      ['_summary=count', 429, '11', 11],
+      ['_summary=count', 503, undefined, undefined],
+      ['_sort=-_lastUpdated', 429, '5', 5],
+    ])(
+      'When the planning request with %s answers %i, Then describing fails transient (with the wait asked for) instead of turning splitting off',
+      async (part, status, retryAfter, wait) => {
+        proxy.addRule({
+          match: (r) => r.url.includes(part),
+          times: 1,
+          action: { kind: 'status', status, ...(retryAfter ? { retryAfter } : {}) },
+        });
+        const error = await sourceErrorOf(source(proxy.baseUrl).describe('Observation', params(), 0));
+        expect(error).toMatchObject({ transient: true, statusCode: 503, retryAfterSeconds: wait });
+        // Asked again (as the job's retry does), the description has its total and span.
+        const description = await source(proxy.baseUrl).describe('Observation', params(), 0);
+        expect(description.total).toBe(OBSERVATIONS);
+        expect(description.earliest).toBeDefined();
+      },
+    );
+
+    it('When the source refuses the planning count, Then the type is described without a total (no split), without an error', async () => {
+      proxy.addRule({
+        match: (r) => r.url.includes('_summary=count'),
+        action: { kind: 'status', status: 400 },
+      });
+      const description = await source(proxy.baseUrl).describe('Observation', params(), 0);
+      expect(description.total).toBeUndefined();
+    });
+
+    it('When the count request for a first page is throttled, Then the search fails transient with the wait', async () => {
+      proxy.addRule({
+        match: (r) => r.url.includes('_summary=count'),
+        times: 1,
+        action: { kind: 'status', status: 429, retryAfter: '3' },
+      });
+      proxy.addRule({
+        match: (r) => r.url.includes('Observation?'),
+        times: 1,
+        action: {
+          kind: 'status',
+          status: 200,
+          body: { resourceType: 'Bundle', type: 'searchset', entry: [] },
+        },
+      });
+      const error = await sourceErrorOf(source(proxy.baseUrl).search('Observation', params()));
+      expect(error).toMatchObject({ transient: true, retryAfterSeconds: 3 });
     });
   });
 

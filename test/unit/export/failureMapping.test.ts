@@ -8,6 +8,7 @@ import {
   InvalidTransitionError,
   JobConflictError,
   NotFoundError,
+  SourceCapabilitiesError,
   SourceError,
 } from '../../../src/export/errors';
 import {
@@ -94,6 +95,18 @@ const cases: Record<string, Case[]> = {
   ],
   NotFoundError: [
     { error: new NotFoundError('Group g-1 was not found'), expected: failed('Group g-1 was not found', 404) },
+  ],
+  'SourceCapabilitiesError (the types of the source are unknown)': [
+    {
+      error: new SourceCapabilitiesError(
+        'its CapabilityStatement (GET [base]/metadata) could not be read: source rejected the request (404): no such page',
+      ),
+      operation: OPERATIONS.listTypes,
+      expected: failed(
+        'The data source failed the listing of its resource types: its CapabilityStatement (GET [base]/metadata) could not be read: source rejected the request (404): no such page',
+        502,
+      ),
+    },
   ],
   'SourceError, permanent': [
     {

@@ -56,6 +56,18 @@ describe('parseKickoff', () => {
     expect(rejection('?_outputFormat=text/csv')).toMatch(/_outputFormat/);
   });
 
+  it('Given a _since finer than milliseconds, When parsed, Then every digit is kept (in UTC) and windows compare exactly', () => {
+    expect(parse('?_since=2023-01-01T00:00:00.1234Z').request.since).toBe('2023-01-01T00:00:00.1234Z');
+    expect(parse('?_since=2023-01-01T01:00:00.123456789%2B01:00').request.since).toBe(
+      '2023-01-01T00:00:00.123456789Z',
+    );
+    // Trailing zeros say nothing more: equal instants keep one form (the request hash compares them).
+    expect(parse('?_since=2023-01-01T00:00:00.12300Z').request.since).toBe('2023-01-01T00:00:00.123Z');
+    expect(rejection('?_since=2023-01-01T00:00:00.1235Z&_until=2023-01-01T00:00:00.1234Z')).toMatch(
+      /later than _until/,
+    );
+  });
+
   it('normalises _since and _until instants and refuses partial dates or reversed windows', () => {
     const { request } = parse('?_since=2024-01-01T00:00:00%2B01:00&_until=2025-01-01T00:00:00Z');
     expect(request.since).toBe('2023-12-31T23:00:00.000Z');

@@ -114,6 +114,15 @@ describe('unit ids and instants', () => {
     expect(laterInstant(EARLIEST, LATEST)).toBe(LATEST);
     expect(laterInstant(undefined, undefined)).toBeUndefined();
   });
+
+  it('given instants that differ below a millisecond, then the later one wins', () => {
+    expect(laterInstant('2024-01-01T00:00:00.123Z', '2024-01-01T00:00:00.1234Z')).toBe(
+      '2024-01-01T00:00:00.1234Z',
+    );
+    expect(laterInstant('2024-01-01T00:00:00.1234Z', '2024-01-01T00:00:00.123Z')).toBe(
+      '2024-01-01T00:00:00.1234Z',
+    );
+  });
 });
 
 describe('typeUnits and largestFirst', () => {

@@ -3,6 +3,8 @@
  * Pure logic over a scripted source that records whether it was asked to list its types.
  */
 import type { ExportDeps } from '../../../src/export/exportDeps';
+import { SourceCapabilitiesError } from '../../../src/export/errors';
+import { classifyError, OPERATIONS } from '../../../src/export/failureMapping';
 import { typesToExport } from '../../../src/export/jobPlan';
 import { exportRequest } from '../../support/exportRequests';
 
@@ -46,5 +48,27 @@ describe('typesToExport', () => {
         exportRequest({ level: 'group', groupId: 'g', types: ['Device', 'Patient'] }),
       ),
     ).toEqual(['Patient']);
+  });
+
+  it('given a source whose CapabilityStatement cannot be read, when the job starts, then it fails 502 with a reason naming the listing of the types', async () => {
+    const deps = {
+      source: {
+        listResourceTypes: () =>
+          Promise.reject(
+            new SourceCapabilitiesError(
+              'its CapabilityStatement (GET [base]/metadata) could not be read: 404',
+            ),
+          ),
+      },
+    } as unknown as ExportDeps;
+    const error = await typesToExport(deps, exportRequest()).catch((e: unknown) => e);
+    expect(classifyError(error, { operation: OPERATIONS.startJob })).toEqual({
+      kind: 'permanent',
+      failure: {
+        reason:
+          'The data source failed the listing of its resource types: its CapabilityStatement (GET [base]/metadata) could not be read: 404',
+        statusCode: 502,
+      },
+    });
   });
 });

@@ -1,4 +1,4 @@
-import { parseRetryAfter } from '../../../src/sources/fhirHttp';
+import { parseRetryAfter } from '../../../src/sources/responseText';
 import { outcomeText, sanitizeMessage } from '../../../src/sources/responseText';
 import { readFhirSourceConfig } from '../../../src/sources/fhirSourceConfig';
 

@@ -8,7 +8,11 @@ import {
 } from '../../../src/sources/searchSource';
 
 /** Pages "0", "1", … of three resources each; token n asks for page n. Released pages are listed. */
-function fakeSource(pages: number, failOnce?: string) {
+function fakeSource(
+  pages: number,
+  failOnce?: string,
+  failure = new SourceError('source is unavailable (503)', 503, true),
+) {
   const calls: Array<string | undefined> = [];
   const released: string[] = [];
   let failed = false;
@@ -20,7 +24,7 @@ function fakeSource(pages: number, failOnce?: string) {
       calls.push(token);
       if (failOnce !== undefined && token === failOnce && !failed) {
         failed = true;
-        throw new SourceError('source is unavailable (503)', 503, true);
+        throw failure;
       }
       const n = token === undefined ? 0 : Number(token);
       const page: SearchPage = { resources: [`{"id":"${n}-a"}`, `{"id":"${n}-b"}`, `{"id":"${n}-c"}`] };
@@ -87,6 +91,38 @@ describe('ReadAheadSource', () => {
     const second = await ahead.search('Patient', params, first.nextToken);
     expect(second.resources[0]).toBe('{"id":"1-a"}');
     expect(calls.filter((t) => t === '1')).toHaveLength(2);
+  });
+
+  it('Given a read-ahead the source throttled (429, Retry-After 30 s), When its page is asked for within the wait, Then the search fails with the wait that is left and the source is not asked again', async () => {
+    const throttled = new SourceError('source is throttling requests (429)', 503, true, 30);
+    const { source, calls } = fakeSource(3, '1', throttled);
+    let now = 1_000_000;
+    const ahead = new ReadAheadSource(source, { now: () => now });
+    const first = await ahead.search('Patient', params);
+    await new Promise((resolve) => setImmediate(resolve));
+    now += 12_000;
+    const error = await ahead.search('Patient', params, first.nextToken).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(SourceError);
+    expect(error).toMatchObject({ transient: true, statusCode: 503, retryAfterSeconds: 18 });
+    expect(calls).toEqual([undefined, '1']);
+    // Once the wait is over (the orchestrator's timer), the page is searched.
+    now += 18_000;
+    const second = await ahead.search('Patient', params, first.nextToken);
+    expect(second.resources[0]).toBe('{"id":"1-a"}');
+    expect(calls).toEqual([undefined, '1', '1', '2']);
+  });
+
+  it('Given a read-ahead the source throttled, When its page is asked for after the wait is over, Then the page is searched at once', async () => {
+    const throttled = new SourceError('source is throttling requests (429)', 503, true, 5);
+    const { source, calls } = fakeSource(3, '1', throttled);
+    let now = 1_000_000;
+    const ahead = new ReadAheadSource(source, { now: () => now });
+    const first = await ahead.search('Patient', params);
+    await new Promise((resolve) => setImmediate(resolve));
+    now += 5_000;
+    const second = await ahead.search('Patient', params, first.nextToken);
+    expect(second.resources[0]).toBe('{"id":"1-a"}');
+    expect(calls.slice(0, 3)).toEqual([undefined, '1', '1']);
   });
 
   it('Given other parameters, When the same token is asked for, Then the read-ahead is not used', async () => {

@@ -42,6 +42,26 @@ describe('client-credentials token cache', () => {
     expect(count()).toBe(2);
   });
 
+  it.each([
+    [429, '12', 12],
+    [503, 'Thu, 01 Jan 1970 00:17:10 GMT', 30],
+  ])(
+    'reports a token endpoint answering %i with Retry-After %s as transient with the wait it asked for',
+    async (status, retryAfter, wait) => {
+      const throttling = (async () =>
+        new Response('{"error":"temporarily_unavailable"}', {
+          status,
+          headers: { 'retry-after': retryAfter },
+        })) as typeof fetch;
+      const auth = createSourceAuth(config, 'https://fhir/r4', { fetch: throttling, now: () => 1_000_000 });
+      await expect(auth.authorization()).rejects.toMatchObject({
+        transient: true,
+        statusCode: 503,
+        retryAfterSeconds: wait,
+      });
+    },
+  );
+
   it('reports an unreachable token endpoint as transient', async () => {
     const failing = (async () => {
       throw new TypeError('fetch failed');
