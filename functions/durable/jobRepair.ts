@@ -77,18 +77,31 @@ export async function purgeJobHistory(client: df.DurableClient, job: ExportJobRe
   });
 }
 
-/** Terminates every orchestration instance of `job` that may still run; ended ones are skipped. */
+/**
+ * Terminates every orchestration instance of `job` that may still run; ended ones are skipped. The
+ * job's own instance goes first: a lane terminated before it would end as a failed sub-orchestration,
+ * which the job's instance takes for an export failure and ends `Failed` instead of `Terminated`.
+ */
 export async function stopJobInstances(
   client: df.DurableClient,
   job: ExportJobRecord,
   reason: string,
 ): Promise<void> {
-  const ids = jobInstanceIds(job.jobId, plannedUnitIds(job), job.orchestration.typeParallelism);
-  await mapWithConcurrency(ids, INSTANCE_CONCURRENCY, async (instanceId) => {
-    try {
-      await client.terminate(instanceId, reason);
-    } catch {
-      // Already ended or never started: nothing to stop.
-    }
-  });
+  const [jobInstance, ...children] = jobInstanceIds(
+    job.jobId,
+    plannedUnitIds(job),
+    job.orchestration.typeParallelism,
+  );
+  await terminateQuietly(client, jobInstance, reason);
+  await mapWithConcurrency(children, INSTANCE_CONCURRENCY, (instanceId) =>
+    terminateQuietly(client, instanceId, reason),
+  );
+}
+
+async function terminateQuietly(client: df.DurableClient, instanceId: string, reason: string) {
+  try {
+    await client.terminate(instanceId, reason);
+  } catch {
+    // Already ended or never started: nothing to stop.
+  }
 }
