@@ -51,6 +51,17 @@ const text = (status: number, message: string): HttpResult => ({
   body: Buffer.from(message),
 });
 
+const MALFORMED_HOST: HttpResult = {
+  status: 400,
+  headers: { 'content-type': 'application/fhir+json' },
+  body: Buffer.from(
+    JSON.stringify({
+      resourceType: 'OperationOutcome',
+      issue: [{ severity: 'error', code: 'invalid', diagnostics: 'The Host header is malformed.' }],
+    }),
+  ),
+};
+
 const HOST_STARTING: HttpResult = {
   status: 503,
   headers: { 'content-type': 'text/plain; charset=utf-8', 'retry-after': '1' },
@@ -107,7 +118,12 @@ export class HttpHost {
 
   private async handle(req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
     const origin = `http://${req.headers.host ?? new URL(this.url).host}`;
-    const url = new URL(req.url ?? '/', origin);
+    const url = URL.canParse(req.url ?? '/', origin) ? new URL(req.url ?? '/', origin) : undefined;
+    if (!url) {
+      // The Functions host's web server refuses a Host no URL can be built on, before any function runs.
+      res.writeHead(MALFORMED_HOST.status, MALFORMED_HOST.headers).end(MALFORMED_HOST.body);
+      return;
+    }
     const segments = url.pathname
       .split('/')
       .filter((s) => s.length > 0)

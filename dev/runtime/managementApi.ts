@@ -27,10 +27,26 @@ export interface ApiResponse {
   body?: unknown;
 }
 
-/** The JSON the host hands to functions with a `durableClient` input. */
-export function buildClientData(origin: string, taskHubName: string): DurableClientData {
+/**
+ * Where the app's own durable client reaches the API (`rpcBaseUrl`), as the extension's loopback-only
+ * RPC listener on Azure: without a key, so under a path nobody outside this process knows.
+ */
+export function rpcPrefix(secret: string): string {
+  return `/runtime/durabletask-rpc/${secret}`;
+}
+
+/**
+ * The JSON the host hands to functions with a `durableClient` input. With a host key (hostKeys.ts)
+ * the management links carry it as `code`, as the Functions host's links carry its system key.
+ */
+export function buildClientData(
+  origin: string,
+  taskHubName: string,
+  keys: { hostKey?: string; rpcSecret?: string } = {},
+): DurableClientData {
   const base = `${origin}${managementPrefix}`;
-  const hub = `taskHub=${encodeURIComponent(taskHubName)}&connection=Storage`;
+  const code = keys.hostKey === undefined ? '' : `&code=${encodeURIComponent(keys.hostKey)}`;
+  const hub = `taskHub=${encodeURIComponent(taskHubName)}&connection=Storage${code}`;
   const instance = `${base}/instances/${instanceIdPlaceholder}`;
   return {
     taskHubName,
@@ -49,7 +65,7 @@ export function buildClientData(origin: string, taskHubName: string): DurableCli
       suspendPostUri: `${instance}/suspend?reason={text}&${hub}`,
       resumePostUri: `${instance}/resume?reason={text}&${hub}`,
     },
-    rpcBaseUrl: `${base}/`,
+    rpcBaseUrl: keys.rpcSecret === undefined ? `${base}/` : `${origin}${rpcPrefix(keys.rpcSecret)}/`,
     baseUrl: base,
     requiredQueryStringParameters: hub,
   };
@@ -60,9 +76,10 @@ export function managementPayload(
   origin: string,
   taskHubName: string,
   instanceId: string,
+  hostKey?: string,
 ): Record<string, string> {
   const payload: Record<string, string> = {};
-  for (const [key, url] of Object.entries(buildClientData(origin, taskHubName).managementUrls)) {
+  for (const [key, url] of Object.entries(buildClientData(origin, taskHubName, { hostKey }).managementUrls)) {
     payload[key] = url.replace(instanceIdPlaceholder, encodeURIComponent(instanceId));
   }
   payload.id = instanceId;
@@ -78,6 +95,7 @@ export function handleManagementRequest(
   engine: OrchestrationEngine,
   taskHubName: string,
   request: ApiRequest,
+  hostKey?: string,
 ): ApiResponse {
   const { method, segments, query } = request;
   const [resource, id, action] = segments;
@@ -92,7 +110,7 @@ export function handleManagementRequest(
     }
     try {
       const instanceId = engine.start(id, input, segments[2]);
-      const payload = managementPayload(request.origin, taskHubName, instanceId);
+      const payload = managementPayload(request.origin, taskHubName, instanceId, hostKey);
       return { status: 202, headers: { Location: payload.statusQueryGetUri }, body: payload };
     } catch (error) {
       if (error instanceof InstanceConflictError) {
@@ -153,7 +171,7 @@ export function handleManagementRequest(
       status.runtimeStatus === 'Running' ||
       status.runtimeStatus === 'ContinuedAsNew'
     ) {
-      const location = managementPayload(request.origin, taskHubName, id).statusQueryGetUri;
+      const location = managementPayload(request.origin, taskHubName, id, hostKey).statusQueryGetUri;
       return { status: 202, headers: { Location: location, 'Retry-After': '10' }, body: status };
     }
     const failedAs500 =

@@ -1,4 +1,5 @@
 import * as path from 'node:path';
+import { randomBytes } from 'node:crypto';
 import { Clock, realClock } from './clock';
 import { getProgrammingModel, setLogSink } from './functionsCore';
 import { HttpHost } from './httpHost';
@@ -6,7 +7,8 @@ import { InstanceStore } from './instanceStore';
 import { DurableClientData, FunctionInvoker } from './invoker';
 import { activityFaultFromEnv } from './activityFaults';
 import { durableTraceFromEnv } from './durableTrace';
-import { buildClientData, handleManagementRequest, managementPrefix } from './managementApi';
+import { hostKeyFromEnv, hostKeyNotice, keyedApi } from './hostKeys';
+import { buildClientData, handleManagementRequest, managementPrefix, rpcPrefix } from './managementApi';
 import { installFunctionsCoreHook } from './moduleHook';
 import { TimerHost } from './timerHost';
 import { closeWorkerProxy } from './workerHttpProxy';
@@ -101,6 +103,8 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     log,
   });
   const timerHost = new TimerHost(invoker, log);
+  const hostKey = hostKeyFromEnv(process.env);
+  const rpcSecret = randomBytes(16).toString('hex');
   const httpHost = new HttpHost({
     host: options.host ?? '127.0.0.1',
     port: options.port ?? 0,
@@ -109,15 +113,23 @@ export async function startLocalRuntime(options: LocalRuntimeOptions): Promise<L
     workerHttpUri,
     apis: [
       {
-        prefix: managementPrefix,
-        handle: (request) => handleManagementRequest(engine, taskHubName, request),
+        prefix: rpcPrefix(rpcSecret),
+        handle: (request) => handleManagementRequest(engine, taskHubName, request, hostKey),
       },
-      timerHost.adminApi(),
+      keyedApi(
+        {
+          prefix: managementPrefix,
+          handle: (request) => handleManagementRequest(engine, taskHubName, request, hostKey),
+        },
+        hostKey,
+      ),
+      keyedApi(timerHost.adminApi(), hostKey),
     ],
     log,
   });
   const baseUrl = await httpHost.listen();
-  endpoint.clientData = buildClientData(baseUrl, taskHubName);
+  endpoint.clientData = buildClientData(baseUrl, taskHubName, { hostKey, rpcSecret });
+  log(hostKeyNotice(hostKey));
 
   // Without WEBSITE_HOSTNAME, durable-functions rewrites management links to localhost:7071.
   const hostName = new URL(baseUrl).host;

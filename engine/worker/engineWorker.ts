@@ -29,6 +29,7 @@ import {
   typedDataToJsonText,
   type DurableClientData,
 } from '../../dev/runtime/invoker';
+import { hostKeyFromEnv, hostKeyNotice, keyedApi } from '../../dev/runtime/hostKeys';
 import { managementPrefix, type ApiRequest, type ApiResponse } from '../../dev/runtime/managementApi';
 import { installFunctionsCoreHook } from '../../dev/runtime/moduleHook';
 import { TimerHost } from '../../dev/runtime/timerHost';
@@ -62,6 +63,8 @@ async function main(): Promise<void> {
 
   // Timer functions take the durable client too: they start with it.
   const timerHost = new TimerHost(invoker, log);
+  const hostKey = hostKeyFromEnv(process.env);
+  log(hostKeyNotice(hostKey));
   const httpHost = new HttpHost({
     host: '127.0.0.1',
     port: Number(process.env.PORT ?? 0),
@@ -75,11 +78,14 @@ async function main(): Promise<void> {
         prefix: ENGINE_API_PREFIX,
         handle: (request) => handleEngineRequest(invoker, durableClient, timerHost, request),
       },
-      {
-        prefix: managementPrefix,
-        handle: (request) => proxyManagementRequest(durableClient.data, request),
-      },
-      timerHost.adminApi(),
+      keyedApi(
+        {
+          prefix: managementPrefix,
+          handle: (request) => proxyManagementRequest(durableClient.data, request),
+        },
+        hostKey,
+      ),
+      keyedApi(timerHost.adminApi(), hostKey),
     ],
     log,
   });

@@ -3,7 +3,7 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { allowedTypes, assertCanExport } from '../../src/auth';
 import { createExportJob } from '../../src/export/kickoff';
-import { parseKickoff } from '../../src/export/kickoffRequest';
+import { parseKickoff, reportedWarnings } from '../../src/export/kickoffRequest';
 import { failJob } from '../../src/export/jobActions';
 import { typesToExport } from '../../src/export/jobPlan';
 import type { ExportLevel } from '../../src/export/model';
@@ -24,6 +24,8 @@ async function kickoff(
     const principal = await principalOf(request);
     // Counted per client before any parsing, so junk kick-offs cost the sender too.
     services.kickoffLimiter.check(principal.clientId);
+    // Before anything is created: a refused Host must not leave a job behind.
+    const base = baseUrl(request);
     const body = request.method === 'POST' ? await services.readBody(request) : undefined;
     const parsed = parseKickoff(
       {
@@ -59,7 +61,7 @@ async function kickoff(
         throw error;
       }
     }
-    const pollUrl = `${baseUrl(request)}/_operations/export/${job.jobId}`;
+    const pollUrl = `${base}/_operations/export/${job.jobId}`;
     // The durable management URLs (status, terminate, purge) carry the extension's system key on
     // Azure, which works for every instance of every client: they are handed out only when there is
     // no authentication anyway (local development). See docs/security.md.
@@ -68,7 +70,12 @@ async function kickoff(
     return {
       status: 202,
       headers: { 'Content-Location': pollUrl, 'Content-Type': 'application/json' },
-      body: JSON.stringify({ jobId: job.jobId, reused, warnings: parsed.warnings, ...management }),
+      body: JSON.stringify({
+        jobId: job.jobId,
+        reused,
+        warnings: reportedWarnings(parsed.warnings),
+        ...management,
+      }),
     };
   });
 }

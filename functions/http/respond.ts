@@ -4,6 +4,7 @@ import type { Principal } from '../../src/auth';
 import { getServices } from '../../src/services';
 import { ExportError } from '../../src/export/errors';
 import { operationOutcome } from '../../src/export/operationOutcome';
+import { publicBaseUrl } from '../../src/http/publicBaseUrl';
 import { platformSettingsFromEnv } from '../../src/settings/hostSettings';
 
 export const FHIR_JSON = 'application/fhir+json';
@@ -35,11 +36,9 @@ export function errorResponse(error: unknown, context: InvocationContext): HttpR
   return fhirJson(500, operationOutcome('Unknown error', 'exception', 'fatal'));
 }
 
-/** The FHIR base URL of this service as the client reached it (`PUBLIC_BASE_URL` overrides it). */
+/** The FHIR base URL links are built on (see src/http/publicBaseUrl.ts); a 400 for a refused Host. */
 export function baseUrl(request: HttpRequest): string {
-  const configured = platformSettingsFromEnv(process.env).publicBaseUrl;
-  if (configured) return configured.replace(/\/+$/, '');
-  return `${new URL(request.url).origin}/api`;
+  return publicBaseUrl(request.url, platformSettingsFromEnv(process.env));
 }
 
 /** Runs a handler and turns anything it throws into an OperationOutcome response. */

@@ -8,6 +8,7 @@
  * chose and may encode who is in it), `_typeFilter` / `patient` / `_elements` values, the kick-off
  * URL, the client id. Those stay in the job record, which the job id leads to.
  */
+import { clip } from '../util/clientText';
 import type { Telemetry, TelemetryMeasurements, TelemetryProperties } from '../telemetry';
 import { plannedTypes, type ExportJobRecord, type FailureDetails, type ManifestOutputEntry } from './model';
 
@@ -210,5 +211,5 @@ export function scrubReason(reason: string, job?: Pick<ExportJobRecord, 'request
     .replace(/\b([A-Z][A-Za-z]+)\/[A-Za-z0-9\-.]{1,64}\b/g, '$1/[redacted]')
     .replace(/"[^"]*"|'[^']*'/g, '"[redacted]"')
     .replace(/\bGroup \S+ was not found/g, 'Group [redacted] was not found');
-  return text.length > MAX_REASON_LENGTH ? `${text.slice(0, MAX_REASON_LENGTH)}…` : text;
+  return clip(text, MAX_REASON_LENGTH);
 }

@@ -15,6 +15,7 @@ interface ExactInstant {
 function exact(value: string): ExactInstant | undefined {
   const parts = PARTS.exec(value);
   if (parts) {
+    if (!isCalendarDate(parts[1].slice(0, 10))) return undefined;
     const second = Date.parse(`${parts[1]}${parts[3]}`);
     if (Number.isNaN(second)) return undefined;
     return { second, fraction: (parts[2] ?? '').replace(/0+$/, '') };
@@ -29,6 +30,15 @@ function exact(value: string): ExactInstant | undefined {
       .padStart(3, '0')
       .replace(/0+$/, ''),
   };
+}
+
+/** `Date` rolls a day the month lacks (`2024-02-31`) over into the next month instead of refusing it. */
+function isCalendarDate(date: string): boolean {
+  const [year, month, day] = date.split('-').map(Number);
+  const parsed = new Date(Date.UTC(year, month - 1, day));
+  return (
+    parsed.getUTCFullYear() === year && parsed.getUTCMonth() === month - 1 && parsed.getUTCDate() === day
+  );
 }
 
 function exactOrThrow(value: string): ExactInstant {

@@ -8,7 +8,7 @@ import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps
 import { JobConflictError, NotFoundError } from './errors';
 import { jobCancelled, jobCompleted, jobFailed, jobStarted } from './exportTelemetry';
 import { classifyError, during, OPERATIONS } from './failureMapping';
-import { assertTransition, isActiveStatus, isFinalStatus } from './jobLifecycle';
+import { assertTransition, isActiveStatus, isExpired, isFinalStatus } from './jobLifecycle';
 import type {
   ExportJobRecord,
   FailureDetails,
@@ -253,7 +253,9 @@ export async function cancelJob(
   if (!isJobId(jobId)) throw new NotFoundError(JOB_NOT_FOUND);
   await updateJob(deps, jobId, (current) => {
     cancelled = undefined;
-    if (current.clientId !== clientId || current.status === 'Cancelled') return undefined;
+    // An expired export is gone for its client, as the status endpoint says.
+    if (current.clientId !== clientId || current.status === 'Cancelled' || isExpired(current, deps.now()))
+      return undefined;
     assertTransition(current.status, 'Cancelled');
     previousStatus = current.status;
     const { completedAt, ttl } = endOfJob(deps, deps.now());

@@ -11,7 +11,7 @@
  * status first.
  */
 import { InvalidTransitionError } from './errors';
-import type { JobStatus } from './model';
+import type { ExportJobRecord, JobStatus } from './model';
 
 export const JOB_TRANSITIONS: Readonly<Record<JobStatus, readonly JobStatus[]>> = Object.freeze({
   Queued: Object.freeze(['Running', 'Cancelled', 'Failed'] as const),
@@ -42,4 +42,14 @@ export function assertTransition(from: JobStatus, to: JobStatus): void {
   if (!canTransition(from, to)) {
     throw new InvalidTransitionError(`A job cannot go from ${from} to ${to}`);
   }
+}
+
+/**
+ * Whether a completed job is past `expiresAt`: its files are gone or about to go, so to its client it
+ * no longer exists (status, download and cancel answer 404).
+ */
+export function isExpired(job: ExportJobRecord, now: Date): boolean {
+  return (
+    job.status === 'Completed' && job.expiresAt !== undefined && Date.parse(job.expiresAt) <= now.getTime()
+  );
 }

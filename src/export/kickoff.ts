@@ -8,7 +8,7 @@ import {
   ServiceUnavailableError,
   TooManyRequestsError,
 } from './errors';
-import type { ParsedKickoff } from './kickoffRequest';
+import { reportedWarnings, type ParsedKickoff } from './kickoffRequest';
 import { jobQueued } from './exportTelemetry';
 import type { ExportConfig } from '../config';
 import type { DestinationRef, ExportJobRecord, ExportRequest, OrchestrationSettings } from './model';
@@ -102,7 +102,7 @@ export async function createExportJob(
     },
     clientId,
     orchestration: orchestrationSettingsOf(deps.config),
-    warnings: kickoff.warnings,
+    warnings: reportedWarnings(kickoff.warnings),
   });
   const job = await createReservedJob(deps, record);
   jobQueued(telemetryOf(deps), job);

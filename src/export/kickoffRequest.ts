@@ -3,6 +3,7 @@
  * `ExportRequest`. Every rejection is a `BadRequestError` that names the offending input; under
  * `Prefer: handling=lenient` the parameters the spec lets a server ignore are dropped with a warning.
  */
+import { clip } from '../util/clientText';
 import { isValidContainerName } from '../destination/containerName';
 import { BadRequestError } from './errors';
 import { isR4ResourceType } from './fhirResourceTypes';
@@ -79,6 +80,10 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
   if (!prefer.respondAsync) {
     throw new BadRequestError('The Prefer header must include respond-async.', 'required');
   }
+  for (const preference of prefer.unknown) {
+    if (!lenient) throw new BadRequestError(`Prefer ${clip(preference)} is not supported.`, 'not-supported');
+    warnings.push(`Ignored Prefer ${clip(preference)}.`);
+  }
   const accept = input.headers.get('accept');
   // A missing Accept is taken as application/fhir+json (the IG lets a server do so).
   if (accept && !acceptsFhirJson(accept)) {
@@ -93,7 +98,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
     if (!KNOWN_PARAMETERS.has(name)) {
       if (!lenient)
         throw new BadRequestError(`The parameter ${clip(name)} is not supported.`, 'not-supported');
-      warnings.push(`Ignored unsupported parameter ${name}.`);
+      warnings.push(`Ignored unsupported parameter ${clip(name)}.`);
       raw.delete(name);
     }
   }
@@ -159,15 +164,27 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
   };
 }
 
-function parsePrefer(header: string | null): { respondAsync: boolean; handling?: string } {
-  let respondAsync = false;
-  let handling: string | undefined;
+interface Preferences {
+  respondAsync: boolean;
+  handling?: 'strict' | 'lenient';
+  /** Preferences this server does not honour, as given. */
+  unknown: string[];
+}
+
+/**
+ * The kick-off's `Prefer` header. `respond-async` takes no value and `handling` only `strict` or
+ * `lenient` (RFC 7240); anything else would be a preference the client believes honoured but is not.
+ */
+function parsePrefer(header: string | null): Preferences {
+  const preferences: Preferences = { respondAsync: false, unknown: [] };
   for (const token of (header ?? '').split(/[,;]/)) {
+    if (token.trim() === '') continue;
     const [name, value] = token.split('=').map((s) => s.trim().toLowerCase());
-    if (name === 'respond-async') respondAsync = true;
-    if (name === 'handling') handling = value;
+    if (name === 'respond-async' && value === undefined) preferences.respondAsync = true;
+    else if (name === 'handling' && (value === 'strict' || value === 'lenient')) preferences.handling = value;
+    else preferences.unknown.push(token.trim());
   }
-  return { respondAsync, handling };
+  return preferences;
 }
 
 function acceptsFhirJson(accept: string | null): boolean {
@@ -365,7 +382,15 @@ function parsePatients(raw: RawParameters, input: KickoffInput): string[] {
 }
 
 /** Shortens echoed input so an error never carries a huge or hostile value back in full. */
-function clip(value: string): string {
-  const printable = value.replace(/[^\x20-\x7e]/g, '?');
-  return printable.length > 80 ? `${printable.slice(0, 77)}...` : printable;
+
+/** At most this many warnings are reported; a request of thousands of ignored values gets one line more. */
+const MAX_WARNINGS = 20;
+
+/** The warnings as reported to the client and kept on the job. */
+export function reportedWarnings(warnings: string[]): string[] {
+  if (warnings.length <= MAX_WARNINGS) return warnings;
+  return [
+    ...warnings.slice(0, MAX_WARNINGS),
+    `${warnings.length - MAX_WARNINGS} more warnings are not listed.`,
+  ];
 }

@@ -2,6 +2,7 @@
 import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
 import { isJobId } from './kickoff';
+import { isExpired } from './jobLifecycle';
 import { plannedTypes, type ExportJobRecord, type ProgressDocument, type RunningJobRecord } from './model';
 import { operationOutcome, type OperationOutcome } from './operationOutcome';
 
@@ -28,9 +29,7 @@ export async function readOwnJob(
   clientId: string,
 ): Promise<ExportJobRecord> {
   const job = isJobId(jobId) ? await deps.jobs.getJob(jobId) : undefined;
-  const expired =
-    job?.status === 'Completed' && job.expiresAt && Date.parse(job.expiresAt) < deps.now().getTime();
-  if (!job || job.clientId !== clientId || job.status === 'Cancelled' || expired) {
+  if (!job || job.clientId !== clientId || job.status === 'Cancelled' || isExpired(job, deps.now())) {
     // One answer for all of these, without echoing the id: nothing tells them apart.
     throw new NotFoundError(JOB_NOT_FOUND);
   }

@@ -20,11 +20,12 @@ export class IntervalLimiter {
     const now = this.now();
     const last = this.lastCall.get(key);
     if (last !== undefined && now - last < this.minIntervalMs) {
+      // A refused call keeps its client among the most recently seen, with the time of its last pass.
+      remember(this.lastCall, key, last, this.maxKeys);
       const waitSeconds = Math.max(1, Math.ceil((this.minIntervalMs - (now - last)) / 1000));
       throw new TooManyRequestsError(`${this.what} too often; wait ${waitSeconds} s.`, waitSeconds);
     }
-    if (this.lastCall.size >= this.maxKeys) this.lastCall.clear();
-    this.lastCall.set(key, now);
+    remember(this.lastCall, key, now, this.maxKeys);
   }
 }
 
@@ -53,10 +54,23 @@ export class TokenBucketLimiter {
       : this.perMinute;
     if (tokens < 1) {
       const waitSeconds = Math.max(1, Math.ceil((1 - tokens) / refillPerMs / 1000));
-      this.buckets.set(key, { tokens, at: now });
+      remember(this.buckets, key, { tokens, at: now }, this.maxKeys);
       throw new TooManyRequestsError(`${this.what} too often; wait ${waitSeconds} s.`, waitSeconds);
     }
-    if (!bucket && this.buckets.size >= this.maxKeys) this.buckets.clear();
-    this.buckets.set(key, { tokens: tokens - 1, at: now });
+    remember(this.buckets, key, { tokens: tokens - 1, at: now }, this.maxKeys);
+  }
+}
+
+/**
+ * Sets `key` as the most recently used entry of `entries` and, past `maxKeys`, forgets the least
+ * recently used one. Forgetting only the oldest means a flood of new keys cannot reset the limit of a
+ * client that is calling right now.
+ */
+function remember<V>(entries: Map<string, V>, key: string, value: V, maxKeys: number): void {
+  entries.delete(key);
+  entries.set(key, value);
+  if (entries.size > maxKeys) {
+    const oldest = entries.keys().next();
+    if (!oldest.done) entries.delete(oldest.value);
   }
 }

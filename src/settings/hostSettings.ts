@@ -4,6 +4,7 @@
  * defaults and ranges as the service's settings do.
  */
 import * as path from 'node:path';
+import { allowedHostsOf } from '../http/publicBaseUrl';
 import { integer, readInteger, readText, text, url, type Env } from './setting';
 
 export const PLATFORM = {
@@ -27,6 +28,12 @@ export const PLATFORM = {
     meaning:
       'FHIR base URL the service gives in its answers (status location, manifest, CapabilityStatement); by default the origin the client called plus `/api`.',
   }),
+  allowedHosts: text({
+    name: 'ALLOWED_HOSTS',
+    default: 'localhost,127.0.0.1,[::1]',
+    meaning:
+      'Hosts (`name`, any port, or `name:port`, comma-separated) whose `Host` header the service builds its links on when `PUBLIC_BASE_URL` is not set; a request naming another host answers `400`. The Bicep template sets `PUBLIC_BASE_URL` instead.',
+  }),
   taskHubName: text({
     name: 'TASK_HUB_NAME',
     default: 'FhirExportHub',
@@ -40,6 +47,7 @@ export interface PlatformSettings {
   appInsightsAuthenticationString?: string;
   azureClientId?: string;
   publicBaseUrl?: string;
+  allowedHosts: string[];
   taskHubName: string;
 }
 
@@ -50,6 +58,7 @@ export function platformSettingsFromEnv(env: Env): PlatformSettings {
     appInsightsAuthenticationString: readText(env, PLATFORM.appInsightsAuthenticationString),
     azureClientId: readText(env, PLATFORM.azureClientId)?.trim() || undefined,
     publicBaseUrl: readText(env, PLATFORM.publicBaseUrl),
+    allowedHosts: allowedHostsOf(readText(env, PLATFORM.allowedHosts)),
     taskHubName: readText(env, PLATFORM.taskHubName),
   };
 }

@@ -65,6 +65,16 @@ export async function readJobRecord(app: AppProcess, jobId: string): Promise<Exp
   return resource;
 }
 
+/** Replaces the job record in the app's Cosmos jobs container (a test standing in for time passing). */
+export async function replaceJobRecord(app: AppProcess, record: ExportJobRecord): Promise<void> {
+  const info = testConnectionInfo();
+  await getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
+    .database(app.database)
+    .container('jobs')
+    .item(record.jobId, record.jobId)
+    .replace(record);
+}
+
 /** Number of job records in the app's Cosmos jobs container (0 when it does not exist yet). */
 export async function countJobDocuments(app: AppProcess): Promise<number> {
   const info = testConnectionInfo();

@@ -1,6 +1,6 @@
 import { apiLimitsFromEnv, ConfigurationError } from '../../../src/config';
 import { TooManyRequestsError } from '../../../src/export/errors';
-import { TokenBucketLimiter } from '../../../src/http/rateLimiter';
+import { IntervalLimiter, TokenBucketLimiter } from '../../../src/http/rateLimiter';
 
 describe('TokenBucketLimiter (kick-offs per client per minute)', () => {
   let clock = 0;
@@ -46,6 +46,28 @@ describe('TokenBucketLimiter (kick-offs per client per minute)', () => {
     const limiter = new TokenBucketLimiter(0, 'Exports started', now);
     for (let i = 0; i < 1000; i++) limiter.check('a');
   });
+});
+
+describe('a full limiter', () => {
+  const clock = () => 1_000_000;
+
+  it.each([
+    ['IntervalLimiter', () => new IntervalLimiter(1000, 'Status polled', clock, 3)],
+    ['TokenBucketLimiter', () => new TokenBucketLimiter(1, 'Exports started', clock, 3)],
+  ])(
+    'given %s at its key bound, when a flood of new keys arrives, then it forgets the least recently seen key, not a client that is limited now',
+    (_name, create) => {
+      const limiter = create();
+      limiter.check('idle');
+      limiter.check('busy');
+      limiter.check('flood-1');
+      expect(() => limiter.check('busy')).toThrow(TooManyRequestsError);
+      for (let i = 2; i <= 3; i++) limiter.check(`flood-${i}`);
+      // 'idle' and 'flood-1' made room; 'busy', refused just before the flood, is still refused.
+      expect(() => limiter.check('busy')).toThrow(TooManyRequestsError);
+      expect(() => limiter.check('idle')).not.toThrow();
+    },
+  );
 });
 
 describe('API limit settings', () => {
