@@ -219,6 +219,16 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
     },
   );
 
+  it('given a source whose search answers 404 mid-job, when exporting, then the job fails 502 with the source reason, never 404 (which a poller reads as "no such job")', async () => {
+    const reason = 'Resource type Patient is not supported by this server';
+    proxy.addRule(reject(404, reason));
+    const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
+    expect(status).toBe(502);
+    expect(diagnostics).toContain(
+      `The data source failed the search for a page: source rejected the request (404): ${reason}`,
+    );
+  });
+
   /**
    * Exports with `query` (a source that has only Patients, or `_type=Patient`), checks the files hold
    * exactly the Patients, and returns the durable status URL of the job.
