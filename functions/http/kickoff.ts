@@ -5,6 +5,7 @@ import { allowedTypes, assertCanExport } from '../../src/auth';
 import { createExportJob } from '../../src/export/kickoff';
 import { parseKickoff, reportedWarnings } from '../../src/export/kickoffRequest';
 import { failJob } from '../../src/export/jobActions';
+import { checkTypesWithSource } from '../../src/export/sourceTypes';
 import { typesToExport } from '../../src/export/jobPlan';
 import type { ExportLevel } from '../../src/export/model';
 import { getServices } from '../../src/services';
@@ -38,6 +39,8 @@ async function kickoff(
       },
       { compartmentTypes: services.exportDeps.compartmentTypes },
     );
+    // Before the scopes: a type dropped under lenient handling needs no scope.
+    await checkTypesWithSource(services.exportDeps, parsed);
     if (allowedTypes(principal.scopes) !== '*') {
       // The very types the plan will export (the source is listed only when `_type` is absent).
       const types = await typesToExport(services.exportDeps, parsed.request);

@@ -68,6 +68,9 @@ const is =
   (error: unknown): error is unknown =>
     test(error);
 
+/** Statuses of a source's refusal that the job's failure keeps: the client can act on them. */
+const SOURCE_REFUSALS = new Set([400, 401, 403]);
+
 const TRANSIENT_NETWORK_CODES = new Set([
   'ECONNRESET',
   'ECONNREFUSED',
@@ -182,7 +185,19 @@ export const FAILURE_TABLE: readonly FailureRow[] = [
     (e): e is SourceCapabilitiesError => e instanceof SourceCapabilitiesError,
     (e, t) => permanent(502, `${who(t)} failed ${t.action}: ${e.message}`),
   ),
-  row('SourceError, permanent', (e): e is SourceError => e instanceof SourceError, asIs),
+  row(
+    'SourceError, permanent, 400, 401, 403 or 5xx (the source refused the query or our credentials, or failed)',
+    (e): e is SourceError =>
+      e instanceof SourceError && (SOURCE_REFUSALS.has(e.statusCode) || e.statusCode >= 500),
+    asIs,
+  ),
+  // A 404 or 410 on the poll means "no such job" (or "gone"), so another status of the source becomes
+  // a 502 that names it: the source, not the job, failed.
+  row(
+    'SourceError, permanent, any other status (404, 410, 422, …)',
+    (e): e is SourceError => e instanceof SourceError,
+    (e, t) => permanent(502, `${who(t)} failed ${t.action}: ${e.message}`),
+  ),
   row(
     'DestinationConnectionError',
     (e): e is DestinationConnectionError => e instanceof DestinationConnectionError,

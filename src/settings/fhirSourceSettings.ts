@@ -64,7 +64,15 @@ export const FHIR_SOURCE = {
   defaultTypes: list({
     name: 'FHIR_SOURCE_DEFAULT_TYPES',
     meaning:
-      'Resource types of a system export without `_type`, instead of those its CapabilityStatement lists with type-level search (a job fails when that cannot be read).',
+      'The types the source supports, instead of those its CapabilityStatement lists with type-level search (a job fails when that cannot be read): a system export without `_type` exports them, and `_type` and `_typeFilter` may name only them.',
+  }),
+  typesCacheSeconds: integer({
+    name: 'FHIR_SOURCE_TYPES_CACHE_SECONDS',
+    default: 300,
+    min: 0,
+    max: 86_400,
+    meaning:
+      'How long the kick-off reuses the types the source supports (its CapabilityStatement, or `FHIR_SOURCE_DEFAULT_TYPES`) to check `_type` and `_typeFilter`; `0` reads them at every kick-off. A job reads them anew when it starts.',
   }),
   compartmentBatchSize: integer({
     name: 'FHIR_SOURCE_COMPARTMENT_BATCH',

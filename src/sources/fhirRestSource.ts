@@ -9,6 +9,7 @@
 import type { TokenCredential } from '@azure/identity';
 import { SourceError } from '../export/errors';
 import { BufferPool } from '../util/bufferPool';
+import { CachedValue } from '../util/cachedValue';
 import { searchableTypes } from './fhirCapabilities';
 import { FhirHttpClient, ResponseTooLargeError } from './fhirHttp';
 import { isRecord } from './responseText';
@@ -73,6 +74,7 @@ export class FhirRestSource implements SearchSource {
   readonly config: FhirSourceConfig;
   private readonly http: FhirHttpClient;
   private readonly pagePool = new BufferPool(FREE_PAGE_MEMORY_BYTES);
+  private readonly types: CachedValue<string[]>;
 
   constructor(config: Partial<FhirSourceConfig> & { baseUrl: string }, deps: FhirRestSourceDeps = {}) {
     this.config = fhirSourceConfig(config);
@@ -87,6 +89,11 @@ export class FhirRestSource implements SearchSource {
       pagePool: this.pagePool,
       now: deps.now,
     });
+    this.types = new CachedValue(
+      this.config.typesCacheSeconds * 1000,
+      () => this.listResourceTypes(),
+      deps.now,
+    );
   }
 
   /**
@@ -96,6 +103,11 @@ export class FhirRestSource implements SearchSource {
   async listResourceTypes(): Promise<string[]> {
     if (this.config.defaultTypes.length > 0) return [...this.config.defaultTypes].sort();
     return searchableTypes(this.http, this.config.baseUrl, this.config.maxPageBytes);
+  }
+
+  /** `listResourceTypes`, kept for `FHIR_SOURCE_TYPES_CACHE_SECONDS` so kick-offs seldom ask. */
+  supportedTypes(): Promise<string[]> {
+    return this.types.get();
   }
 
   async read(resourceType: string, id: string): Promise<Record<string, unknown> | undefined> {

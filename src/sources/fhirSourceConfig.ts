@@ -1,7 +1,7 @@
 /** Configuration of the FHIR REST source, and its reader from environment variables. */
 import { FHIR_SOURCE } from '../settings/fhirSourceSettings';
 import { PLATFORM } from '../settings/hostSettings';
-import type { IntegerSetting } from '../settings/setting';
+import { readInteger, type IntegerSetting } from '../settings/setting';
 import type { SourceAuthConfig, SourceAuthMode } from './sourceAuth';
 import { DEFAULT_COMPARTMENT_BATCH } from './fhirSearchPlan';
 
@@ -13,10 +13,12 @@ export interface FhirSourceConfig {
   timeoutMs: number;
   /** Largest response body held in memory; a bigger page is fetched again with half the `_count`. */
   maxPageBytes: number;
-  /** Resource types for a system export when the server's CapabilityStatement is unavailable. */
+  /** The types the server supports, instead of its CapabilityStatement's (e.g. when that is unusable). */
   defaultTypes: string[];
   /** Patient references per compartment query. */
   compartmentBatchSize: number;
+  /** Seconds the types the source supports are reused by kick-offs (`supportedTypes`); 0: never. */
+  typesCacheSeconds: number;
 }
 
 export const DEFAULT_TIMEOUT_MS = FHIR_SOURCE.timeoutMs.default;
@@ -31,6 +33,7 @@ export function fhirSourceConfig(config: Partial<FhirSourceConfig> & { baseUrl: 
     maxPageBytes: config.maxPageBytes ?? DEFAULT_MAX_PAGE_BYTES,
     defaultTypes: config.defaultTypes ?? [],
     compartmentBatchSize: config.compartmentBatchSize ?? DEFAULT_COMPARTMENT_BATCH,
+    typesCacheSeconds: config.typesCacheSeconds ?? FHIR_SOURCE.typesCacheSeconds.default,
   };
 }
 
@@ -103,6 +106,7 @@ export function readFhirSourceConfig(env: Record<string, string | undefined>): F
     maxPageBytes: positiveInt(env, FHIR_SOURCE.maxPageBytes),
     defaultTypes,
     compartmentBatchSize: positiveInt(env, FHIR_SOURCE.compartmentBatchSize),
+    typesCacheSeconds: readInteger(env, FHIR_SOURCE.typesCacheSeconds),
   });
 }
 

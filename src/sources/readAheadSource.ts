@@ -45,12 +45,15 @@ export class ReadAheadSource implements SearchSource {
   misses = 0;
 
   private readonly now: () => number;
+  /** The inner source's, when it has them (a decorator must not claim what its source lacks). */
+  readonly supportedTypes?: () => Promise<string[]>;
 
   constructor(
     private readonly inner: SearchSource,
     options: ReadAheadOptions = {},
   ) {
     this.now = options.now ?? Date.now;
+    this.supportedTypes = inner.supportedTypes?.bind(inner);
     this.entries = new ExpiringMap(options.maxEntries ?? 16, options.ttlMs ?? 120_000, (entry: Entry) => {
       void entry.page.then((page) => page?.release?.());
     });

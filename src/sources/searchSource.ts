@@ -82,6 +82,13 @@ export interface SearchSource {
    */
   checkTypeFilter(resourceType: string, query: string): void;
   /**
+   * Optional: the resource types this source can search, which a kick-off's `_type` and `_typeFilter`
+   * must name (a FHIR server's CapabilityStatement). Throws `SourceError` when the source cannot say,
+   * transient ones marked so. A source without it can search every R4 type (the Cosmos DB source's
+   * container holds any type).
+   */
+  supportedTypes?(): Promise<string[]>;
+  /**
    * Optional: the size and time span of what `search(resourceType, params)` would return, without
    * reading it. `earliest`/`latest` are only looked up when `total` exceeds `spanAbove` (they cost
    * more). A source without this method, or one that answers without a span, is never split.

@@ -182,6 +182,8 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
         SOURCE_KIND: 'fhir',
         FHIR_SOURCE_URL: proxy.baseUrl,
         EXPORT_RESOURCES_PER_PAGE: '3',
+        // Every kick-off with _type reads the CapabilityStatement, so a fault on it is met there.
+        FHIR_SOURCE_TYPES_CACHE_SECONDS: '0',
       },
     });
     client = new BulkDataClient(await app.start());
@@ -218,6 +220,54 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
       expect(diagnostics).toContain(reason);
     },
   );
+
+  it('given a source whose search answers 404 mid-job, when exporting, then the job fails 502 with the source reason, never 404 (which a poller reads as "no such job")', async () => {
+    const reason = 'Resource type Patient is not supported by this server';
+    proxy.addRule(reject(404, reason));
+    const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
+    expect(status).toBe(502);
+    expect(diagnostics).toContain(
+      `The data source failed the search for a page: source rejected the request (404): ${reason}`,
+    );
+  });
+
+  /** A kick-off with `_type=Patient` whose CapabilityStatement request meets `action`; no job may be made. */
+  async function kickoffWithMetadata(action: Parameters<FaultProxy['addRule']>[0]['action'], times?: number) {
+    proxy.addRule({ match: (r) => r.url.endsWith('/metadata'), times, action });
+    const jobsBefore = await countJobDocuments(app);
+    const before = proxy.requests.length;
+    const answer = await client.kickoff('$export', {
+      query: '_type=Patient',
+      headers: { 'Cache-Control': 'no-cache' },
+    });
+    const metadataReads = proxy.requests.slice(before).filter((r) => r.url.endsWith('/metadata')).length;
+    return { answer, metadataReads, jobsMade: (await countJobDocuments(app)) - jobsBefore };
+  }
+
+  it('given a CapabilityStatement that stays unavailable (503) at kick-off, when kicking off with _type, then 503 with Retry-After and no job', async () => {
+    const { answer, metadataReads, jobsMade } = await kickoffWithMetadata({ kind: 'status', status: 503 });
+    expect(answer.status).toBe(503);
+    expect(Number(answer.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((JSON.parse(answer.body) as Outcome).resourceType).toBe('OperationOutcome');
+    expect(answer.body).toMatch(/data source is unavailable/);
+    expect(metadataReads).toBe(3);
+    expect(jobsMade).toBe(0);
+  });
+
+  it('given a CapabilityStatement unavailable once (503) at kick-off, when kicking off with _type, then it is asked again and the kick-off is accepted', async () => {
+    const { answer, metadataReads } = await kickoffWithMetadata({ kind: 'status', status: 503 }, 1);
+    expect(answer.status).toBe(202);
+    expect(metadataReads).toBe(2);
+    await client.waitForManifest(answer.pollUrl as string, { timeoutMs: 60_000, maxIntervalMs: 500 });
+  });
+
+  it('given a CapabilityStatement the source refuses (404) at kick-off, when kicking off with _type, then 502 naming it and no job', async () => {
+    const { answer, metadataReads, jobsMade } = await kickoffWithMetadata({ kind: 'status', status: 404 });
+    expect(answer.status).toBe(502);
+    expect(answer.body).toMatch(/cannot tell which resource types it supports.*CapabilityStatement/);
+    expect(metadataReads).toBe(1);
+    expect(jobsMade).toBe(0);
+  });
 
   /**
    * Exports with `query` (a source that has only Patients, or `_type=Patient`), checks the files hold

@@ -3,7 +3,7 @@
  * 127.0.0.1 with `node:http`. It adds what the router lacks (see shared notes on Medplum): a default
  * `_count`, `next` links (offset-style `?_offset=` or opaque `?cursor=` links), a minimal
  * CapabilityStatement at `metadata`, POST `_search`, seeding with the resources' own
- * `meta.lastUpdated`, and optional bearer-token checking.
+ * `meta.lastUpdated`, optional bearer-token checking, and types it does not support.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -20,6 +20,11 @@ export interface FhirTestServerOptions {
   basePath?: string;
   /** When set, requests need `Authorization: Bearer <token>` with this token (or one the predicate accepts). */
   requiredToken?: string | ((token: string) => boolean);
+  /**
+   * Types the server does not support, as a real server may not: its CapabilityStatement leaves them
+   * out (even when seeded), and a search or read of one answers 404 with an OperationOutcome.
+   */
+  unsupportedTypes?: string[];
 }
 
 export interface RecordedServerRequest {
@@ -87,6 +92,7 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
   const defaultCount = options.defaultCount ?? 20;
   const basePath = (options.basePath ?? '/fhir').replace(/\/+$/, '');
   const heldTypes = new Set<string>();
+  const unsupported = new Set(options.unsupportedTypes ?? []);
   const cursors = new Map<string, CursorState>();
   const requests: RecordedServerRequest[] = [];
   let baseUrl = '';
@@ -198,7 +204,10 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
             .filter((p) => p !== '')
         : [];
     if (segments.length === 1 && segments[0] === 'metadata' && req.method === 'GET') {
-      return [200, capabilityStatement([...heldTypes].sort())];
+      return [200, capabilityStatement([...heldTypes].filter((t) => !unsupported.has(t)).sort())];
+    }
+    if (unsupported.has(segments[0] ?? '')) {
+      return [404, outcomeOf(`Resource type ${segments[0]} is not supported by this server`)];
     }
     if (segments.length === 1 && req.method === 'GET') return search(segments[0], rawPairs);
     if (segments.length === 2 && segments[1] === '_search' && req.method === 'POST') {

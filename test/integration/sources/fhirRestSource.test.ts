@@ -619,6 +619,43 @@ describe('FhirRestSource against a Medplum FHIR server', () => {
       expect(proxy.requests).toHaveLength(0);
     });
 
+    it('When the supported types are asked again within the cache time, Then metadata is read once, and again after it', async () => {
+      let clock = Date.parse('2025-01-01T00:00:00Z');
+      const src = source(proxy.baseUrl, { typesCacheSeconds: 60 }, { now: () => clock });
+      const metadataReads = () => proxy.requests.filter((r) => r.url.endsWith('/metadata')).length;
+      // Through the read-ahead decorator, as the app wires it.
+      const wired = new ReadAheadSource(src);
+      const both = await Promise.all([wired.supportedTypes?.(), src.supportedTypes()]);
+      expect(both).toEqual([
+        ['Observation', 'Patient'],
+        ['Observation', 'Patient'],
+      ]);
+      clock += 59_000;
+      await expect(src.supportedTypes()).resolves.toEqual(['Observation', 'Patient']);
+      expect(metadataReads()).toBe(1);
+      clock += 1_000;
+      await src.supportedTypes();
+      expect(metadataReads()).toBe(2);
+    });
+
+    it('When reading the supported types fails, Then the failure is not kept: the next call asks again', async () => {
+      proxy.addRule({
+        match: (r) => r.url.endsWith('/metadata'),
+        times: 1,
+        action: { kind: 'status', status: 503 },
+      });
+      const src = source(proxy.baseUrl, { typesCacheSeconds: 60 });
+      expect(await sourceErrorOf(src.supportedTypes())).toMatchObject({ transient: true });
+      await expect(src.supportedTypes()).resolves.toEqual(['Observation', 'Patient']);
+    });
+
+    it('When the cache time is 0, Then every call reads metadata', async () => {
+      const src = source(proxy.baseUrl, { typesCacheSeconds: 0 });
+      await src.supportedTypes();
+      await src.supportedTypes();
+      expect(proxy.requests.filter((r) => r.url.endsWith('/metadata'))).toHaveLength(2);
+    });
+
     it('When the source refuses the count request, Then the page still comes without a total', async () => {
       proxy.addRule({
         match: (r) => r.url.includes('_summary=count'),

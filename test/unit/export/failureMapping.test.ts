@@ -108,10 +108,34 @@ const cases: Record<string, Case[]> = {
       ),
     },
   ],
-  'SourceError, permanent': [
+  'SourceError, permanent, 400, 401, 403 or 5xx (the source refused the query or our credentials, or failed)':
+    [
+      {
+        error: new SourceError('source rejected the request (401): token expired', 401, false),
+        expected: failed('source rejected the request (401): token expired', 401),
+      },
+      {
+        error: new SourceError('source returned a malformed Bundle (got Patient)', 502, false),
+        expected: failed('source returned a malformed Bundle (got Patient)', 502),
+      },
+    ],
+  // Never a 404 (or 410) on the poll: a client reads that as "no such job".
+  'SourceError, permanent, any other status (404, 410, 422, …)': [
     {
-      error: new SourceError('source rejected the request (401): token expired', 401, false),
-      expected: failed('source rejected the request (401): token expired', 401),
+      error: new SourceError('source rejected the request (404): Unknown resource type Device', 404, false),
+      operation: search,
+      expected: failed(
+        'The data source failed the search for a page: source rejected the request (404): Unknown resource type Device',
+        502,
+      ),
+    },
+    {
+      error: new SourceError('source rejected the request (410): cursor expired', 410, false),
+      operation: search,
+      expected: failed(
+        'The data source failed the search for a page: source rejected the request (410): cursor expired',
+        502,
+      ),
     },
   ],
   DestinationConnectionError: [

@@ -43,7 +43,7 @@ describe('source messages', () => {
 describe('readFhirSourceConfig', () => {
   const base = { FHIR_SOURCE_URL: 'https://fhir.example.org/r4/' };
 
-  it('defaults to no auth, 30 s, 16 MiB', () => {
+  it('defaults to no auth, 30 s, 16 MiB, types kept 300 s', () => {
     expect(readFhirSourceConfig(base)).toEqual({
       baseUrl: 'https://fhir.example.org/r4',
       auth: { mode: 'none' },
@@ -51,6 +51,7 @@ describe('readFhirSourceConfig', () => {
       maxPageBytes: 16 * 1024 * 1024,
       defaultTypes: [],
       compartmentBatchSize: 50,
+      typesCacheSeconds: 300,
     });
   });
 
@@ -97,6 +98,7 @@ describe('readFhirSourceConfig', () => {
     [{ ...base, FHIR_SOURCE_TIMEOUT_MS: '0' }, /FHIR_SOURCE_TIMEOUT_MS/],
     [{ ...base, FHIR_SOURCE_MAX_PAGE_BYTES: 'lots' }, /FHIR_SOURCE_MAX_PAGE_BYTES/],
     [{ ...base, FHIR_SOURCE_DEFAULT_TYPES: 'Patient,bad type' }, /FHIR_SOURCE_DEFAULT_TYPES/],
+    [{ ...base, FHIR_SOURCE_TYPES_CACHE_SECONDS: '-1' }, /FHIR_SOURCE_TYPES_CACHE_SECONDS/],
   ])('names the bad setting in %p', (env, pattern) => {
     expect(() => readFhirSourceConfig(env as Record<string, string>)).toThrow(pattern);
   });
