@@ -53,7 +53,7 @@ export interface SearchPosition {
 const REASONS: Record<Unresumable, string> = {
   untracked: 'its cursor does not record where it stood',
   unsorted: 'the source did not return it sorted by _lastUpdated',
-  undated: 'a resource it returned has no valid meta.lastUpdated',
+  undated: 'a resource it returned has no valid meta.lastUpdated (or no id)',
 };
 
 /**
@@ -78,7 +78,9 @@ export function resumeFrom(resourceType: string, position: SearchPosition): Sear
 
 /**
  * Follows a search over one page of its matches, in the order returned: the ones to keep (while
- * resuming, those not returned before the search expired) and the position after them.
+ * resuming, those not returned before the search expired) and the position after them. Every
+ * resource's instant is checked against the one before; only the ids of the page's last instant are
+ * collected (in a sorted page they are its tail), as this runs on every page.
  */
 export function followPage<R extends Record<string, unknown>>(
   resourceType: string,
@@ -88,43 +90,74 @@ export function followPage<R extends Record<string, unknown>>(
   const from = position.resuming ? position.at : undefined;
   const before = from ? new Set(from.ids) : undefined;
   const kept = from ? matched.filter((r) => !returnedBefore(from, before as Set<string>, r)) : [...matched];
-  let at = position.at;
-  let ids = at && !at.full ? new Set(at.ids) : undefined;
-  let stuck = position.stuck;
-  for (const resource of kept) {
-    if (stuck) break;
-    const t = lastUpdatedOf(resource);
-    const id = resource.id;
-    const dated = t !== undefined && utcInstant(t) !== undefined && typeof id === 'string';
-    const order = !dated ? undefined : at ? compareInstants(t, at.t) : 1;
-    if (order === undefined || order < 0) {
-      stuck = order === undefined ? 'undated' : 'unsorted';
-      // Skipping needs an exact order: a resumed search out of order cannot be followed at all.
-      if (position.resuming) throw notInOrder(resourceType, REASONS[stuck]);
-    } else if (order > 0 || !at) {
-      at = { t: t as string, ids: [] };
-      ids = new Set([id as string]);
-    } else if (ids && !ids.has(id as string)) {
-      ids.add(id as string);
-      if (ids.size > MAX_RESUME_IDS) {
-        at = { t: at.t, ids: [...ids].slice(0, MAX_RESUME_IDS), full: true };
-        ids = undefined;
-      }
+  if (position.stuck) return { kept, position: { stuck: position.stuck } };
+  let t = position.at?.t;
+  // Where the run of resources at `t` starts in `kept`: 0 while it goes on from earlier pages.
+  let runStart = 0;
+  for (let i = 0; i < kept.length; i++) {
+    const order = instantOrder(lastUpdatedOf(kept[i]), t);
+    if (order !== undefined && order >= 0) {
+      if (order > 0) [t, runStart] = [lastUpdatedOf(kept[i]), i];
+      continue;
     }
+    return { kept, position: stuckAt(resourceType, position, order === undefined ? 'undated' : 'unsorted') };
   }
-  if (stuck) return { kept, position: { stuck } };
-  if (at && ids) at = { t: at.t, ids: [...ids] };
+  let at = position.at;
+  if (t !== undefined && kept.length > 0) {
+    const earlier = runStart === 0 && at?.t === t ? at : undefined;
+    const run = kept.slice(runStart).map((r) => r.id);
+    if (run.some((id) => typeof id !== 'string')) {
+      return { kept, position: stuckAt(resourceType, position, 'undated') };
+    }
+    at = pointAt(t, earlier, run as string[]);
+  }
   const next: SearchPosition = at ? { at } : {};
   if (position.resuming && at?.t === from?.t) next.resuming = true;
   if (position.idle && kept.length === 0) next.idle = true;
   return { kept, position: next };
 }
 
+/**
+ * The position of a search whose place is lost for good. A resumed search still skipping cannot go
+ * on without its place: that fails the page.
+ */
+function stuckAt(resourceType: string, position: SearchPosition, stuck: Unresumable): SearchPosition {
+  if (position.resuming) throw notInOrder(resourceType, REASONS[stuck]);
+  return { stuck };
+}
+
+/** The point at `t` after `run` (ids in order), going on from `earlier` at the same instant. */
+function pointAt(t: string, earlier: ResumePoint | undefined, run: string[]): ResumePoint {
+  if (earlier?.full) return earlier;
+  const ids = new Set(earlier?.ids);
+  for (const id of run) {
+    if (ids.size === MAX_RESUME_IDS && !ids.has(id)) return { t, ids: [...ids], full: true };
+    ids.add(id);
+  }
+  return { t, ids: [...ids] };
+}
+
+/** `meta.lastUpdated` in UTC, whole seconds or with a fraction: same-length texts order as strings. */
+const UTC_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d+)?Z$/;
+
+/**
+ * Negative, zero or positive as instant `a` is before, at or after `b` (undefined `b`: before all);
+ * undefined when `a` is not an instant. The usual case, two instants of one format, is compared as text.
+ */
+function instantOrder(a: string | undefined, b: string | undefined): number | undefined {
+  if (a === undefined) return undefined;
+  if (a === b) return 0;
+  if (b !== undefined && a.length === b.length && UTC_INSTANT.test(a) && UTC_INSTANT.test(b)) {
+    return a < b ? -1 : 1;
+  }
+  if (utcInstant(a) === undefined) return undefined;
+  return b === undefined ? 1 : compareInstants(a, b);
+}
+
 /** While resuming from `from`: the resource lies before it, or at it under a kept id. */
 function returnedBefore(from: ResumePoint, ids: Set<string>, resource: Record<string, unknown>): boolean {
-  const t = lastUpdatedOf(resource);
-  if (t === undefined || utcInstant(t) === undefined) return false;
-  const order = compareInstants(t, from.t);
+  const order = instantOrder(lastUpdatedOf(resource), from.t);
+  if (order === undefined) return false;
   return order < 0 || (order === 0 && typeof resource.id === 'string' && ids.has(resource.id));
 }
 

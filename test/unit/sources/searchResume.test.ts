@@ -92,6 +92,7 @@ describe('following a search', () => {
     ['unsorted', [obs('a', T1), obs('b', T0)]],
     ['undated', [obs('a', T1), obs('b')]],
     ['undated', [obs('a', 'yesterday')]],
+    ['undated', [obs('a', T1), { resourceType: 'Observation', meta: { lastUpdated: T1 } }]],
   ])('marks the search as %s for good when the order cannot be told', (stuck, page) => {
     const { kept, position } = followPage('Observation', {}, page);
     expect(ids(kept)).toEqual(ids(page));
@@ -121,9 +122,19 @@ describe('resuming an expired search', () => {
     expect(page.position).toEqual({ ...stoodAt, resuming: true, idle: true });
   });
 
-  it('fails a resumed search that goes out of order, as it cannot skip exactly', () => {
+  it('fails a resumed search that goes out of order, or loses its place, as it cannot skip exactly', () => {
     const resumed = resumeFrom('Observation', stoodAt);
     expect(() => followPage('Observation', resumed, [obs('d', T2), obs('e', T1)])).toThrow(SourceError);
+    expect(() => followPage('Observation', resumed, [obs('d', T1), obs('e')])).toThrow(SourceError);
+  });
+
+  it('compares instants written in other forms by their time', () => {
+    const page = followPage('Observation', {}, [
+      obs('a', '2024-01-01T01:00:00+01:00'),
+      obs('b', '2024-01-01T00:00:00.000Z'),
+      obs('c', '2024-01-01T00:00:00.0001Z'),
+    ]);
+    expect(page.position).toEqual({ at: { t: '2024-01-01T00:00:00.0001Z', ids: ['c'] } });
   });
 
   it.each<[string, SearchPosition, RegExp]>([
