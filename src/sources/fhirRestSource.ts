@@ -26,8 +26,10 @@ import {
   encodeQuery,
   parseTypeFilter,
   planSearch,
+  searchQuery,
   withCount,
 } from './fhirSearchPlan';
+import { followPage, resumeFrom, type SearchPosition } from './searchResume';
 import { FhirSourceConfig, fhirSourceConfig } from './fhirSourceConfig';
 import { laidOutNdjson, resourceLine } from './searchsetScanner';
 import type {
@@ -140,17 +142,27 @@ export class FhirRestSource implements SearchSource {
       throw new Error('continuation token does not belong to this search');
     }
     const count = Math.max(1, Math.floor(params.count));
-    const startUrl =
-      cursor.next !== undefined
-        ? assertLinkWithinBase(cursor.next, this.config.baseUrl).toString()
-        : this.firstPageUrl(resourceType, plan.queries[cursor.q].conditions, params, count);
-    const { bundle, url, memory } = await this.fetchPage(
-      resourceType,
-      startUrl,
-      cursor.next === undefined ? count : undefined,
-    );
+    const conditions = plan.queries[cursor.q].conditions;
+    let position: SearchPosition = cursor;
+    let fetched: FetchedBundle;
+    if (cursor.next === undefined) {
+      fetched = await this.newSearch(resourceType, searchQuery(conditions, params, count), count);
+    } else {
+      try {
+        const nextUrl = assertLinkWithinBase(cursor.next, this.config.baseUrl).toString();
+        fetched = await this.fetchPage(resourceType, nextUrl, undefined);
+      } catch (error) {
+        // The source dropped the search (e.g. its search cache timed out): start it again where it stood.
+        if (!(error instanceof SourceError && error.statusCode === 410)) throw error;
+        position = resumeFrom(resourceType, cursor);
+        const query = searchQuery(conditions, params, count, position.at?.t);
+        fetched = await this.newSearch(resourceType, query, count);
+      }
+    }
+    const { bundle, url, memory } = fetched;
 
-    const matched = matchedResources(bundle, resourceType);
+    const followed = followPage(resourceType, position, matchedResources(bundle, resourceType));
+    const matched = followed.kept;
     const seen =
       plan.overlapping && cursor.q > 0 && matched.length > 0
         ? await this.matchingEarlierQueries(plan, cursor.q, matched)
@@ -163,6 +175,7 @@ export class FhirRestSource implements SearchSource {
       nextToken = encodeCursor({
         q: cursor.q,
         next: assertLinkWithinBase(next, this.config.baseUrl).toString(),
+        ...followed.position,
       });
     } else if (cursor.q + 1 < plan.queries.length) {
       nextToken = encodeCursor({ q: cursor.q + 1 });
@@ -188,18 +201,17 @@ export class FhirRestSource implements SearchSource {
     return page;
   }
 
-  private firstPageUrl(
-    type: string,
-    conditions: readonly QueryParam[],
-    params: SearchParameters,
-    count: number,
-  ): string {
-    const query: QueryParam[] = [...conditions];
-    if (params.since !== undefined) query.push(['_lastUpdated', `ge${params.since}`]);
-    query.push(['_lastUpdated', `le${params.until}`]);
-    if (params.before !== undefined) query.push(['_lastUpdated', `lt${params.before}`]);
-    query.push(['_count', String(count)]);
-    return `${this.config.baseUrl}/${type}?${encodeQuery(query)}`;
+  /**
+   * The first page of a search. A 410 to it is the source's fault, not the request's: a search just
+   * started cannot have expired.
+   */
+  private async newSearch(type: string, query: QueryParam[], count: number): Promise<FetchedBundle> {
+    try {
+      return await this.fetchPage(type, `${this.config.baseUrl}/${type}?${encodeQuery(query)}`, count);
+    } catch (error) {
+      if (!(error instanceof SourceError && error.statusCode === 410)) throw error;
+      throw new SourceError(`source answered 410 Gone to a new search of ${type}`, 502, false);
+    }
   }
 
   /**
@@ -211,7 +223,8 @@ export class FhirRestSource implements SearchSource {
   async describe(resourceType: string, params: SearchParameters, spanAbove = 0): Promise<SourceDescription> {
     const plan = planSearch(resourceType, params, this.config.compartmentBatchSize);
     if (plan.queries.length !== 1) return {};
-    const url = new URL(this.firstPageUrl(resourceType, plan.queries[0].conditions, params, 1));
+    const query = searchQuery(plan.queries[0].conditions, params, 1);
+    const url = new URL(`${this.config.baseUrl}/${resourceType}?${encodeQuery(query)}`);
     const total = await this.countOnly(url.toString());
     if (total === undefined || total === 0 || total <= spanAbove) return { total };
     const [earliest, latest] = await Promise.all(
@@ -326,7 +339,7 @@ export class FhirRestSource implements SearchSource {
   private async countOnly(pageUrl: string): Promise<number | undefined> {
     try {
       const url = new URL(pageUrl);
-      const kept = [...url.searchParams].filter(([name]) => name !== '_count' && name !== '_summary');
+      const kept = [...url.searchParams].filter(([name]) => !['_count', '_summary', '_sort'].includes(name));
       kept.push(['_summary', 'count']);
       url.search = encodeQuery(kept);
       const { body } = await this.http.requestJson(url.toString(), { maxBytes: 1024 * 1024 });

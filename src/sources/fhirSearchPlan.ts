@@ -11,6 +11,7 @@ import { FORBIDDEN_FILTER_PARAMETERS } from '../export/kickoffRequest';
 import { BadRequestError, SourceError } from '../export/errors';
 import { FHIR_SOURCE } from '../settings/fhirSourceSettings';
 import type { SearchParameters } from './searchSource';
+import type { ResumePoint, SearchPosition, Unresumable } from './searchResume';
 import { patientCompartmentParams } from './patientCompartment';
 
 /** One search condition, `name=value` as FHIR search syntax (already unescaped from the URL). */
@@ -32,15 +33,19 @@ export interface SearchPlan {
   overlapping: boolean;
 }
 
-/** Where a unit's export stands: query `q` of the plan, and that query's next page (absent: its first). */
-export interface SearchCursor {
+/**
+ * Where a unit's export stands: query `q` of the plan, that query's next page (absent: its first),
+ * and what it takes to resume that query if the source lets it expire (see searchResume.ts).
+ */
+export interface SearchCursor extends SearchPosition {
   q: number;
   next?: string;
 }
 
 const RESOURCE_TYPE = /^[A-Z][A-Za-z]{1,63}$/;
 const RESOURCE_ID = /^[A-Za-z0-9.-]{1,64}$/;
-const CURSOR_VERSION = 1;
+/** Version 1 cursors (from before searches were sorted and followed) still decode, as `untracked`. */
+const CURSOR_VERSION = 2;
 
 /** Default number of patient references per compartment query. */
 export const DEFAULT_COMPARTMENT_BATCH = FHIR_SOURCE.compartmentBatchSize.default;
@@ -158,12 +163,19 @@ export function earlierQueryGroups(plan: SearchPlan, index: number): QueryParam[
 
 /** Encodes the position in a unit as the continuation token (compact JSON). */
 export function encodeCursor(cursor: SearchCursor): string {
-  return JSON.stringify(
-    cursor.next === undefined
-      ? { v: CURSOR_VERSION, q: cursor.q }
-      : { v: CURSOR_VERSION, q: cursor.q, next: cursor.next },
-  );
+  const { q, next, at, stuck, resuming, idle } = cursor;
+  return JSON.stringify({
+    v: CURSOR_VERSION,
+    q,
+    ...(next !== undefined ? { next } : {}),
+    ...(at ? { at: { t: at.t, ids: at.ids, ...(at.full ? { full: true } : {}) } } : {}),
+    ...(stuck ? { stuck } : {}),
+    ...(resuming ? { resuming } : {}),
+    ...(idle ? { idle } : {}),
+  });
 }
+
+const UNRESUMABLE = new Set<Unresumable>(['untracked', 'unsorted', 'undated']);
 
 /** Decodes a continuation token made by `encodeCursor`; throws for anything else. */
 export function decodeCursor(token: string): SearchCursor {
@@ -173,19 +185,63 @@ export function decodeCursor(token: string): SearchCursor {
   } catch {
     throw new Error('invalid continuation token for the FHIR REST source (not JSON)');
   }
-  const record = value as { v?: unknown; q?: unknown; next?: unknown } | null;
+  const record = value as Partial<Record<keyof SearchCursor | 'v', unknown>> | null;
   if (
     typeof record !== 'object' ||
     record === null ||
-    record.v !== CURSOR_VERSION ||
+    (record.v !== CURSOR_VERSION && record.v !== 1) ||
     typeof record.q !== 'number' ||
     !Number.isInteger(record.q) ||
     record.q < 0 ||
-    (record.next !== undefined && typeof record.next !== 'string')
+    (record.next !== undefined && typeof record.next !== 'string') ||
+    (record.at !== undefined && !isResumePoint(record.at)) ||
+    (record.stuck !== undefined && !UNRESUMABLE.has(record.stuck as Unresumable)) ||
+    (record.resuming !== undefined && record.resuming !== true) ||
+    (record.idle !== undefined && record.idle !== true)
   ) {
     throw new Error('invalid continuation token for the FHIR REST source');
   }
-  return record.next === undefined ? { q: record.q } : { q: record.q, next: record.next };
+  const cursor: SearchCursor = { q: record.q };
+  if (record.next === undefined) return cursor;
+  cursor.next = record.next;
+  // A version 1 search was neither sorted nor followed: where it stands is unknown.
+  if (record.v === 1) return { ...cursor, stuck: 'untracked' };
+  if (record.at !== undefined) cursor.at = record.at as ResumePoint;
+  if (record.stuck !== undefined) cursor.stuck = record.stuck as Unresumable;
+  if (record.resuming === true) cursor.resuming = true;
+  if (record.idle === true) cursor.idle = true;
+  return cursor;
+}
+
+function isResumePoint(value: unknown): value is ResumePoint {
+  const at = value as Partial<Record<keyof ResumePoint, unknown>> | null;
+  return (
+    typeof at === 'object' &&
+    at !== null &&
+    typeof at.t === 'string' &&
+    Array.isArray(at.ids) &&
+    at.ids.every((id) => typeof id === 'string') &&
+    (at.full === undefined || at.full === true)
+  );
+}
+
+/**
+ * The query of a search's first page: its conditions, the `_lastUpdated` window (from `since`,
+ * or from `resumeAt` for a resumed search), sorted by `_lastUpdated` so that it can be resumed.
+ */
+export function searchQuery(
+  conditions: readonly QueryParam[],
+  params: Pick<SearchParameters, 'since' | 'until' | 'before'>,
+  count: number,
+  resumeAt?: string,
+): QueryParam[] {
+  const query: QueryParam[] = [...conditions];
+  const since = resumeAt ?? params.since;
+  if (since !== undefined) query.push(['_lastUpdated', `ge${since}`]);
+  query.push(['_lastUpdated', `le${params.until}`]);
+  if (params.before !== undefined) query.push(['_lastUpdated', `lt${params.before}`]);
+  query.push(['_sort', '_lastUpdated'], ['_count', String(count)]);
+  return query;
 }
 
 /**

@@ -21,12 +21,14 @@ export class RawResource {
     private readonly idEnd: number,
     private readonly text: string | undefined,
     private readonly knownId: string | undefined,
+    private readonly metaStart: number,
+    private readonly metaEnd: number,
   ) {}
 
   /**
    * A compact resource: its line is `[lineStart, lineEnd)` of `body`, followed there by `\n`. Its id
    * is the string content `[idStart, idEnd)` of `body` (without escapes), or `knownId` when `idStart`
-   * is -1 (decoded already, or none).
+   * is -1 (decoded already, or none). Its `meta` object is `[metaStart, metaEnd)` of `body` (-1: none).
    */
   static inBody(
     resourceType: string | undefined,
@@ -36,17 +38,41 @@ export class RawResource {
     idStart: number,
     idEnd: number,
     knownId: string | undefined,
+    metaStart: number,
+    metaEnd: number,
   ): RawResource {
-    return new RawResource(resourceType, body, lineStart, lineEnd, idStart, idEnd, undefined, knownId);
+    return new RawResource(
+      resourceType,
+      body,
+      lineStart,
+      lineEnd,
+      idStart,
+      idEnd,
+      undefined,
+      knownId,
+      metaStart,
+      metaEnd,
+    );
   }
 
   /** A resource whose source bytes were not compact: `text` is its line, re-serialised. */
   static asText(resourceType: string | undefined, text: string, id: string | undefined): RawResource {
-    return new RawResource(resourceType, EMPTY, -1, -1, -1, -1, text, id);
+    return new RawResource(resourceType, EMPTY, -1, -1, -1, -1, text, id, -1, -1);
   }
 
   get id(): string | undefined {
     return this.idStart < 0 ? this.knownId : this.body.toString('utf8', this.idStart, this.idEnd);
+  }
+
+  /**
+   * `meta.lastUpdated` when it is a string, else undefined. Read from the bytes when asked for: only
+   * the small `meta` object is parsed.
+   */
+  get lastUpdated(): string | undefined {
+    let meta: unknown;
+    if (this.text !== undefined) meta = (JSON.parse(this.text) as { meta?: unknown }).meta;
+    else if (this.metaStart >= 0) meta = JSON.parse(this.body.toString('utf8', this.metaStart, this.metaEnd));
+    return stringLastUpdated(meta);
   }
 
   /** The resource as one line: a view of its bytes in the body, or its JSON text. */
@@ -73,4 +99,16 @@ export function isRawResource(value: unknown): value is RawResource {
  */
 export function resourceLine(resource: object): ResourceLine {
   return isRawResource(resource) ? resource.lineOf() : JSON.stringify(resource);
+}
+
+/** `meta.lastUpdated` of a resource of a searchset page (raw or built), when it is a string. */
+export function lastUpdatedOf(resource: object): string | undefined {
+  if (isRawResource(resource)) return resource.lastUpdated;
+  return stringLastUpdated((resource as { meta?: unknown }).meta);
+}
+
+function stringLastUpdated(meta: unknown): string | undefined {
+  const value =
+    typeof meta === 'object' && meta !== null ? (meta as { lastUpdated?: unknown }).lastUpdated : undefined;
+  return typeof value === 'string' ? value : undefined;
 }

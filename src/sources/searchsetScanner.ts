@@ -6,7 +6,7 @@
  * validates the whole body as JSON (same grammar as `JSON.parse`) and builds the Bundle as
  * `JSON.parse` would, except for the entries: of each `entry[i]` only `resource` and `search` are
  * built (the rest, e.g. `fullUrl`, is validated and skipped), and the `resource` object becomes a
- * `RawResource`: its type, its id and where its original JSON bytes are.
+ * `RawResource`: its type, its id, and where its original JSON bytes and its `meta` are.
  *
  * A page's objects live while the page is fetched ahead, written and committed, long enough for V8
  * to move them to the old generation, where garbage is collected late and lets the heap grow. So a
@@ -84,6 +84,7 @@ const enum Context {
 
 const RESOURCE_TYPE = Buffer.from('resourceType');
 const ID = Buffer.from('id');
+const META = Buffer.from('meta');
 
 /** True when `b[start..end)` holds exactly `expected`. */
 function bytesAre(b: Buffer, start: number, end: number, expected: Buffer): boolean {
@@ -190,6 +191,8 @@ class Scanner extends JsonByteReader {
     let idStart = -1;
     let idEnd = -1;
     let knownId: string | undefined;
+    let metaStart = -1;
+    let metaEnd = -1;
     this.pos++;
     this.skipWhitespace();
     if (b[this.pos] === 0x7d) {
@@ -206,7 +209,9 @@ class Scanner extends JsonByteReader {
             ? 'resourceType'
             : bytesAre(b, keyStart + 1, this.pos - 1, ID)
               ? 'id'
-              : undefined;
+              : bytesAre(b, keyStart + 1, this.pos - 1, META)
+                ? 'meta'
+                : undefined;
         this.skipWhitespace();
         if (b[this.pos] !== 0x3a) this.fail();
         this.pos++;
@@ -221,6 +226,10 @@ class Scanner extends JsonByteReader {
           idStart = isString && !this.escaped ? valueStart + 1 : -1;
           idEnd = this.pos - 1;
           knownId = isString && this.escaped ? this.stringAt(valueStart) : undefined;
+        } else if (key === 'meta') {
+          const isObject = b[valueStart] === 0x7b;
+          metaStart = isObject ? valueStart : -1;
+          metaEnd = isObject ? this.pos : -1;
         }
         this.skipWhitespace();
         const c = b[this.pos++];
@@ -250,6 +259,8 @@ class Scanner extends JsonByteReader {
       idStart < 0 ? -1 : idStart + shift,
       idEnd + shift,
       knownId,
+      metaStart < 0 ? -1 : metaStart + shift,
+      metaEnd + shift,
     );
   }
 

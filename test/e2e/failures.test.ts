@@ -269,6 +269,13 @@ describe('FHIR REST source failures (through a fault proxy)', () => {
     expect(jobsMade).toBe(0);
   });
 
+  it('given a source that answers 410 Gone to a new search, when exporting, then the job fails with 502 (a fault of the source, not of the request)', async () => {
+    proxy.addRule(reject(410, 'search gone'));
+    const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
+    expect(status).toBe(502);
+    expect(diagnostics).toContain('410 Gone to a new search of Patient');
+  });
+
   /**
    * Exports with `query` (a source that has only Patients, or `_type=Patient`), checks the files hold
    * exactly the Patients, and returns the durable status URL of the job.

@@ -8,7 +8,7 @@ import { generateDataset } from '../../dev/demo/syntheticFhir';
 import { generateGroup } from '../../dev/demo/syntheticGroup';
 import { patientId } from '../../dev/demo/syntheticPatient';
 import { AppProcess } from '../support/appProcess';
-import { downloadAll, idsByType } from '../support/exportFixtures';
+import { downloadAll, idsByType, sortedIdsOf as sortedIds } from '../support/exportFixtures';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
 
 const PATIENTS = 5;
@@ -21,13 +21,6 @@ function ownerOf(resource: Resource): string | undefined {
   if (resource.resourceType === 'Patient') return resource.id;
   const reference = (resource.subject ?? resource.patient) as { reference?: string } | undefined;
   return reference?.reference?.replace(/^Patient\//, '');
-}
-
-function sortedIds(resources: Resource[]): Record<string, string[]> {
-  const out: Record<string, string[]> = {};
-  for (const r of resources) (out[r.resourceType] ??= []).push(r.id);
-  for (const ids of Object.values(out)) ids.sort();
-  return out;
 }
 
 describe('exports from a FHIR REST server', () => {

@@ -59,3 +59,13 @@ export function idsByType(resources: Map<string, Array<Record<string, unknown>>>
   for (const [type, list] of resources) out[type] = list.map((r) => String(r.id)).sort();
   return out;
 }
+
+/** Sorted ids per type of resources a test holds (e.g. what it seeded), to compare with `idsByType`. */
+export function sortedIdsOf(
+  resources: Array<{ resourceType: string; id: string }>,
+): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const r of resources) (out[r.resourceType] ??= []).push(r.id);
+  for (const ids of Object.values(out)) ids.sort();
+  return out;
+}

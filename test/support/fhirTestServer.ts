@@ -25,6 +25,11 @@ export interface FhirTestServerOptions {
    * out (even when seeded), and a search or read of one answers 404 with an OperationOutcome.
    */
   unsupportedTypes?: string[];
+  /**
+   * Searches expire after serving this many pages: the next link of a search's last page answers
+   * `410 Gone`, as HAPI does once its search cache has dropped the search. Cursor links only.
+   */
+  expireSearchesAfterPages?: number;
 }
 
 export interface RecordedServerRequest {
@@ -82,6 +87,8 @@ interface CursorState {
   query: string[];
   offset: number;
   count: number;
+  /** Which page of its search this is (1 for the first). */
+  page: number;
 }
 
 export async function startFhirTestServer(options: FhirTestServerOptions = {}): Promise<FhirTestServer> {
@@ -89,6 +96,10 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
   const repo = new routerModule.MemoryRepository();
   const router = new routerModule.FhirRouter();
   const linkStyle = options.linkStyle ?? 'offset';
+  const expireAfter = options.expireSearchesAfterPages;
+  if (expireAfter !== undefined && linkStyle !== 'cursor') {
+    throw new Error('expireSearchesAfterPages needs cursor links');
+  }
   const defaultCount = options.defaultCount ?? 20;
   const basePath = (options.basePath ?? '/fhir').replace(/\/+$/, '');
   const heldTypes = new Set<string>();
@@ -133,6 +144,9 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
     if (cursorId !== undefined) {
       const saved = cursors.get(cursorId);
       if (!saved || saved.type !== type) return [410, outcomeOf('unknown or expired cursor')];
+      if (expireAfter !== undefined && saved.page > expireAfter) {
+        return [410, outcomeOf(`Search ID "${cursorId}" does not exist and may have expired`)];
+      }
       const count = Number(get('_count') ?? saved.count);
       state = { ...saved, count };
     } else {
@@ -146,6 +160,7 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
         query,
         offset: Number(get('_offset') ?? 0),
         count: Number(get('_count') ?? defaultCount),
+        page: 1,
       };
     }
     if (
@@ -172,7 +187,7 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
       },
     ];
     if (hasNext) {
-      const nextState = { ...state, offset: state.offset + state.count };
+      const nextState = { ...state, offset: state.offset + state.count, page: state.page + 1 };
       if (linkStyle === 'offset') {
         links.push({
           relation: 'next',

@@ -25,12 +25,15 @@ export interface GatedFhirSource {
   close(): Promise<void>;
 }
 
-/** A page search (`Type?…`), not a planning request (`_summary=count`, `_sort`, `metadata`, reads). */
+/**
+ * A page search (`Type?…`), not a planning request (`_summary=count`, the first or last update by
+ * `_sort=±_lastUpdated&_count=1`, `metadata`, reads).
+ */
 function isPageSearch(request: { method: string; url: string }): boolean {
   return (
     request.method === 'GET' &&
     /\/[A-Z][A-Za-z]+\?/.test(request.url) &&
-    !/_summary=count|_sort=/.test(request.url)
+    !/_summary=count|_sort=-?_lastUpdated&_count=1(&|$)/.test(request.url)
   );
 }
 

@@ -1,7 +1,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { AccessToken, TokenCredential } from '@azure/identity';
-import { BadRequestError, SourceError } from '../../../src/export/errors';
+import { BadRequestError } from '../../../src/export/errors';
 import { outcomeText } from '../../../src/sources/responseText';
 import { FhirRestSource, type FhirRestSourceDeps } from '../../../src/sources/fhirRestSource';
 import { ReadAheadSource } from '../../../src/sources/readAheadSource';
@@ -10,6 +10,7 @@ import { lineText, type SearchParameters } from '../../../src/sources/searchSour
 import { planRanges } from '../../../src/export/rangePlan';
 import { FaultProxy, openableGate, startFaultProxy } from '../../support/faultProxy';
 import { FhirTestServer, startFhirTestServer } from '../../support/fhirTestServer';
+import { sourceErrorOf } from '../../support/sourceErrors';
 import { startTokenEndpoint } from '../../support/tokenEndpoint';
 
 const UNTIL = '2030-01-01T00:00:00.000Z';
@@ -89,15 +90,6 @@ function source(
   deps: FhirRestSourceDeps = {},
 ): FhirRestSource {
   return new FhirRestSource({ baseUrl, ...config }, deps);
-}
-
-async function sourceErrorOf(promise: Promise<unknown>): Promise<SourceError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(error).toBeInstanceOf(SourceError);
-  return error as SourceError;
 }
 
 describe('FhirRestSource against a Medplum FHIR server', () => {

@@ -24,12 +24,43 @@ describe('continuation token', () => {
     expect(decodeCursor(encodeCursor({ q: 1 }))).toEqual({ q: 1 });
   });
 
-  it.each(['', 'not json', '{"q":1}', '{"v":1,"q":-1}', '{"v":1,"q":1.5}', '{"v":1,"q":0,"next":5}', 'null'])(
-    'rejects %p',
-    (token) => {
-      expect(() => decodeCursor(token)).toThrow(/invalid continuation token/);
-    },
-  );
+  it('round-trips where the search stands, for resuming it', () => {
+    const cursor = {
+      q: 0,
+      next: 'https://fhir.example.org/r4/Observation?_getpages=abc',
+      at: { t: '2024-01-01T00:00:00.123Z', ids: ['a', 'b'] },
+      resuming: true as const,
+      idle: true as const,
+    };
+    expect(decodeCursor(encodeCursor(cursor))).toEqual(cursor);
+    const full = { q: 0, next: cursor.next, at: { t: cursor.at.t, ids: ['a'], full: true as const } };
+    expect(decodeCursor(encodeCursor(full))).toEqual(full);
+    const stuck = { q: 2, next: cursor.next, stuck: 'unsorted' as const };
+    expect(decodeCursor(encodeCursor(stuck))).toEqual(stuck);
+  });
+
+  it('reads a version 1 token (a search neither sorted nor followed) as one that cannot be resumed', () => {
+    const next = 'https://fhir.example.org/r4/Observation?_getpages=abc';
+    expect(decodeCursor(JSON.stringify({ v: 1, q: 0, next }))).toEqual({ q: 0, next, stuck: 'untracked' });
+    expect(decodeCursor(JSON.stringify({ v: 1, q: 2 }))).toEqual({ q: 2 });
+  });
+
+  it.each([
+    '',
+    'not json',
+    '{"q":1}',
+    '{"v":1,"q":-1}',
+    '{"v":1,"q":1.5}',
+    '{"v":1,"q":0,"next":5}',
+    'null',
+    '{"v":2,"q":0,"next":"x","at":{"t":"2024-01-01T00:00:00Z"}}',
+    '{"v":2,"q":0,"next":"x","at":{"t":"2024-01-01T00:00:00Z","ids":[1]}}',
+    '{"v":2,"q":0,"next":"x","stuck":"lost"}',
+    '{"v":2,"q":0,"next":"x","idle":false}',
+    '{"v":3,"q":0}',
+  ])('rejects %p', (token) => {
+    expect(() => decodeCursor(token)).toThrow(/invalid continuation token/);
+  });
 });
 
 describe('next link origin check', () => {

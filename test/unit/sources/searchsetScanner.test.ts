@@ -267,6 +267,24 @@ describe('NDJSON lines moved to the front of the body', () => {
       '{"resource":{ "id" : "p1", "resourceType" : "Patient", "id" : "p2" }}]}';
     expect(entries(parse(text)).map((r) => r.id)).toEqual(['second', 'p2']);
   });
+
+  it('Given resources with and without meta, When their lastUpdated is read, Then it is meta.lastUpdated as JSON.parse reads it', () => {
+    const text =
+      '{"entry":[{"resource":{"resourceType":"Patient","meta":{"versionId":"1","lastUpdated":"2024-01-01T00:00:00.123Z"},"id":"a"}},' +
+      '{"resource":{"resourceType":"Patient","id":"b"}},' +
+      '{"resource":{"resourceType":"Patient","meta":{"lastUpdated":5}}},' +
+      '{"resource":{"resourceType":"Patient","meta":{"lastUpdated":"x"},"meta":"y"}},' +
+      '{"resource":{"meta":"y","resourceType":"Patient","meta":{"lastUpdated":"2024-02-02T00:00:00Z"}}},' +
+      '{"resource":{ "resourceType" : "Patient", "meta" : { "lastUpdated" : "2024-03-03T00:00:00Z" } }}]}';
+    expect(entries(parse(text)).map((r) => r.lastUpdated)).toEqual([
+      '2024-01-01T00:00:00.123Z',
+      undefined,
+      undefined,
+      undefined,
+      '2024-02-02T00:00:00Z',
+      '2024-03-03T00:00:00Z',
+    ]);
+  });
 });
 
 describe('ndjsonBuffer', () => {

@@ -334,6 +334,9 @@ function expectSameBundle(scanned: unknown, parsed: unknown): Array<[RawResource
       typeof resource.resourceType === 'string' ? resource.resourceType : undefined,
     );
     expect(raw.id).toBe(typeof resource.id === 'string' ? resource.id : undefined);
+    const meta = resource.meta as { lastUpdated?: unknown } | undefined;
+    const lastUpdated = typeof meta === 'object' && meta !== null ? meta.lastUpdated : undefined;
+    expect(raw.lastUpdated).toBe(typeof lastUpdated === 'string' ? lastUpdated : undefined);
     const line = lineText(resourceLine(raw));
     expect(line).not.toMatch(/[\n\r]/);
     // The line is the resource: its source bytes or JSON.stringify's text (which writes -0 as 0).
