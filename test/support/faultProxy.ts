@@ -17,6 +17,8 @@ export type FaultAction =
   | { kind: 'hold'; until: Promise<void> }
   /** Send the headers and part of the target's body, then destroy the connection. */
   | { kind: 'destroy' }
+  /** Answer nothing: reset the connection at once (a source that went away). */
+  | { kind: 'reset' }
   /** Answer 200 with a body that is not valid JSON (default: a truncated Bundle). */
   | { kind: 'malformed'; body?: string };
 
@@ -177,6 +179,9 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
         setTimeout(() => res.destroy(), 20);
         return;
       }
+      case 'reset':
+        req.socket.resetAndDestroy();
+        return;
       case 'hold':
         // A client that hangs up ends the hold: nothing waits on for a test that has moved on.
         if (await clientLeftBefore(res, action.until)) return;
