@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resetSocket } from './tcpFaultProxy';
 
 export type FaultAction =
   | { kind: 'pass' }
@@ -180,7 +181,7 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
         return;
       }
       case 'reset':
-        req.socket.resetAndDestroy();
+        resetSocket(req.socket);
         return;
       case 'hold':
         // A client that hangs up ends the hold: nothing waits on for a test that has moved on.

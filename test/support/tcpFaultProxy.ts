@@ -20,20 +20,30 @@ export interface TcpFaultProxy {
   close(): Promise<void>;
 }
 
+/**
+ * Resets `socket` with a TCP RST, or only destroys it when its end is already under way: on a
+ * socket with a pending shutdown, Node's resetAndDestroy() fails with EINVAL and leaks the handle,
+ * and the process then spins forever when it exits.
+ */
+export function resetSocket(socket: net.Socket): void {
+  if (socket.writableEnded || socket.destroyed) socket.destroy();
+  else socket.resetAndDestroy();
+}
+
 export async function startTcpFaultProxy(target: { host: string; port: number }): Promise<TcpFaultProxy> {
   const pairs = new Set<{ client: net.Socket; upstream: net.Socket }>();
   let refusing = false;
 
   const reset = (pair: { client: net.Socket; upstream: net.Socket }): void => {
     pairs.delete(pair);
-    pair.client.resetAndDestroy();
-    pair.upstream.resetAndDestroy();
+    resetSocket(pair.client);
+    resetSocket(pair.upstream);
   };
 
   const server = net.createServer((client) => {
     if (refusing) {
       client.on('error', () => undefined);
-      client.resetAndDestroy();
+      resetSocket(client);
       return;
     }
     const upstream = net.connect(target.port, target.host);
