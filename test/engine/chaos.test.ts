@@ -76,6 +76,17 @@ const KICKOFF_CONCURRENCY = 4;
 /** How long a restarted app may take to say READY before it is killed and started again. */
 const START_LIMIT_MS = 120_000;
 
+/**
+ * The failures these disruptions may legitimately cause: a dependency unavailable past every retry,
+ * a kick-off whose orchestration could not be started (its client got a 503 and kicked off again),
+ * and the storage account unreachable at the very start of a job (taken for a wrong destination,
+ * see docs/architecture.md "Failures").
+ */
+const LEGITIMATE_FAILURES = [
+  { status: 503, reason: /stayed unavailable after every retry|could not be started/ },
+  { status: 400, reason: /^Export container '[^']+': the storage account cannot be reached/ },
+];
+
 /** Durable runtime statuses of an orchestration that still works. */
 const LIVE = new Set(['Running', 'Pending', 'ContinuedAsNew', 'Suspended']);
 
@@ -325,6 +336,10 @@ describe('chaos: exports under host kills, store and source faults, and cancels'
         const failure = job.failureDetails;
         if (!failure?.reason || !(failure.statusCode >= 400 && failure.statusCode <= 599)) {
           problems.push(`Failed without details: ${JSON.stringify(failure)}`);
+        } else if (
+          !LEGITIMATE_FAILURES.some((f) => f.status === failure.statusCode && f.reason.test(failure.reason))
+        ) {
+          problems.push(`Failed ${failure.statusCode} (${failure.reason}): not what these faults may cause`);
         } else if (response.status !== failure.statusCode || !body.includes('OperationOutcome')) {
           problems.push(`Failed ${failure.statusCode}, but the poll answers ${response.status}: ${body}`);
         }
