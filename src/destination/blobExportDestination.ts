@@ -17,6 +17,7 @@ import {
 } from '@azure/storage-blob';
 import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import { DestinationConnectionError } from '../export/errors';
+import { networkCodeOf } from '../export/failureTable';
 import type { DestinationRef } from '../export/model';
 import {
   StaleBlobError,
@@ -144,6 +145,17 @@ function rethrow(err: unknown, what: string): never {
   throw toDestinationError(err, what) ?? err;
 }
 
+/**
+ * Rethrows an error of a page's write. A passing network fault (a reset or refused connection, a
+ * timeout) stays as it is: the account was reached when the job started, so it is not a wrong
+ * destination (which a `DestinationConnectionError` 400 would tell the client) but a fault the
+ * page's retries wait out; the job fails (503) only if it outlasts them all.
+ */
+function rethrowWrite(err: unknown, what: string): never {
+  if (networkCodeOf(err) !== undefined) throw err;
+  rethrow(err, what);
+}
+
 /** The blob's committed block ids and etag; undefined when there is no such blob. */
 async function committedBlocks(
   blob: BlockBlobClient,
@@ -155,7 +167,7 @@ async function committedBlocks(
     return list.etag ? { blockIds, etag: list.etag } : undefined;
   } catch (err) {
     if ((err as StorageErrorShape).statusCode === 404) return undefined;
-    rethrow(err, `Reading the blocks of ${blob.name}`);
+    rethrowWrite(err, `Reading the blocks of ${blob.name}`);
   }
 }
 
@@ -192,7 +204,7 @@ export class BlobExportDestination implements ExportDestination {
     try {
       await this.containerClient.getBlockBlobClient(blobName).stageBlock(blockId, data, data.length);
     } catch (err) {
-      rethrow(err, `Writing ${blobName}`);
+      rethrowWrite(err, `Writing ${blobName}`);
     }
   }
 
@@ -214,7 +226,7 @@ export class BlobExportDestination implements ExportDestination {
       if (!response.etag) throw new Error(`Writing ${blobName}: the service returned no etag`);
       return response.etag;
     } catch (err) {
-      if (!isConditionRefusal(err)) rethrow(err, `Writing ${blobName}`);
+      if (!isConditionRefusal(err)) rethrowWrite(err, `Writing ${blobName}`);
     }
     // Refused: the blob is another version. Fine only if it already is exactly this commit.
     const held = await committedBlocks(blob);

@@ -122,8 +122,11 @@ function statusText(error: unknown): string {
   return [httpStatusOf(error), code].filter((part) => part !== undefined).join(' ');
 }
 
-/** A network code of the error or of one of its causes (RestError wraps the socket's error). */
-function networkCodeOf(error: unknown): string | undefined {
+/**
+ * The network code of the error or of one of its causes (RestError wraps the socket's error) when
+ * it is one of a fault that passes (a reset or refused connection, a timeout).
+ */
+export function networkCodeOf(error: unknown): string | undefined {
   for (let e = error, depth = 0; typeof e === 'object' && e !== null && depth < 5; depth++) {
     const code = field(e, 'code');
     if (typeof code === 'string' && TRANSIENT_NETWORK_CODES.has(code)) return code;

@@ -19,6 +19,7 @@ import {
   listBlobs,
   managementOf,
   readJobRecord,
+  runSweeper,
   sortedExpectation,
   waitForExit,
   waitForRuntimeStatus,
@@ -323,15 +324,4 @@ function jobsContainer(app: AppProcess) {
   return getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
     .database(app.database)
     .container('jobs');
-}
-
-/** Runs the sweeper now through the host's admin API, as an operator can on Azure. */
-async function runSweeper(app: AppProcess): Promise<void> {
-  const response = await fetch(`${new URL(app.apiBaseUrl).origin}/admin/functions/sweepJobs`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ input: '' }),
-  });
-  await response.arrayBuffer();
-  expect(response.status).toBe(202);
 }

@@ -6,7 +6,7 @@
  * instance gets its own database, container, data folder and task hub.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { testConnectionInfo, uniqueName } from './testEnv';
@@ -116,9 +116,49 @@ export class AppProcess {
     return this.child?.pid;
   }
 
-  /** SIGKILL, as a crashed worker: no shutdown code runs. */
+  /**
+   * The Node worker the engine host started (its child process, read from /proc); undefined on the
+   * embedded runtime, whose app process is the worker itself.
+   */
+  workerPid(): number | undefined {
+    const pid = this.child?.pid;
+    if (!this.onRealEngine || pid === undefined) return undefined;
+    const taskDir = `/proc/${pid}/task`;
+    if (!existsSync(taskDir)) return undefined;
+    const children = readdirSync(taskDir).flatMap((task) =>
+      readFileSync(path.join(taskDir, task, 'children'), 'utf8')
+        .split(' ')
+        .filter(Boolean)
+        .map(Number),
+    );
+    return children[0];
+  }
+
+  /**
+   * SIGKILL, as a crashed instance: no shutdown code runs. On the real engine it returns once the
+   * host's Node worker has gone too (it ends with the host's stdin pipe), so a restart finds the
+   * app's port free.
+   */
   async kill(): Promise<void> {
+    const worker = this.workerPid();
     await this.signal('SIGKILL');
+    if (worker !== undefined) await processGone(worker);
+  }
+
+  /** SIGKILLs the engine host's Node worker; the host then ends itself, as a recycled instance. */
+  async killWorker(): Promise<void> {
+    const worker = this.workerPid();
+    const child = this.child;
+    if (worker === undefined || !child) throw new Error('no engine worker runs');
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    process.kill(worker, 'SIGKILL');
+    await exited;
+  }
+
+  /** Whether the app's process is running (it may have ended by itself). */
+  get running(): boolean {
+    const child = this.child;
+    return child !== undefined && child.exitCode === null && child.signalCode === null;
   }
 
   async stop(): Promise<void> {
@@ -136,5 +176,23 @@ export class AppProcess {
     const exited = new Promise((resolve) => child.once('exit', resolve));
     child.kill(signal);
     await exited;
+  }
+}
+
+/**
+ * Waits until process `pid` has ended. It is not a child of this process, so it is polled; a zombie
+ * (ended, not yet reaped by whoever inherited it) counts as ended.
+ */
+async function processGone(pid: number): Promise<void> {
+  const stat = `/proc/${pid}/stat`;
+  while (existsSync(stat)) {
+    let state = 'Z';
+    try {
+      state = /^\d+ \(.*\) (\S)/.exec(readFileSync(stat, 'utf8'))?.[1] ?? 'Z';
+    } catch {
+      return;
+    }
+    if (state === 'Z' || state === 'X') return;
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }

@@ -92,6 +92,28 @@ export async function countJobDocuments(app: AppProcess): Promise<number> {
   }
 }
 
+/** Every job record in the app's Cosmos jobs container. */
+export async function listJobRecords(app: AppProcess): Promise<ExportJobRecord[]> {
+  const info = testConnectionInfo();
+  const { resources } = await getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
+    .database(app.database)
+    .container('jobs')
+    .items.query<ExportJobRecord>("SELECT * FROM c WHERE c.docType = 'job'")
+    .fetchAll();
+  return resources;
+}
+
+/** Runs the sweeper now through the host's admin API, as an operator can on Azure. */
+export async function runSweeper(app: AppProcess): Promise<void> {
+  const response = await fetch(`${new URL(app.apiBaseUrl).origin}/admin/functions/sweepJobs`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ input: '' }),
+  });
+  await response.arrayBuffer();
+  if (response.status !== 202) throw new Error(`the sweeper's admin endpoint answered ${response.status}`);
+}
+
 /** Names of the blobs under `prefix` in the app's export container ([] when it does not exist). */
 export async function listBlobs(app: AppProcess, prefix = ''): Promise<string[]> {
   const container = BlobServiceClient.fromConnectionString(

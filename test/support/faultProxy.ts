@@ -8,6 +8,7 @@
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { resetSocket } from './tcpFaultProxy';
 
 export type FaultAction =
   | { kind: 'pass' }
@@ -17,6 +18,8 @@ export type FaultAction =
   | { kind: 'hold'; until: Promise<void> }
   /** Send the headers and part of the target's body, then destroy the connection. */
   | { kind: 'destroy' }
+  /** Answer nothing: reset the connection at once (a source that went away). */
+  | { kind: 'reset' }
   /** Answer 200 with a body that is not valid JSON (default: a truncated Bundle). */
   | { kind: 'malformed'; body?: string };
 
@@ -177,6 +180,9 @@ export async function startFaultProxy(targetBaseUrl: string): Promise<FaultProxy
         setTimeout(() => res.destroy(), 20);
         return;
       }
+      case 'reset':
+        resetSocket(req.socket);
+        return;
       case 'hold':
         // A client that hangs up ends the hold: nothing waits on for a test that has moved on.
         if (await clientLeftBefore(res, action.until)) return;

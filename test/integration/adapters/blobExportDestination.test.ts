@@ -8,6 +8,8 @@ import {
   type BlobContent,
   type CommitBase,
 } from '../../../src/destination/exportDestination';
+import { classifyError } from '../../../src/export/failureMapping';
+import { startTcpFaultProxy } from '../../support/tcpFaultProxy';
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 /**
@@ -238,5 +240,39 @@ describe('BlobExportDestination', () => {
     const error = await other.ensureReady().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(DestinationConnectionError);
     expect((error as DestinationConnectionError).statusCode).toBe(400);
+  });
+
+  test('given an account whose connections fail after the job started, then a page write fails with a transient error (retried), while a start still fails with DestinationConnectionError 400', async () => {
+    const info = testConnectionInfo();
+    const blob = new URL(info.blobEndpoint);
+    const proxy = await startTcpFaultProxy({ host: blob.hostname, port: Number(blob.port) });
+    const cs = info.storageConnectionString.replace(
+      /BlobEndpoint=http:\/\/127\.0\.0\.1:\d+/,
+      `BlobEndpoint=http://127.0.0.1:${proxy.port}`,
+    );
+    const cut = BlobExportDestination.fromSettings({
+      connectionString: cs,
+      container: containerName,
+      maxTries: 1,
+    });
+    await cut.ensureReady();
+    proxy.refuse();
+    try {
+      const id = blockId('job', 'Patient', 1, 0);
+      const writes = [
+        () => cut.stageBlock('cut/Patient-1.ndjson', id, Buffer.from('{"id":"p"}\n')),
+        () => cut.commitBlocks('cut/Patient-1.ndjson', [id], 'new'),
+      ];
+      for (const write of writes) {
+        const error = await write().catch((e: unknown) => e);
+        expect(error).not.toBeInstanceOf(DestinationConnectionError);
+        expect(classifyError(error).kind).toBe('transient');
+      }
+      const start = await cut.ensureReady().catch((e: unknown) => e);
+      expect(start).toBeInstanceOf(DestinationConnectionError);
+      expect((start as DestinationConnectionError).statusCode).toBe(400);
+    } finally {
+      await proxy.close();
+    }
   });
 });
