@@ -1,5 +1,7 @@
 import { readAuthConfig, type AuthConfig } from './auth/authenticator';
-import { isValidContainerName } from './destination/containerName';
+import { isContainerPattern, isValidContainerName } from './destination/containerName';
+import { blobEndpointOfConnectionString } from './destination/destinationIdentity';
+import { isLoopbackEndpoint } from './util/loopback';
 import { parseCosmosConnectionString } from './jobs/cosmosClient';
 import {
   ConfigurationError,
@@ -91,6 +93,8 @@ export interface StorageConfig {
   connectionString?: string;
   accountUrl?: string;
   container: string;
+  /** Other containers a kick-off may name: names, or prefixes ending in `*` (see ContainerPolicy). */
+  allowedContainers: string[];
   /** Attempts per storage call, the first included (the SDK's own retries). */
   maxTries: number;
 }
@@ -159,8 +163,19 @@ function storageFromEnv(env: Env): StorageConfig {
   if (!isValidContainerName(container)) {
     throw new ConfigurationError(STORAGE.container.name, `"${container}" is not a valid blob container name`);
   }
+  const allowedContainers = (readText(env, STORAGE.allowedContainers) ?? '')
+    .split(',')
+    .map((entry) => entry.trim())
+    .filter((entry) => entry.length > 0);
+  const badEntry = allowedContainers.find((entry) => !isContainerPattern(entry));
+  if (badEntry !== undefined) {
+    throw new ConfigurationError(
+      STORAGE.allowedContainers.name,
+      `"${badEntry}" is neither a blob container name nor a prefix followed by *`,
+    );
+  }
   const maxTries = readInteger(env, STORAGE.maxTries);
-  return { connectionString, accountUrl, container, maxTries };
+  return { connectionString, accountUrl, container, allowedContainers, maxTries };
 }
 
 export function exportConfigFromEnv(env: Env): ExportConfig {
@@ -202,13 +217,30 @@ export function apiLimitsFromEnv(env: Env): ApiLimitsConfig {
   };
 }
 
+/**
+ * SAS links are signed with a user delegation key under Entra ID (EXPORT_STORAGE_ACCOUNT_URL), never
+ * with an account key: a key-based connection string serves them only for an emulator on loopback.
+ */
+function assertSasSigning(exportConfig: ExportConfig, storage: StorageConfig): void {
+  if (exportConfig.fileAccess !== 'sas' || !storage.connectionString) return;
+  const endpoint = blobEndpointOfConnectionString(storage.connectionString);
+  if (endpoint && isLoopbackEndpoint(endpoint)) return;
+  throw new ConfigurationError(
+    EXPORT.fileAccess.name,
+    `sas needs ${STORAGE.accountUrl.name} (Entra ID, user delegation SAS) rather than ${STORAGE.connectionString.name}, which is for a local emulator only`,
+  );
+}
+
 /** Reads and validates the whole configuration. Throws `ConfigurationError` naming the bad setting. */
 export function loadConfig(env: Env = process.env): AppConfig {
   const sourceKind = readChoice(env, SOURCE_KIND);
+  const exportConfig = exportConfigFromEnv(env);
+  const storage = storageFromEnv(env);
+  assertSasSigning(exportConfig, storage);
   return {
-    export: exportConfigFromEnv(env),
+    export: exportConfig,
     cosmos: cosmosFromEnv(env),
-    storage: storageFromEnv(env),
+    storage,
     sourceKind,
     limits: apiLimitsFromEnv(env),
     // Read here too, so that a bad AUTH_* or FHIR_SOURCE_* setting stops start-up like any other.

@@ -7,16 +7,13 @@ import { NotFoundError } from '../../src/export/errors';
 import { acceptsGzip, contentRange, requestedRange } from '../../src/http/byteRange';
 import { cancelJob } from '../../src/export/jobActions';
 import { isActiveStatus } from '../../src/export/jobLifecycle';
-import type { ExportJobRecord } from '../../src/export/model';
+import { fileUrlsOf } from '../../src/export/fileUrls';
+import { fileSeenBy, jobSeenBy } from '../../src/export/jobAccess';
 import { readOwnJob, statusReport } from '../../src/export/statusReport';
 import { getServices } from '../../src/services';
 import { repairWithOrchestration, stopJobInstances } from '../durable/jobRepair';
 import { streamedBody } from './streamedBody';
 import { baseUrl, fhirJson, handled, principalOf } from './respond';
-
-function fileNameOf(blobName: string): string {
-  return blobName.slice(blobName.lastIndexOf('/') + 1);
-}
 
 async function getStatus(
   request: HttpRequest,
@@ -35,15 +32,11 @@ async function getStatus(
         job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
       }
     }
-    const base = baseUrl(request);
-    const report = await statusReport(services.exportDeps, job, (j: ExportJobRecord, blobName: string) =>
-      services.exportDeps.config.fileAccess === 'sas'
-        ? services.exportDeps
-            .destinationFor(j.destination)
-            .sasUrl(blobName, new Date(Date.now() + services.exportDeps.config.sasLifetimeMinutes * 60_000))
-        : Promise.resolve(
-            `${base}/_operations/export/${j.jobId}/files/${encodeURIComponent(fileNameOf(blobName))}`,
-          ),
+    // The scopes of this token, not the kick-off's: 403, or a manifest of the types they allow.
+    const report = await statusReport(
+      services.exportDeps,
+      jobSeenBy(principal.scopes, job),
+      fileUrlsOf(services.exportDeps, baseUrl(request)),
     );
     switch (report.state) {
       case 'in-progress':
@@ -70,7 +63,7 @@ async function deleteJob(
   return handled(context, async () => {
     const services = await getServices();
     const principal = await principalOf(request);
-    await cancelJob(services.exportDeps, request.params.jobId, principal.clientId, (job) =>
+    await cancelJob(services.exportDeps, request.params.jobId, principal, (job) =>
       stopJobInstances(client, job, 'Export cancelled by the client'),
     );
     return fhirJson(202, {
@@ -95,11 +88,7 @@ async function download(request: HttpRequest, context: InvocationContext): Promi
     const services = await getServices();
     const principal = await principalOf(request);
     const job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
-    // Only names listed in the job's own manifest reach storage: no path tricks.
-    const entry = (job.status === 'Completed' ? [...(job.output ?? []), ...(job.errorFiles ?? [])] : []).find(
-      (o) => fileNameOf(o.blobName) === request.params.fileName,
-    );
-    if (!entry) throw new NotFoundError('The file was not found in this export.');
+    const entry = fileSeenBy(principal.scopes, job, request.params.fileName);
     const size = entry.bytes;
     const range = requestedRange(size, request.headers.get('range'), request.headers.get('if-range'));
     const content = await services.exportDeps

@@ -37,16 +37,28 @@ async function kickoff(
         headers: request.headers,
         body,
       },
-      { compartmentTypes: services.exportDeps.compartmentTypes },
+      {
+        compartmentTypes: services.exportDeps.compartmentTypes,
+        containers: {
+          defaultContainer: services.config.storage.container,
+          allowed: services.config.storage.allowedContainers,
+        },
+      },
     );
     // Before the scopes: a type dropped under lenient handling needs no scope.
     await checkTypesWithSource(services.exportDeps, parsed);
+    let checkedTypes: string[] | undefined;
     if (allowedTypes(principal.scopes) !== '*') {
       // The very types the plan will export (the source is listed only when `_type` is absent).
-      const types = await typesToExport(services.exportDeps, parsed.request);
-      assertCanExport(principal.scopes, types);
+      checkedTypes = await typesToExport(services.exportDeps, parsed.request);
+      assertCanExport(principal.scopes, checkedTypes);
     }
-    const { job, reused } = await createExportJob(services.exportDeps, parsed, principal.clientId);
+    const { job, reused } = await createExportJob(
+      services.exportDeps,
+      parsed,
+      principal.clientId,
+      checkedTypes,
+    );
     if (reused) {
       await repairWithOrchestration(client, services.exportDeps, job);
     } else {

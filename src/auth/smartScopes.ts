@@ -13,6 +13,7 @@
  *     alone (`.r`) is not enough, exactly as v1 `read` corresponds to v2 `rs`;
  *   - a v2 scope with query parameters only allows a filtered part of a type. This service does
  *     not apply such filters to an export, so such a scope grants nothing for export.
+ * Reading back a job's status and files, and cancelling it, follow the same rule (jobAccess.ts).
  */
 import { ForbiddenError } from './errors';
 
@@ -101,6 +102,37 @@ export function allowedTypes(scopes: readonly string[]): '*' | Set<string> {
 
 const MAX_NAMED_TYPES = 20;
 
+/** The types of `types` that these scopes do not allow exporting (or reading back), each once. */
+export function typesNotAllowed(scopes: readonly string[], types: readonly string[]): string[] {
+  const allowed = allowedTypes(scopes);
+  if (allowed === '*') return [];
+  return [...new Set(types)].filter((t) => !allowed.has(t));
+}
+
+/**
+ * A 403 that names up to 20 of the `missing` types after `what` (e.g. "The access token does not
+ * allow exporting these resource types"), with the v2 scopes that would allow them as the hint.
+ */
+export function insufficientScope(what: string, missing: readonly string[]): ForbiddenError {
+  const named = missing.slice(0, MAX_NAMED_TYPES).join(', ');
+  const more = missing.length > MAX_NAMED_TYPES ? ` and ${missing.length - MAX_NAMED_TYPES} more` : '';
+  return new ForbiddenError(
+    `${what}: ${named}${more}.`,
+    missing
+      .slice(0, MAX_NAMED_TYPES)
+      .map((t) => `system/${t}.rs`)
+      .join(' '),
+  );
+}
+
+/** The 403 for a token without any system-level read scope. */
+export function noSystemReadScope(): ForbiddenError {
+  return new ForbiddenError(
+    'The access token grants no system-level read scope (e.g. system/*.read or system/*.rs).',
+    'system/*.read system/*.rs',
+  );
+}
+
 /**
  * Throws ForbiddenError unless the scopes allow exporting every one of `types`: the types the export
  * will write (see `typesToExport`: its `_type` list, or every type it covers without one).
@@ -108,21 +140,8 @@ const MAX_NAMED_TYPES = 20;
 export function assertCanExport(scopes: readonly string[], types: readonly string[]): void {
   const allowed = allowedTypes(scopes);
   if (allowed === '*') return;
-  if (allowed.size === 0) {
-    throw new ForbiddenError(
-      'The access token grants no system-level read scope (e.g. system/*.read or system/*.rs).',
-      'system/*.read system/*.rs',
-    );
-  }
-  const missing = [...new Set(types)].filter((t) => !allowed.has(t));
-  if (missing.length === 0) return;
-  const named = missing.slice(0, MAX_NAMED_TYPES).join(', ');
-  const more = missing.length > MAX_NAMED_TYPES ? ` and ${missing.length - MAX_NAMED_TYPES} more` : '';
-  throw new ForbiddenError(
-    `The access token does not allow exporting these resource types: ${named}${more}.`,
-    missing
-      .slice(0, MAX_NAMED_TYPES)
-      .map((t) => `system/${t}.rs`)
-      .join(' '),
-  );
+  if (allowed.size === 0) throw noSystemReadScope();
+  const missing = typesNotAllowed(scopes, types);
+  if (missing.length > 0)
+    throw insufficientScope('The access token does not allow exporting these resource types', missing);
 }

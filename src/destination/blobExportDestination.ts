@@ -2,8 +2,8 @@
  * `ExportDestination` on Azure Blob Storage: NDJSON files as block blobs, one staged block per page.
  *
  * Authentication: a connection string (account key; Azurite locally) or an account URL with a token
- * credential (managed identity in Azure). SAS URLs are signed with the account key when there is
- * one, otherwise with a user delegation key (requires `Storage Blob Delegator` or a data role).
+ * credential (managed identity in Azure). SAS URLs are signed with a user delegation key (requires
+ * `Storage Blob Delegator` or a data role); with the account key only for an emulator on loopback.
  * The service client is shared per account and credential; one destination object per container.
  */
 import {
@@ -11,6 +11,7 @@ import {
   BlobServiceClient,
   BlockBlobClient,
   ContainerClient,
+  SASProtocol,
   StoragePipelineOptions,
   StorageSharedKeyCredential,
   UserDelegationKey,
@@ -27,6 +28,7 @@ import {
 } from './exportDestination';
 import { normaliseAccountUrl } from './destinationIdentity';
 import { mapWithConcurrency } from '../util/concurrency';
+import { isLoopbackEndpoint } from '../util/loopback';
 
 export const NDJSON_CONTENT_TYPE = 'application/fhir+ndjson';
 
@@ -284,18 +286,27 @@ export class BlobExportDestination implements ExportDestination {
     return deleted;
   }
 
+  /**
+   * A service SAS for reading this one blob (`sr=b`, `sp=r`) over HTTPS, signed with a user delegation
+   * key. An account key signs only for an emulator on loopback (which also speaks plain HTTP): a key
+   * signs for the whole account, and its links cannot be revoked short of rotating it.
+   */
   async sasUrl(blobName: string, expiresOn: Date): Promise<string> {
     const blob = this.containerClient.getBlobClient(blobName);
+    const loopback = isLoopbackEndpoint(this.serviceClient.url);
     // Clock skew allowance on the start time.
     const startsOn = new Date(Date.now() - 5 * 60 * 1000);
     const options = {
       permissions: BlobSASPermissions.parse('r'),
       startsOn,
       expiresOn,
+      protocol: loopback ? SASProtocol.HttpsAndHttp : SASProtocol.Https,
       contentType: NDJSON_CONTENT_TYPE,
     };
     try {
       if (this.serviceClient.credential instanceof StorageSharedKeyCredential) {
+        if (!loopback)
+          throw new Error('SAS URLs are signed with a user delegation key, never an account key');
         return await blob.generateSasUrl(options);
       }
       const key = await this.userDelegationKey(startsOn, expiresOn);

@@ -29,3 +29,23 @@ export function assertSameDestination(recorded: DestinationRef, configured: Dest
     );
   }
 }
+
+/**
+ * The blob service URL a storage connection string points at (its `BlobEndpoint`, the development
+ * storage, or the account's default endpoint); undefined when it names none.
+ */
+export function blobEndpointOfConnectionString(connectionString: string): string | undefined {
+  const parts = new Map<string, string>();
+  for (const segment of connectionString.split(';')) {
+    const eq = segment.indexOf('=');
+    if (eq > 0) parts.set(segment.slice(0, eq).trim().toLowerCase(), segment.slice(eq + 1).trim());
+  }
+  if (parts.get('usedevelopmentstorage')?.toLowerCase() === 'true')
+    return 'http://127.0.0.1:10000/devstoreaccount1';
+  const explicit = parts.get('blobendpoint');
+  if (explicit) return explicit;
+  const account = parts.get('accountname');
+  if (!account) return undefined;
+  const protocol = parts.get('defaultendpointsprotocol') ?? 'https';
+  return `${protocol}://${account}.blob.${parts.get('endpointsuffix') ?? 'core.windows.net'}`;
+}

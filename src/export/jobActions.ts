@@ -17,6 +17,7 @@ import type {
   PlannedUnit,
   ProgressDocument,
 } from './model';
+import { assertCanCancel, type JobCaller } from './jobAccess';
 import { isJobId } from './kickoff';
 import { progressDocumentId } from './model';
 import { ndjsonBuffer } from './ndjson';
@@ -238,14 +239,15 @@ export async function failJob(deps: ExportDeps, jobId: string, failure: FailureD
 }
 
 /**
- * Cancels a job the client owns (or deletes a finished one): marks it Cancelled first, so that every
- * late page stops, then lets the caller stop the orchestrations (only of a job that was still Queued
- * or Running: a finished job has none left), then deletes the files.
+ * Cancels a job the client owns (or deletes a finished one), if the caller's scopes allow every type
+ * of it (see jobAccess.ts): marks it Cancelled first, so that every late page stops, then lets the
+ * caller stop the orchestrations (only of a job that was still Queued or Running: a finished job has
+ * none left), then deletes the files.
  */
 export async function cancelJob(
   deps: ExportDeps,
   jobId: string,
-  clientId: string,
+  caller: JobCaller,
   stopOrchestrations: (job: ExportJobRecord) => Promise<void>,
 ): Promise<void> {
   let cancelled: ExportJobRecord | undefined;
@@ -254,8 +256,14 @@ export async function cancelJob(
   await updateJob(deps, jobId, (current) => {
     cancelled = undefined;
     // An expired export is gone for its client, as the status endpoint says.
-    if (current.clientId !== clientId || current.status === 'Cancelled' || isExpired(current, deps.now()))
+    if (
+      current.clientId !== caller.clientId ||
+      current.status === 'Cancelled' ||
+      isExpired(current, deps.now())
+    )
       return undefined;
+    // Only the owner learns that its token's scopes fall short (403); others get the 404 below.
+    assertCanCancel(caller.scopes, current);
     assertTransition(current.status, 'Cancelled');
     previousStatus = current.status;
     const { completedAt, ttl } = endOfJob(deps, deps.now());

@@ -32,7 +32,9 @@ export async function makePlan(
   job: ExportJobRecord,
 ): Promise<{ types: string[]; scope?: string[] }> {
   const { request } = job;
-  const types = await typesToExport(deps, request);
+  // A type the source gained after the kick-off checked the caller's scopes is not exported.
+  const checked = job.checkedTypes;
+  const types = (await typesToExport(deps, request)).filter((t) => !checked || checked.includes(t));
 
   if (request.level === 'group') {
     const members = await groupMembers(deps, request.groupId ?? '', job.transactionTime);

@@ -71,10 +71,15 @@ export function checkFiltersWithSource(deps: ExportDeps, kickoff: ParsedKickoff)
   }
 }
 
+/**
+ * Creates the job of a kick-off (or finds an identical running one). `checkedTypes` are the types the
+ * caller's scopes were checked against, when they do not allow every type: the job keeps them.
+ */
 export async function createExportJob(
   deps: ExportDeps,
   kickoff: ParsedKickoff,
   clientId: string,
+  checkedTypes?: string[],
 ): Promise<KickoffResult> {
   checkFiltersWithSource(deps, kickoff);
   // An unknown Group is refused at kick-off (404), so no job is made for it. Should it vanish later,
@@ -101,6 +106,7 @@ export async function createExportJob(
       container: kickoff.request.container ?? deps.destinationRef.container,
     },
     clientId,
+    checkedTypes,
     orchestration: orchestrationSettingsOf(deps.config),
     warnings: reportedWarnings(kickoff.warnings),
   });
@@ -135,6 +141,7 @@ export function newJobRecord(fields: {
   requestHash: string;
   destination: DestinationRef;
   clientId: string;
+  checkedTypes?: string[];
   orchestration: OrchestrationSettings;
   warnings?: string[];
 }): ExportJobRecord {
@@ -150,6 +157,7 @@ export function newJobRecord(fields: {
     requestHash: fields.requestHash,
     destination: fields.destination,
     clientId: fields.clientId,
+    ...(fields.checkedTypes ? { checkedTypes: fields.checkedTypes } : {}),
     orchestration: fields.orchestration,
     ...(fields.warnings && fields.warnings.length > 0 ? { warnings: fields.warnings } : {}),
   };

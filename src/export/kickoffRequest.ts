@@ -4,7 +4,7 @@
  * `Prefer: handling=lenient` the parameters the spec lets a server ignore are dropped with a warning.
  */
 import { clip } from '../util/clientText';
-import { isValidContainerName } from '../destination/containerName';
+import { isContainerAllowed, isValidContainerName, type ContainerPolicy } from '../destination/containerName';
 import { BadRequestError } from './errors';
 import { isR4ResourceType } from './fhirResourceTypes';
 import { compareInstants, utcInstant } from './instant';
@@ -24,6 +24,8 @@ export interface KickoffInput {
 export interface KickoffOptions {
   /** Types in the Patient compartment (plus Patient itself); Patient and Group exports are limited to them. */
   compartmentTypes: ReadonlySet<string>;
+  /** The containers `_container` may name. */
+  containers: ContainerPolicy;
 }
 
 export interface ParsedKickoff {
@@ -141,6 +143,10 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
   const container = single(raw, '_container');
   if (container !== undefined && !isValidContainerName(container)) {
     throw new BadRequestError(`_container ${clip(container)} is not a valid blob container name.`);
+  }
+  // Refused even under lenient handling: ignoring it would write where the client did not ask.
+  if (container !== undefined && !isContainerAllowed(container, options.containers)) {
+    throw new BadRequestError(`_container ${clip(container)} is not a container this server exports to.`);
   }
 
   return {

@@ -93,6 +93,12 @@ export interface JobRecordFields {
   destination: DestinationRef;
   /** Who created the job (token subject / client id), `anonymous` when auth is off. */
   clientId: string;
+  /**
+   * The types the kick-off checked the caller's scopes against, recorded when those scopes did not
+   * allow every type: the plan exports none but these, and they are the job's types before it is
+   * planned (see jobAccess.ts).
+   */
+  checkedTypes?: string[];
   /** The orchestration settings in force when the job was created. */
   orchestration: OrchestrationSettings;
   /**

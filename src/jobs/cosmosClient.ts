@@ -10,6 +10,7 @@
 import { Container, CosmosClient, Database, PartitionKeyDefinition } from '@azure/cosmos';
 import { DefaultAzureCredential, TokenCredential } from '@azure/identity';
 import * as https from 'node:https';
+import { isLoopbackEndpoint } from '../util/loopback';
 
 export interface CosmosSettings {
   /** Account endpoint, e.g. `https://acct.documents.azure.com:443/`. Optional with a connection string. */
@@ -33,17 +34,6 @@ export function parseCosmosConnectionString(connectionString: string): { endpoin
   const key = parts.get('accountkey');
   if (!endpoint || !key) throw new Error('Cosmos DB connection string needs AccountEndpoint and AccountKey');
   return { endpoint, key };
-}
-
-/** True for `127.0.0.1`, `::1` and `localhost` endpoints only. */
-export function isLoopbackEndpoint(endpoint: string): boolean {
-  let host: string;
-  try {
-    host = new URL(endpoint).hostname.toLowerCase();
-  } catch {
-    return false;
-  }
-  return host === 'localhost' || host === '[::1]' || host === '::1' || /^127(\.\d{1,3}){3}$/.test(host);
 }
 
 interface ResolvedSettings {

@@ -2,7 +2,7 @@
  * Settings of the service itself: where data lives, how an export runs, and the limits of the API.
  * `loadConfig` (src/config.ts) reads every one of them through these entries.
  */
-import { choice, decimal, integer, onOff, secret, text, url } from './setting';
+import { choice, decimal, integer, list, onOff, secret, text, url } from './setting';
 
 const MIB = 1024 * 1024;
 
@@ -55,6 +55,11 @@ export const STORAGE = {
     default: 'fhir-export',
     meaning:
       "Blob container of a job's files when its kick-off names none (`_container`): 3–63 lowercase letters, digits and single hyphens.",
+  }),
+  allowedContainers: list({
+    name: 'EXPORT_ALLOWED_CONTAINERS',
+    meaning:
+      'Other containers a kick-off may name with `_container`, comma-separated: names, or prefixes ending in `*` (`export-*`). Unset: only `EXPORT_CONTAINER`; any other name is a `400`, and `azure-webjobs-*` always is.',
   }),
   maxTries: integer({
     name: 'EXPORT_STORAGE_MAX_TRIES',
@@ -168,14 +173,14 @@ export const EXPORT = {
     values: ['download', 'sas'],
     default: 'download',
     meaning:
-      '`download` serves the files through the API (`requiresAccessToken: true`); `sas` hands out short-lived SAS URLs.',
+      '`download` serves the files through the API (`requiresAccessToken: true`); `sas` hands out short-lived SAS URLs, signed with a user delegation key (needs `EXPORT_STORAGE_ACCOUNT_URL`; a connection string only for an emulator on loopback).',
   }),
   sasLifetimeMinutes: integer({
     name: 'EXPORT_SAS_LIFETIME_MINUTES',
     default: 60,
     min: 1,
     max: 7 * 24 * 60,
-    meaning: 'Lifetime of the SAS URLs in `sas` mode.',
+    meaning: "Lifetime of the SAS URLs in `sas` mode; a link never outlives its job's `Expires`.",
   }),
   pollRetryAfterSeconds: integer({
     name: 'EXPORT_POLL_RETRY_AFTER_SECONDS',

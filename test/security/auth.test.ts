@@ -4,6 +4,7 @@
  */
 import { generateKeyPairSync, randomUUID } from 'node:crypto';
 import { BulkDataClient, type Manifest } from '../../dev/client/bulkDataClient';
+import { call, expectOutcome } from '../support/apiCalls';
 import { AppProcess } from '../support/appProcess';
 import { downloadAll, expectedKeys, idsByType, seedPatients } from '../support/exportFixtures';
 import {
@@ -16,30 +17,6 @@ const PATIENTS = 2;
 const KICKOFF_RATE = 5;
 const MAX_BODY = 64 * 1024;
 const KICKOFF_HEADERS = { Accept: 'application/fhir+json', Prefer: 'respond-async' };
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: string;
-}
-
-async function call(
-  url: string,
-  init: { method?: string; token?: string; body?: string; headers?: Record<string, string> } = {},
-): Promise<Answer> {
-  const headers: Record<string, string> = { ...(init.headers ?? {}) };
-  if (init.token) headers.Authorization = `Bearer ${init.token}`;
-  const response = await fetch(url, { method: init.method ?? 'GET', headers, body: init.body });
-  return { status: response.status, headers: response.headers, body: await response.text() };
-}
-
-function expectOutcome(answer: Answer, status: number): Record<string, unknown> {
-  expect(answer.status).toBe(status);
-  expect(answer.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
-  const outcome = JSON.parse(answer.body) as Record<string, unknown>;
-  expect(outcome.resourceType).toBe('OperationOutcome');
-  return outcome;
-}
 
 describe('security: authentication, scopes and isolation (AUTH_MODE=jwt, compiled app)', () => {
   let idp: LocalIdentityProvider;

@@ -32,6 +32,8 @@ import { defaultOrchestrationSettings, exportRequest } from '../../support/expor
 import { testConnectionInfo, uniqueName } from '../../support/testEnv';
 
 const PAGE_SIZE = 3;
+/** The jobs' owner, allowed every type. */
+const OWNER = { clientId: 'test', scopes: ['system/*.read'] };
 
 describe('the page step with real adapters', () => {
   const database = uniqueName('pagestep');
@@ -304,7 +306,7 @@ describe('the page step with real adapters', () => {
       ...deps,
       probe: (phase, at) => {
         if (phase === 'written' && at.jobId === job.jobId)
-          cancelled = cancelJob(deps, job.jobId, 'test', async () => undefined);
+          cancelled = cancelJob(deps, job.jobId, OWNER, async () => undefined);
       },
     };
     let cancelled: Promise<void> | undefined;
@@ -334,7 +336,7 @@ describe('the page step with real adapters', () => {
     };
     const job = await runningJob();
     expect((await runPageStep(caching, job.jobId, 'Patient')).outcome).toBe('written');
-    await cancelJob(deps, job.jobId, 'test', async () => undefined);
+    await cancelJob(deps, job.jobId, OWNER, async () => undefined);
 
     // The cache still says Running: the page is searched and staged, then refused (the cancel deleted
     // the file, so its block list no longer commits) and cleaned up.
@@ -368,8 +370,8 @@ describe('the page step with real adapters', () => {
 
     const stopped: string[] = [];
     const stop = async (job: ExportJobRecord) => void stopped.push(job.jobId);
-    await cancelJob(deps, running.jobId, 'test', stop);
-    await cancelJob(deps, finished.jobId, 'test', stop);
+    await cancelJob(deps, running.jobId, OWNER, stop);
+    await cancelJob(deps, finished.jobId, OWNER, stop);
     expect(stopped).toEqual([running.jobId]);
     for (const job of [running, finished]) expect((await jobs.getJob(job.jobId))?.status).toBe('Cancelled');
   });

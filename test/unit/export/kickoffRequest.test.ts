@@ -3,6 +3,7 @@ import { parseKickoff, type KickoffInput } from '../../../src/export/kickoffRequ
 
 const compartmentTypes = new Set(['Patient', 'Observation', 'Encounter', 'Condition']);
 const BASE = 'http://127.0.0.1:7071/api';
+const containers = { defaultContainer: 'fhir-export', allowed: ['my-exports', 'export-*', 'azure-*'] };
 
 type Overrides = Partial<Omit<KickoffInput, 'headers'>> & { headers?: Record<string, string> };
 
@@ -16,7 +17,7 @@ function input(query: string, overrides: Overrides = {}): KickoffInput {
 }
 
 function parse(query: string, overrides: Overrides = {}) {
-  return parseKickoff(input(query, overrides), { compartmentTypes });
+  return parseKickoff(input(query, overrides), { compartmentTypes, containers });
 }
 
 function rejection(query: string, overrides: Overrides = {}): string {
@@ -155,11 +156,32 @@ describe('parseKickoff', () => {
     expect(rejection('', { ...post, body: patientBody })).toMatch(/Patient and Group/);
   });
 
-  it('validates _elements, _container and includeAssociatedData', () => {
+  it('validates _elements and _container', () => {
     expect(parse('?_elements=id,Observation.status').request.elements).toEqual(['id', 'Observation.status']);
     expect(rejection('?_elements=a b')).toMatch(/_elements/);
     expect(parse('?_container=my-exports').request.container).toBe('my-exports');
     expect(rejection('?_container=Bad_Name')).toMatch(/container/);
+  });
+
+  it('given an allow-list, when _container names a container, then only the default and listed ones pass', () => {
+    expect(parse('?_container=fhir-export').request.container).toBe('fhir-export');
+    expect(parse('?_container=export-2024').request.container).toBe('export-2024');
+    for (const name of [
+      'azure-webjobs-secrets',
+      'azure-webjobs-hosts',
+      'app-package',
+      'my-exports2',
+      'exports',
+    ]) {
+      expect(rejection(`?_container=${name}`)).toMatch(/not a container this server exports to/);
+      // Lenient handling does not turn it into a warning: the client asked to write somewhere else.
+      expect(() =>
+        parse(`?_container=${name}`, { headers: { prefer: 'respond-async,handling=lenient' } }),
+      ).toThrow(BadRequestError);
+    }
+  });
+
+  it('validates includeAssociatedData', () => {
     expect(rejection('?includeAssociatedData=LatestProvenanceResources')).toMatch(/includeAssociatedData/);
     const lenient = parse('?includeAssociatedData=LatestProvenanceResources', {
       headers: { prefer: 'respond-async,handling=lenient' },

@@ -35,7 +35,7 @@ function kickoff(query: string, lenient = false): ParsedKickoff {
   const headers = new Headers({ prefer: `respond-async${lenient ? ', handling=lenient' : ''}` });
   return parseKickoff(
     { method: 'GET', level: 'system', url: `http://127.0.0.1/api/$export?${query}`, headers },
-    { compartmentTypes: new Set(SUPPORTED) },
+    { compartmentTypes: new Set(SUPPORTED), containers: { defaultContainer: 'fhir-export', allowed: [] } },
   );
 }
 

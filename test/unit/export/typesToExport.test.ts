@@ -5,8 +5,9 @@
 import type { ExportDeps } from '../../../src/export/exportDeps';
 import { SourceCapabilitiesError } from '../../../src/export/errors';
 import { classifyError, OPERATIONS } from '../../../src/export/failureMapping';
-import { typesToExport } from '../../../src/export/jobPlan';
+import { makePlan, typesToExport } from '../../../src/export/jobPlan';
 import { exportRequest } from '../../support/exportRequests';
+import { queuedJob } from '../../support/jobRecords';
 
 function depsListing(types: string[]) {
   const calls = { list: 0 };
@@ -70,5 +71,15 @@ describe('typesToExport', () => {
         statusCode: 502,
       },
     });
+  });
+});
+
+describe('makePlan with the types the kick-off checked', () => {
+  it('given a type the source gained after a limited token was checked, when the job is planned, then that type is not exported', async () => {
+    const { deps } = depsListing(['Patient', 'Observation', 'Device']);
+    const job = queuedJob('job-1', { checkedTypes: ['Observation', 'Patient'] });
+    expect((await makePlan(deps, job)).types).toEqual(['Observation', 'Patient']);
+    // Without checked types (a token allowed every type) the plan takes whatever the source has.
+    expect((await makePlan(deps, queuedJob('job-2'))).types).toEqual(['Device', 'Observation', 'Patient']);
   });
 });
