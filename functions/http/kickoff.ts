@@ -3,7 +3,8 @@ import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/fu
 import * as df from 'durable-functions';
 import { allowedTypes, assertCanExport } from '../../src/auth';
 import { createExportJob } from '../../src/export/kickoff';
-import { parseKickoff, reportedWarnings } from '../../src/export/kickoffRequest';
+import { parseKickoff } from '../../src/export/kickoffRequest';
+import { reportedWarnings } from '../../src/export/kickoffWarnings';
 import { failJob } from '../../src/export/jobActions';
 import { checkTypesWithSource } from '../../src/export/sourceTypes';
 import { typesToExport } from '../../src/export/jobPlan';

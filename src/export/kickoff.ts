@@ -8,7 +8,8 @@ import {
   ServiceUnavailableError,
   TooManyRequestsError,
 } from './errors';
-import { reportedWarnings, type ParsedKickoff } from './kickoffRequest';
+import type { ParsedKickoff } from './kickoffRequest';
+import { reportedWarnings } from './kickoffWarnings';
 import { jobQueued } from './exportTelemetry';
 import type { ExportConfig } from '../config';
 import type { DestinationRef, ExportJobRecord, ExportRequest, OrchestrationSettings } from './model';
