@@ -72,7 +72,12 @@ export class HttpHost {
   private readonly server: http.Server;
   private readonly routes = new Map<string, CompiledRoute>();
   private readonly inFlight = new Set<Promise<void>>();
-  private readonly workerAgent = new http.Agent({ keepAlive: true });
+  /**
+   * One loopback connection per call: the worker's proxy server closes idle connections after its
+   * keep-alive timeout, a call sent on such a socket in that moment fails with ECONNRESET, and a
+   * request body already streamed once cannot be sent again.
+   */
+  private readonly workerAgent = new http.Agent({ keepAlive: false });
   private url = '';
 
   constructor(private readonly options: HttpHostOptions) {

@@ -95,7 +95,7 @@ describe('job caps under concurrent kick-offs', () => {
         ...GATED_SOURCE_APP_ENV,
         SOURCE_KIND: 'fhir',
         FHIR_SOURCE_URL: source.baseUrl,
-        EXPORT_RESOURCES_PER_PAGE: '1',
+        EXPORT_RESOURCES_PER_PAGE: '2',
         EXPORT_TYPE_PARALLELISM: '1',
         EXPORT_KICKOFF_RATE_PER_MINUTE: '0',
         EXPORT_MAX_ACTIVE_JOBS_PER_CLIENT: String(PER_CLIENT),

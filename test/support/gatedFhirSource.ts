@@ -27,7 +27,8 @@ export interface GatedFhirSource {
 
 /**
  * A page search (`Type?…`), not a planning request (`_summary=count`, the first or last update by
- * `_sort=±_lastUpdated&_count=1`, `metadata`, reads).
+ * `_sort=±_lastUpdated&_count=1`, `metadata`, reads). A page search of one resource has the very
+ * shape of the first-update probe, so apps behind this gate use pages of two or more.
  */
 function isPageSearch(request: { method: string; url: string }): boolean {
   return (
