@@ -19,14 +19,19 @@ export function laneInstanceId(jobId: string, index: number): string {
 }
 
 /**
- * Every instance a job may have running: the job, its lanes and its units (`unitIds`: a type, or
- * `Type.rN` for a range of a split type).
+ * Every instance a job may have running, parents before children: the job, its lanes, and its units
+ * (`unitIds`: a type, or `Type.rN` for a range of a split type).
  */
-export function jobInstanceIds(jobId: string, unitIds: string[], lanes: number): string[] {
+export function jobInstanceLevels(jobId: string, unitIds: string[], lanes: number): string[][] {
   const laneCount = Math.min(lanes, unitIds.length);
   return [
-    jobId,
-    ...Array.from({ length: laneCount }, (_, i) => laneInstanceId(jobId, i)),
-    ...unitIds.map((unitId) => unitInstanceId(jobId, unitId)),
+    [jobId],
+    Array.from({ length: laneCount }, (_, i) => laneInstanceId(jobId, i)),
+    unitIds.map((unitId) => unitInstanceId(jobId, unitId)),
   ];
+}
+
+/** Every instance a job may have running: the job, its lanes and its units. */
+export function jobInstanceIds(jobId: string, unitIds: string[], lanes: number): string[] {
+  return jobInstanceLevels(jobId, unitIds, lanes).flat();
 }

@@ -10,7 +10,7 @@ import { plannedUnitIds } from '../../src/export/jobPlan';
 import { repairJob, type OrchestrationState, type RepairAction } from '../../src/export/jobRepair';
 import type { ExportJobRecord } from '../../src/export/model';
 import { mapWithConcurrency } from '../../src/util/concurrency';
-import { ORCHESTRATOR_EXPORT_JOB, jobInstanceIds } from '../names';
+import { ORCHESTRATOR_EXPORT_JOB, jobInstanceIds, jobInstanceLevels } from '../names';
 import { jobInputOf } from './orchestrationInput';
 
 /** Terminate or purge requests sent at once for one job's instances. */
@@ -78,24 +78,22 @@ export async function purgeJobHistory(client: df.DurableClient, job: ExportJobRe
 }
 
 /**
- * Terminates every orchestration instance of `job` that may still run; ended ones are skipped. The
- * job's own instance goes first: a lane terminated before it would end as a failed sub-orchestration,
- * which the job's instance takes for an export failure and ends `Failed` instead of `Terminated`.
+ * Terminates every orchestration instance of `job` that may still run; ended ones are skipped. Each
+ * level goes before the next: a child terminated before its parent ends as a failed
+ * sub-orchestration, which the parent takes for an export failure and ends `Failed` instead of
+ * `Terminated`.
  */
 export async function stopJobInstances(
   client: df.DurableClient,
   job: ExportJobRecord,
   reason: string,
 ): Promise<void> {
-  const [jobInstance, ...children] = jobInstanceIds(
-    job.jobId,
-    plannedUnitIds(job),
-    job.orchestration.typeParallelism,
-  );
-  await terminateQuietly(client, jobInstance, reason);
-  await mapWithConcurrency(children, INSTANCE_CONCURRENCY, (instanceId) =>
-    terminateQuietly(client, instanceId, reason),
-  );
+  const levels = jobInstanceLevels(job.jobId, plannedUnitIds(job), job.orchestration.typeParallelism);
+  for (const level of levels) {
+    await mapWithConcurrency(level, INSTANCE_CONCURRENCY, (instanceId) =>
+      terminateQuietly(client, instanceId, reason),
+    );
+  }
 }
 
 async function terminateQuietly(client: df.DurableClient, instanceId: string, reason: string) {
