@@ -118,20 +118,26 @@ rm -f "$out_file"
 wait
 
 failed=0
-for step in build lint; do
-  rc="$(cat "$scratch/$step.rc")"
-  if [[ -s "$scratch/$step.out" ]]; then
-    cat "$scratch/$step.out" >&2
+# Prints a step's output and records whether it failed: a non-zero exit code, or any diagnostic of
+# level Warning or Error in its output.
+report() {
+  local label="$1" rc="$2" output="$3"
+  if [[ -s "$output" ]]; then
+    cat "$output" >&2
   fi
   if [[ "$rc" -ne 0 ]]; then
-    log "bicep $step failed (exit code $rc)"
+    log "bicep $label failed (exit code $rc)"
     failed=1
-  elif grep -Eq ' : (Warning|Error) ' "$scratch/$step.out"; then
-    log "bicep $step reported warnings"
+  elif grep -Eq ' : (Warning|Error) ' "$output"; then
+    log "bicep $label reported warnings"
     failed=1
   else
-    log "bicep $step ok"
+    log "bicep $label ok"
   fi
+}
+
+for step in build lint; do
+  report "$step" "$(cat "$scratch/$step.rc")" "$scratch/$step.out"
 done
 
 # ---------- parameter files (deployment shapes) ----------
@@ -152,18 +158,7 @@ for param_file in "${shapes[@]}"; do
     else
       "$bicep" lint "$param_file" > "$scratch/$shape.$step.out" 2>&1 || rc=$?
     fi
-    if [[ -s "$scratch/$shape.$step.out" ]]; then
-      cat "$scratch/$shape.$step.out" >&2
-    fi
-    if [[ "$rc" -ne 0 ]]; then
-      log "bicep $step $shape failed (exit code $rc)"
-      failed=1
-    elif grep -Eq ' : (Warning|Error) ' "$scratch/$shape.$step.out"; then
-      log "bicep $step $shape reported warnings"
-      failed=1
-    else
-      log "bicep $step $shape ok"
-    fi
+    report "$step $shape" "$rc" "$scratch/$shape.$step.out"
   done
 done
 
