@@ -4,6 +4,9 @@
 #   bash scripts/infra-check.sh [TEMPLATE]     (default: infra/main.bicep)
 #
 # The ARM JSON goes to <template dir>/build/<template name>.json (infra/build/main.json by default).
+# Every parameter file <name>.bicepparam next to the template that is `using` it is one deployment
+# shape (infra/: main = the default, private = private networking); each is compiled with
+# `bicep build-params` against the template to <template dir>/build/<name>.parameters.json and linted.
 # The CLI used is, in this order: $BICEP_CLI, `bicep` on PATH, or the pinned version from the NuGet
 # package Azure.Bicep.CommandLine.<rid>, restored once with `dotnet restore` into infra/.bicep-cli/.
 # Linter levels come from the bicepconfig.json next to the template (infra/bicepconfig.json raises the
@@ -115,20 +118,48 @@ rm -f "$out_file"
 wait
 
 failed=0
-for step in build lint; do
-  rc="$(cat "$scratch/$step.rc")"
-  if [[ -s "$scratch/$step.out" ]]; then
-    cat "$scratch/$step.out" >&2
+# Prints a step's output and records whether it failed: a non-zero exit code, or any diagnostic of
+# level Warning or Error in its output.
+report() {
+  local label="$1" rc="$2" output="$3"
+  if [[ -s "$output" ]]; then
+    cat "$output" >&2
   fi
   if [[ "$rc" -ne 0 ]]; then
-    log "bicep $step failed (exit code $rc)"
+    log "bicep $label failed (exit code $rc)"
     failed=1
-  elif grep -Eq ' : (Warning|Error) ' "$scratch/$step.out"; then
-    log "bicep $step reported warnings"
+  elif grep -Eq ' : (Warning|Error) ' "$output"; then
+    log "bicep $label reported warnings"
     failed=1
   else
-    log "bicep $step ok"
+    log "bicep $label ok"
   fi
+}
+
+for step in build lint; do
+  report "$step" "$(cat "$scratch/$step.rc")" "$scratch/$step.out"
+done
+
+# ---------- parameter files (deployment shapes) ----------
+shapes=()
+for param_file in "$template_dir"/*.bicepparam; do
+  [[ -e "$param_file" ]] || continue
+  grep -Eq "^using +'(\./)?$template_name\.bicep'" "$param_file" || continue
+  shapes+=("$param_file")
+done
+for param_file in "${shapes[@]}"; do
+  shape="$(basename "$param_file" .bicepparam)"
+  shape_out="$out_dir/$shape.parameters.json"
+  rm -f "$shape_out"
+  for step in build-params lint; do
+    rc=0
+    if [[ "$step" == build-params ]]; then
+      "$bicep" build-params "$param_file" --outfile "$shape_out" > "$scratch/$shape.$step.out" 2>&1 || rc=$?
+    else
+      "$bicep" lint "$param_file" > "$scratch/$shape.$step.out" 2>&1 || rc=$?
+    fi
+    report "$step $shape" "$rc" "$scratch/$shape.$step.out"
+  done
 done
 
 if [[ $failed -ne 0 ]]; then
@@ -136,4 +167,4 @@ if [[ $failed -ne 0 ]]; then
   log "FAILED: $template"
   exit 1
 fi
-log "passed: $template -> $out_file"
+log "passed: $template -> $out_file (shapes: ${#shapes[@]})"

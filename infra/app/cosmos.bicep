@@ -36,6 +36,9 @@ param capacityMode string
 @minValue(1000)
 param autoscaleMaxThroughput int
 
+@description('false: the account refuses public network traffic and is reached through its private endpoint only.')
+param publicNetworkAccess bool
+
 var isServerless = capacityMode == 'serverless'
 
 resource account 'Microsoft.DocumentDB/databaseAccounts@2025-10-15' = {
@@ -65,7 +68,7 @@ resource account 'Microsoft.DocumentDB/databaseAccounts@2025-10-15' = {
     disableLocalAuth: true
     disableKeyBasedMetadataWriteAccess: true
     minimalTlsVersion: 'Tls12'
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
     enableAutomaticFailover: false
     enableMultipleWriteLocations: false
   }

@@ -1,4 +1,4 @@
-// Function App on the Flex Consumption plan (FC1), Linux, Node.js.
+// Function App on the Flex Consumption plan (FC1), Linux, Node.js 22.
 // The deployment package is read from a blob container with the user-assigned identity, and every
 // connection (AzureWebJobsStorage, Application Insights, Cosmos DB, export storage) is identity-based.
 
@@ -20,21 +20,14 @@ param identityId string
 @description('Client id of the user-assigned managed identity.')
 param identityClientId string
 
-@description('Storage account used as AzureWebJobsStorage and for the deployment package.')
-param storageAccountName string
+@description('Storage account of the Functions host: AzureWebJobsStorage and the deployment package.')
+param hostStorageAccountName string
 
 @description('Blob container that holds the deployment package.')
 param deploymentContainerName string
 
 @description('Application Insights component that receives the telemetry.')
 param applicationInsightsName string
-
-@description('Node.js major version of the Functions runtime.')
-@allowed([
-  '20'
-  '22'
-])
-param nodeVersion string
 
 @description('Memory of each instance in MB.')
 @allowed([
@@ -49,11 +42,17 @@ param instanceMemoryMB int
 @maxValue(1000)
 param maximumInstanceCount int
 
+@description('FHIR base URL the app links to; empty: https://<default host name>/api.')
+param publicBaseUrl string
+
+@description('Subnet (delegated to Microsoft.App/environments) the app joins; empty: no virtual network.')
+param subnetId string
+
 @description('The app\'s own settings, merged over the platform settings.')
 param appSettings object
 
 resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
-  name: storageAccountName
+  name: hostStorageAccountName
 }
 
 resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
@@ -74,10 +73,14 @@ resource plan 'Microsoft.Web/serverfarms@2025-03-01' = {
   }
 }
 
+// Links are built on this URL and never on a request's Host header.
+var baseUrl = empty(publicBaseUrl) ? 'https://${functionApp.properties.defaultHostName}/api' : publicBaseUrl
+
 // Settings of the host itself: storage and telemetry through the managed identity, no secrets.
 // (Flex Consumption takes the runtime from functionAppConfig, so FUNCTIONS_WORKER_RUNTIME and
 // FUNCTIONS_EXTENSION_VERSION must not be set.)
 var platformSettings = {
+  PUBLIC_BASE_URL: baseUrl
   AzureWebJobsStorage__accountName: storage.name
   AzureWebJobsStorage__credential: 'managedidentity'
   AzureWebJobsStorage__clientId: identityClientId
@@ -100,10 +103,10 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
     serverFarmId: plan.id
     httpsOnly: true
     publicNetworkAccess: 'Enabled'
+    virtualNetworkSubnetId: empty(subnetId) ? null : subnetId
     siteConfig: {
       minTlsVersion: '1.2'
       scmMinTlsVersion: '1.2'
-      ftpsState: 'Disabled'
       http20Enabled: true
     }
     functionAppConfig: {
@@ -123,7 +126,7 @@ resource functionApp 'Microsoft.Web/sites@2025-03-01' = {
       }
       runtime: {
         name: 'node'
-        version: nodeVersion
+        version: '22'
       }
     }
   }
@@ -154,3 +157,4 @@ resource scmBasicAuth 'Microsoft.Web/sites/basicPublishingCredentialsPolicies@20
 
 output functionAppName string = functionApp.name
 output defaultHostName string = functionApp.properties.defaultHostName
+output publicBaseUrl string = baseUrl

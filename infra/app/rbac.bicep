@@ -8,8 +8,11 @@ param principalId string
 @description('Resource id of the same identity; known before deployment, so it keys the assignment names.')
 param identityResourceId string
 
-@description('Storage account that holds the task hub, the deployment package and the exports.')
-param storageAccountName string
+@description('Storage account of the Functions host: durable task hub and deployment package.')
+param hostStorageAccountName string
+
+@description('Storage account of the export files and anonymization configurations.')
+param exportStorageAccountName string
 
 @description('Cosmos DB account of the job records (and of the FHIR resources with the Cosmos source).')
 param cosmosAccountName string
@@ -18,18 +21,26 @@ param cosmosAccountName string
 param applicationInsightsName string
 
 // Built-in Azure RBAC role definitions (control-plane roles with data actions).
-var storageRoles = {
+// The host account: Storage Blob Data Owner is what the Functions docs name for identity-based host
+// storage (the host creates its containers), queues and tables carry the durable task hub.
+var hostStorageRoles = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b'
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88'
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3'
 }
+// The export account: read, write and delete blobs, and user delegation keys for SAS links.
+var storageBlobDataContributorRoleId = 'ba92f5b4-2d11-453d-a403-e96b0029c9fe'
 var monitoringMetricsPublisherRoleId = '3913510d-42f4-4e42-8a64-420c390055eb'
 
 // Cosmos DB data-plane role (not an Azure RBAC role): Cosmos DB Built-in Data Contributor.
 var cosmosDataContributorRoleId = '00000000-0000-0000-0000-000000000002'
 
-resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
-  name: storageAccountName
+resource hostStorage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
+  name: hostStorageAccountName
+}
+
+resource exportStorage 'Microsoft.Storage/storageAccounts@2025-06-01' existing = {
+  name: exportStorageAccountName
 }
 
 resource cosmos 'Microsoft.DocumentDB/databaseAccounts@2025-10-15' existing = {
@@ -40,12 +51,12 @@ resource appInsights 'Microsoft.Insights/components@2020-02-02' existing = {
   name: applicationInsightsName
 }
 
-// Blob (host leases, task hub large messages, deployment package, export files),
+// Blob (host leases, task hub large messages, deployment package),
 // queue (durable control and work-item queues) and table (history, instances) access.
-resource storageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
-  for role in items(storageRoles): {
-    name: guid(storage.id, identityResourceId, role.value)
-    scope: storage
+resource hostStorageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01' = [
+  for role in items(hostStorageRoles): {
+    name: guid(hostStorage.id, identityResourceId, role.value)
+    scope: hostStorage
     properties: {
       principalId: principalId
       principalType: 'ServicePrincipal'
@@ -54,6 +65,17 @@ resource storageAssignments 'Microsoft.Authorization/roleAssignments@2022-04-01'
     }
   }
 ]
+
+resource exportStorageAssignment 'Microsoft.Authorization/roleAssignments@2022-04-01' = {
+  name: guid(exportStorage.id, identityResourceId, storageBlobDataContributorRoleId)
+  scope: exportStorage
+  properties: {
+    principalId: principalId
+    principalType: 'ServicePrincipal'
+    roleDefinitionId: subscriptionResourceId('Microsoft.Authorization/roleDefinitions', storageBlobDataContributorRoleId)
+    description: 'durable-fhir-export: storageBlobDataContributor (exports)'
+  }
+}
 
 // Entra-authenticated ingestion into Application Insights (DisableLocalAuth is on).
 resource metricsPublisher 'Microsoft.Authorization/roleAssignments@2022-04-01' = {

@@ -1,5 +1,5 @@
-// Storage account shared by the Functions host (durable task hub: blobs, queues, tables),
-// the Flex Consumption deployment package and the NDJSON export files.
+// One storage account with its blob containers: used twice, for the Functions host (durable task
+// hub, deployment package) and for the exports (NDJSON files, anonymization configurations).
 // Shared-key access is disabled: every client authenticates with Entra ID.
 
 @description('Azure region of the resources.')
@@ -13,15 +13,18 @@ param tags object
 @maxLength(24)
 param storageAccountName string
 
-@description('Blob container that holds the Flex Consumption deployment package.')
-param deploymentContainerName string
+@description('Blob containers to create.')
+param containerNames string[]
 
-@description('Blob container that receives the NDJSON export files.')
-param exportContainerName string
+@description('Containers whose blobs the lifecycle policy deletes after expiryDays (a subset of containerNames; empty: no policy).')
+param expiringContainerNames string[]
 
-@description('Days after their last modification when export files are deleted by the lifecycle policy.')
+@description('Days after their last modification when blobs in the expiring containers are deleted.')
 @minValue(1)
-param exportRetentionDays int
+param expiryDays int
+
+@description('false: the account refuses public network traffic and is reached through private endpoints only.')
+param publicNetworkAccess bool
 
 @description('Redundancy of the account.')
 @allowed([
@@ -48,10 +51,10 @@ resource storage 'Microsoft.Storage/storageAccounts@2025-06-01' = {
     defaultToOAuthAuthentication: true
     minimumTlsVersion: 'TLS1_2'
     supportsHttpsTrafficOnly: true
-    publicNetworkAccess: 'Enabled'
+    publicNetworkAccess: publicNetworkAccess ? 'Enabled' : 'Disabled'
     networkAcls: {
       bypass: 'AzureServices'
-      defaultAction: 'Allow'
+      defaultAction: publicNetworkAccess ? 'Allow' : 'Deny'
     }
     encryption: {
       keySource: 'Microsoft.Storage'
@@ -81,27 +84,24 @@ resource blobService 'Microsoft.Storage/storageAccounts/blobServices@2025-06-01'
   }
 }
 
-resource deploymentContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {
-  parent: blobService
-  name: deploymentContainerName
-  properties: {
-    publicAccess: 'None'
+resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = [
+  for name in containerNames: {
+    parent: blobService
+    name: name
+    properties: {
+      publicAccess: 'None'
+    }
   }
-}
+]
 
-resource exportContainer 'Microsoft.Storage/storageAccounts/blobServices/containers@2025-06-01' = {
-  parent: blobService
-  name: exportContainerName
-  properties: {
-    publicAccess: 'None'
-  }
-}
-
-// Safety net behind the app's own clean-up: whatever an export left behind in the export
-// container is removed once it is older than the retention period.
-resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2025-06-01' = {
+// Safety net behind the app's own clean-up: whatever an export left behind in an export container
+// is removed once it is older than the retention period.
+resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2025-06-01' = if (!empty(expiringContainerNames)) {
   parent: storage
   name: 'default'
+  dependsOn: [
+    containers
+  ]
   properties: {
     policy: {
       rules: [
@@ -114,24 +114,22 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2025-06
               blobTypes: [
                 'blockBlob'
               ]
-              prefixMatch: [
-                '${exportContainer.name}/'
-              ]
+              prefixMatch: [for name in expiringContainerNames: '${name}/']
             }
             actions: {
               baseBlob: {
                 delete: {
-                  daysAfterModificationGreaterThan: exportRetentionDays
+                  daysAfterModificationGreaterThan: expiryDays
                 }
               }
               snapshot: {
                 delete: {
-                  daysAfterCreationGreaterThan: exportRetentionDays
+                  daysAfterCreationGreaterThan: expiryDays
                 }
               }
               version: {
                 delete: {
-                  daysAfterCreationGreaterThan: exportRetentionDays
+                  daysAfterCreationGreaterThan: expiryDays
                 }
               }
             }
@@ -144,5 +142,3 @@ resource lifecycle 'Microsoft.Storage/storageAccounts/managementPolicies@2025-06
 
 output storageAccountName string = storage.name
 output blobEndpoint string = storage.properties.primaryEndpoints.blob
-output deploymentContainerName string = deploymentContainer.name
-output exportContainerName string = exportContainer.name

@@ -64,8 +64,11 @@ export function allResources(template: ArmTemplate, modulePath: string[] = []): 
   return found;
 }
 
+/** The resources of a type that the template deploys (not those it only refers to with `existing`). */
 export function ofType(template: ArmTemplate, type: string): Located[] {
-  return allResources(template).filter((l) => l.resource.type.toLowerCase() === type.toLowerCase());
+  return allResources(template).filter(
+    (l) => l.resource.type.toLowerCase() === type.toLowerCase() && l.resource.existing !== true,
+  );
 }
 
 export function onlyOne(template: ArmTemplate, type: string): Located {

@@ -20,11 +20,30 @@ import { WORKER_NODE_ARGUMENTS } from '../../dev/runtime/workerArguments';
 
 const ROLES = {
   storageBlobDataOwner: 'b7e6dc6d-f1e8-4753-8033-0f276bb0955b',
+  storageBlobDataContributor: 'ba92f5b4-2d11-453d-a403-e96b0029c9fe',
   storageQueueDataContributor: '974c5e8b-45b9-4653-ba55-5f855dd0fb88',
   storageTableDataContributor: '0a9a7e1f-b9d0-4cc4-a60d-0319b160aaa3',
   monitoringMetricsPublisher: '3913510d-42f4-4e42-8a64-420c390055eb',
   cosmosBuiltInDataContributor: '00000000-0000-0000-0000-000000000002',
+  owner: '8e3af657-a8ff-443c-a75c-2fe8c4bcb635',
+  contributor: 'b24988ac-6180-42ed-9ca6-ee1c7c0dfeab',
 };
+
+// Site properties that Flex Consumption does not support ("Flex Consumption plan deprecations" of
+// the Functions app settings reference); functionAppConfig replaces them.
+const FLEX_UNSUPPORTED_SITE_CONFIG = [
+  'ftpsState',
+  'alwaysOn',
+  'linuxFxVersion',
+  'windowsFxVersion',
+  'netFrameworkVersion',
+  'javaVersion',
+  'powerShellVersion',
+  'use32BitWorkerProcess',
+  'functionAppScaleLimit',
+  'minimumElasticInstanceCount',
+  'preWarmedInstanceCount',
+];
 
 const REQUIRED_SETTINGS = [
   'AzureWebJobsStorage__accountName',
@@ -38,6 +57,8 @@ const REQUIRED_SETTINGS = [
   'COSMOS_RESOURCES_CONTAINER',
   'EXPORT_STORAGE_ACCOUNT_URL',
   'EXPORT_CONTAINER',
+  'EXPORT_ALLOWED_CONTAINERS',
+  'PUBLIC_BASE_URL',
   'AZURE_CLIENT_ID',
   'SOURCE_KIND',
   'FHIR_SOURCE_URL',
@@ -94,7 +115,7 @@ function appSettings(): Record<string, unknown> {
   >;
   const own = (parameters.appSettings?.value ?? {}) as Record<string, unknown>;
   // The identity client id handed to the module is the user-assigned identity's.
-  expect(String(parameters.identityClientId?.value)).toMatch(/userAssignedIdentities.*clientId/);
+  expect(String(parameters.identityClientId?.value)).toMatch(/reference\('identity'\)\.clientId/);
   return { ...platform, ...own };
 }
 
@@ -122,9 +143,12 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
       expect(String(settings.APPLICATIONINSIGHTS_CONNECTION_STRING)).toMatch(
         /Microsoft\.Insights\/components.*ConnectionString$/,
       );
-      expect(String(settings.AZURE_CLIENT_ID)).toMatch(/userAssignedIdentities/);
+      expect(String(settings.AZURE_CLIENT_ID)).toBe("[reference('identity').clientId]");
       expect(settings.AUTH_MODE).toBe('jwt');
-      expect(String(settings.EXPORT_STORAGE_ACCOUNT_URL)).toMatch(/blobEndpoint/);
+      expect(String(settings.EXPORT_STORAGE_ACCOUNT_URL)).toMatch(
+        /reference\('exportStorage'\).*blobEndpoint/,
+      );
+      expect(String(settings.AzureWebJobsStorage__accountName)).toBe("parameters('hostStorageAccountName')");
       expect(String(settings.COSMOS_ENDPOINT)).toMatch(/outputs\.endpoint/);
       for (const [name, value] of Object.entries(settings)) {
         for (const pattern of SECRET_PATTERNS)
@@ -162,18 +186,25 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
       expect([...modules]).toEqual(['rbac']);
     });
 
-    it('then the storage roles are assigned on the storage account', () => {
-      const onStorage = ofType(main, 'Microsoft.Authorization/roleAssignments').filter((l) =>
-        String(l.resource.scope).includes('Microsoft.Storage/storageAccounts'),
-      );
-      const guids = onStorage.flatMap(roleGuids);
-      expect(guids).toEqual(
-        expect.arrayContaining([
+    it('then the host account gets blob owner, queue and table roles and the export account blob contributor only', () => {
+      const onStorage = (account: string) =>
+        ofType(main, 'Microsoft.Authorization/roleAssignments').filter((l) =>
+          String(l.resource.scope).includes(`parameters('${account}')`),
+        );
+      expect(onStorage('hostStorageAccountName').flatMap(roleGuids).sort()).toEqual(
+        [
           ROLES.storageBlobDataOwner,
           ROLES.storageQueueDataContributor,
           ROLES.storageTableDataContributor,
-        ]),
+        ].sort(),
       );
+      expect(onStorage('exportStorageAccountName').flatMap(roleGuids)).toEqual([
+        ROLES.storageBlobDataContributor,
+      ]);
+      // Never a control-plane Owner or Contributor on an account.
+      const all = ofType(main, 'Microsoft.Authorization/roleAssignments').flatMap(roleGuids);
+      expect(all).not.toContain(ROLES.owner);
+      expect(all).not.toContain(ROLES.contributor);
     });
 
     it('then Monitoring Metrics Publisher is assigned on Application Insights', () => {
@@ -195,7 +226,11 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
         (l) => l.resource.name === 'rbac',
       );
       const parameters = rbacDeployment?.resource.properties?.parameters as Record<string, { value: string }>;
-      expect(parameters.principalId.value).toMatch(/Microsoft\.ManagedIdentity\/userAssignedIdentities/);
+      expect(parameters.principalId.value).toBe("[reference('identity').principalId]");
+      expect(main.resources).toHaveProperty(
+        'identity.type',
+        'Microsoft.ManagedIdentity/userAssignedIdentities',
+      );
       for (const located of assignments()) {
         expect(props(located).principalId).toBe("[parameters('principalId')]");
         expect(located.resource.name).toMatch(/guid\(/);
@@ -213,12 +248,18 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
       expect(props(plan).reserved).toBe(true);
     });
 
-    it('then it is HTTPS only with TLS 1.2 and FTPS disabled', () => {
+    it('then it is HTTPS only with TLS 1.2, sets no property Flex Consumption rejects, and basic publishing is off', () => {
       const site = onlyOne(main, 'Microsoft.Web/sites');
       expect(props(site).httpsOnly).toBe(true);
       const siteConfig = props(site).siteConfig as Json;
       expect(siteConfig.minTlsVersion).toBe('1.2');
-      expect(siteConfig.ftpsState).toBe('Disabled');
+      for (const name of FLEX_UNSUPPORTED_SITE_CONFIG) {
+        expect(siteConfig).not.toHaveProperty(name);
+        expect(props(site)).not.toHaveProperty(name);
+      }
+      expect(ofType(main, 'Microsoft.Web/sites/config').map((l) => l.resource.name)).toEqual([
+        expect.stringContaining('appsettings'),
+      ]);
       const basicAuth = ofType(main, 'Microsoft.Web/sites/basicPublishingCredentialsPolicies');
       expect(basicAuth).toHaveLength(2);
       for (const policy of basicAuth) expect(props(policy).allow).toBe(false);
@@ -233,36 +274,64 @@ describe('Given the compiled ARM template of infra/main.bicep', () => {
       };
       expect(config.deployment.storage.type).toBe('blobContainer');
       expect(config.deployment.storage.authentication.type).toBe('UserAssignedIdentity');
-      expect(config.runtime.name).toBe('node');
+      expect(config.runtime).toEqual({ name: 'node', version: '22' });
       expect(config.scaleAndConcurrency.instanceMemoryMB).toMatch(/parameters\('instanceMemoryMB'\)/);
       expect(config.scaleAndConcurrency.maximumInstanceCount).toMatch(/parameters\('maximumInstanceCount'\)/);
       expect((site.resource.identity as Json).type).toBe('UserAssigned');
     });
 
-    it('then Node 22, memory and scale-out are parameters of main with defaults', () => {
-      expect(main.parameters?.nodeVersion.defaultValue).toBe('22');
+    it('then Node 22 is fixed, memory and scale-out are parameters of main with defaults', () => {
+      expect(main.parameters).not.toHaveProperty('nodeVersion');
       expect(main.parameters?.instanceMemoryMB.defaultValue).toBe(2048);
       expect(main.parameters?.maximumInstanceCount.defaultValue).toEqual(expect.any(Number));
     });
   });
 
-  describe('When the storage account is read', () => {
-    it('then it refuses shared keys, public blobs, plain HTTP and old TLS', () => {
-      const storage = onlyOne(main, 'Microsoft.Storage/storageAccounts');
-      const p = props(storage);
-      expect(p.allowSharedKeyAccess).toBe(false);
-      expect(p.allowBlobPublicAccess).toBe(false);
-      expect(p.minimumTlsVersion).toBe('TLS1_2');
-      expect(p.supportsHttpsTrafficOnly).toBe(true);
+  describe('When the storage accounts are read', () => {
+    it('then there are two (host and exports), each refusing shared keys, public blobs, plain HTTP and old TLS', () => {
+      const accounts = ofType(main, 'Microsoft.Storage/storageAccounts').filter(
+        (l) => (l.resource as { existing?: boolean }).existing !== true,
+      );
+      expect(accounts.map((l) => l.modulePath.join('/')).sort()).toEqual(['exportStorage', 'hostStorage']);
+      for (const storage of accounts) {
+        const p = props(storage);
+        expect(p.allowSharedKeyAccess).toBe(false);
+        expect(p.allowBlobPublicAccess).toBe(false);
+        expect(p.minimumTlsVersion).toBe('TLS1_2');
+        expect(p.supportsHttpsTrafficOnly).toBe(true);
+      }
     });
 
-    it('then a lifecycle rule deletes export files after the retention days', () => {
-      const policy = onlyOne(main, 'Microsoft.Storage/storageAccounts/managementPolicies');
-      const text = JSON.stringify(props(policy));
+    it('then the export account holds the export and anonymization containers, the host account the package', () => {
+      const moduleParameters = (name: string) =>
+        ofType(main, 'Microsoft.Resources/deployments').find((l) => l.resource.name === name)?.resource
+          .properties?.parameters as Record<string, { value: unknown }>;
+      const exportParams = moduleParameters('exportStorage');
+      expect(String(exportParams.containerNames.value)).toMatch(
+        /exportContainerNames.*anonymizationContainerName/,
+      );
+      expect(String(exportParams.expiringContainerNames.value)).toBe("[variables('exportContainerNames')]");
+      expect(main.variables?.exportContainerNames).toMatch(
+        /exportContainerName.*exportAllowedContainerNames/,
+      );
+      const hostParams = moduleParameters('hostStorage');
+      expect(JSON.stringify(hostParams.containerNames.value)).toMatch(/deploymentContainer/);
+      expect(hostParams.expiringContainerNames.value).toEqual([]);
+      expect(main.parameters?.anonymizationContainerName.defaultValue).toBe('anonymization');
+    });
+
+    it('then a lifecycle rule deletes the files of every expiring container after the retention days', () => {
+      const policies = ofType(main, 'Microsoft.Storage/storageAccounts/managementPolicies');
+      // One declaration, used by both storage modules; the host's has no expiring containers.
+      expect(policies).toHaveLength(2);
+      const text = JSON.stringify(props(policies[0]));
       expect(text).toMatch(/prefixMatch/);
-      expect(text).toMatch(/exportContainerName/);
+      expect(text).toMatch(/expiringContainerNames/);
       expect(text).toMatch(/daysAfterModificationGreaterThan/);
-      expect(text).toMatch(/parameters\('exportRetentionDays'\)/);
+      expect(text).toMatch(/parameters\('expiryDays'\)/);
+      expect(String(policies[0].resource.condition)).toMatch(
+        /empty\(parameters\('expiringContainerNames'\)\)/,
+      );
     });
   });
 
