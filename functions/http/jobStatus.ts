@@ -63,7 +63,7 @@ async function deleteJob(
   return handled(context, async () => {
     const services = await getServices();
     const principal = await principalOf(request);
-    await cancelJob(services.exportDeps, request.params.jobId, principal, (job) =>
+    const files = await cancelJob(services.exportDeps, request.params.jobId, principal, (job) =>
       stopJobInstances(client, job, 'Export cancelled by the client'),
     );
     return fhirJson(202, {
@@ -72,7 +72,10 @@ async function deleteJob(
         {
           severity: 'information',
           code: 'informational',
-          diagnostics: 'Export cancelled; its files are deleted.',
+          diagnostics:
+            files === 'deleted'
+              ? 'Export cancelled; its files are deleted.'
+              : 'Export cancelled; its files are deleted once storage can be reached again.',
         },
       ],
     });

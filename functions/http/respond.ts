@@ -2,7 +2,8 @@
 import type { HttpRequest, HttpResponseInit, InvocationContext } from '@azure/functions';
 import type { Principal } from '../../src/auth';
 import { getServices } from '../../src/services';
-import { ExportError } from '../../src/export/errors';
+import { DestinationConnectionError, ExportError } from '../../src/export/errors';
+import { networkCodeOf } from '../../src/export/failureTable';
 import { operationOutcome } from '../../src/export/operationOutcome';
 import { publicBaseUrl } from '../../src/http/publicBaseUrl';
 import { platformSettingsFromEnv } from '../../src/settings/hostSettings';
@@ -22,6 +23,14 @@ export function fhirJson(
  * says nothing about the cause (the details go to the log, never to the client).
  */
 export function errorResponse(error: unknown, context: InvocationContext): HttpResponseInit {
+  if (isPassingFault(error)) {
+    context.warn('A request failed on a network fault', error);
+    const outcome = operationOutcome(
+      'The service cannot reach its storage just now; retry shortly.',
+      'transient',
+    );
+    return fhirJson(503, outcome, { 'Retry-After': String(PASSING_FAULT_RETRY_SECONDS) });
+  }
   if (error instanceof ExportError) {
     const headers: Record<string, string> = {};
     const retryAfter = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
@@ -34,6 +43,18 @@ export function errorResponse(error: unknown, context: InvocationContext): HttpR
   }
   context.error('Unhandled error', error);
   return fhirJson(500, operationOutcome('Unknown error', 'exception', 'fatal'));
+}
+
+/** How long a client waits after a 503 for a network fault of the service's own storage. */
+const PASSING_FAULT_RETRY_SECONDS = 5;
+
+/**
+ * A network fault between the service and its own storage or job store (a reset, a timeout, an
+ * unreachable account): the request was fine, so the answer is 503 and the client tries again.
+ */
+function isPassingFault(error: unknown): boolean {
+  if (error instanceof DestinationConnectionError) return error.unreachable;
+  return !(error instanceof ExportError) && networkCodeOf(error) !== undefined;
 }
 
 /** The FHIR base URL links are built on (see src/http/publicBaseUrl.ts); a 400 for a refused Host. */

@@ -133,7 +133,11 @@ export function toDestinationError(err: unknown, what: string): DestinationConne
   }
   const code = networkCode(err);
   if (code)
-    return new DestinationConnectionError(`${what}: the storage account cannot be reached (${code})`, 400);
+    return new DestinationConnectionError(
+      `${what}: the storage account cannot be reached (${code})`,
+      400,
+      true,
+    );
   return undefined;
 }
 

@@ -53,12 +53,17 @@ export class ServiceUnavailableError extends ExportError {
   }
 }
 
-/** The export destination (Blob Storage) cannot be reached or refuses us. */
+/**
+ * The export destination (Blob Storage) cannot be reached or refuses us. `unreachable` says it was a
+ * network fault, which a job treats as a wrong destination (400, as the FHIR server does) but a
+ * request being answered now treats as passing (503).
+ */
 export class DestinationConnectionError extends ExportError {
   override readonly issueCode = 'exception';
   constructor(
     message: string,
     readonly statusCode: number = 400,
+    readonly unreachable = false,
   ) {
     super(message);
   }

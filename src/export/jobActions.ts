@@ -5,7 +5,7 @@
 import { blockId } from '../destination/blockIds';
 import { mapWithConcurrency } from '../util/concurrency';
 import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
-import { JobConflictError, NotFoundError } from './errors';
+import { DestinationConnectionError, JobConflictError, NotFoundError } from './errors';
 import { jobCancelled, jobCompleted, jobFailed, jobStarted } from './exportTelemetry';
 import { classifyError, during, OPERATIONS } from './failureMapping';
 import { assertTransition, isActiveStatus, isExpired, isFinalStatus } from './jobLifecycle';
@@ -244,12 +244,15 @@ export async function failJob(deps: ExportDeps, jobId: string, failure: FailureD
  * caller stop the orchestrations (only of a job that was still Queued or Running: a finished job has
  * none left), then deletes the files.
  */
+/** What a cancel did with the job's files: deleted them, or left them to the sweeper. */
+export type CancelledFiles = 'deleted' | 'pending';
+
 export async function cancelJob(
   deps: ExportDeps,
   jobId: string,
   caller: JobCaller,
   stopOrchestrations: (job: ExportJobRecord) => Promise<void>,
-): Promise<void> {
+): Promise<CancelledFiles> {
   let cancelled: ExportJobRecord | undefined;
   let previousStatus: JobStatus = 'Cancelled';
   if (!isJobId(jobId)) throw new NotFoundError(JOB_NOT_FOUND);
@@ -276,8 +279,16 @@ export async function cancelJob(
   const telemetry = telemetryOf(deps);
   jobCancelled(telemetry, cancelled, previousStatus);
   if (isActiveStatus(previousStatus)) await stopOrchestrations(cancelled);
-  await deleteJobFiles(deps, cancelled);
+  let files: CancelledFiles = 'deleted';
+  try {
+    await deleteJobFiles(deps, cancelled);
+  } catch (error) {
+    if (!(error instanceof DestinationConnectionError && error.unreachable)) throw error;
+    // The cancel stands: the sweeper deletes the files of a cancelled job whose deletion is not recorded.
+    files = 'pending';
+  }
   await telemetry.flush();
+  return files;
 }
 
 /**

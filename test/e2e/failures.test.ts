@@ -9,6 +9,7 @@ import { countJobDocuments, downloadSummary, managementOf } from '../support/e2e
 import { expectedKeys, seedPatients } from '../support/exportFixtures';
 import { startFaultProxy, type FaultProxy } from '../support/faultProxy';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
+import { startTcpFaultProxy } from '../support/tcpFaultProxy';
 import { testConnectionInfo } from '../support/testEnv';
 
 const PATIENTS = 8;
@@ -81,6 +82,47 @@ describe('destination failures', () => {
     const { status, diagnostics } = await expectExportToFail(client, '$export', '_type=Patient');
     expect(status).toBe(403);
     expect(diagnostics).toMatch(/refused access/);
+  });
+
+  it('given a finished export whose storage then cannot be reached, when a file is downloaded, then 503 with Retry-After until storage is back, and a cancel is recorded with its files left to the sweeper', async () => {
+    const info = testConnectionInfo();
+    const blob = new URL(info.blobEndpoint);
+    const proxy = await startTcpFaultProxy({ host: blob.hostname, port: Number(blob.port) });
+    try {
+      const through = new URL(info.blobEndpoint);
+      through.port = String(proxy.port);
+      const connection = info.storageConnectionString.replace(
+        /BlobEndpoint=[^;]+/i,
+        `BlobEndpoint=${through.toString().replace(/\/$/, '')}`,
+      );
+      const client = await appWithStorage(connection);
+      const kickoff = await client.kickoff('$export', {
+        query: '_type=Patient',
+        headers: { 'Cache-Control': 'no-cache' },
+      });
+      const manifest = await client.waitForManifest(kickoff.pollUrl as string, { timeoutMs: 60_000 });
+      const fileUrl = manifest.output[0].url;
+
+      proxy.refuse();
+      const download = await fetch(fileUrl);
+      expect(download.status).toBe(503);
+      expect(download.headers.get('retry-after')).toMatch(/^\d+$/);
+      expect(((await download.json()) as Outcome).resourceType).toBe('OperationOutcome');
+      proxy.accept();
+      expect((await client.download(fileUrl)).length).toBeGreaterThan(0);
+
+      // The cancel is recorded whatever storage does; the sweeper deletes the files later.
+      proxy.refuse();
+      const cancel = await fetch(kickoff.pollUrl as string, { method: 'DELETE' });
+      expect(cancel.status).toBe(202);
+      expect(((await cancel.json()) as Outcome).issue[0].diagnostics).toMatch(/once storage can be reached/);
+      proxy.accept();
+      const poll = await fetch(kickoff.pollUrl as string);
+      await poll.arrayBuffer();
+      expect(poll.status).toBe(404);
+    } finally {
+      await proxy.close();
+    }
   });
 });
 

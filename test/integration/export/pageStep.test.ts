@@ -309,7 +309,7 @@ describe('the page step with real adapters', () => {
           cancelled = cancelJob(deps, job.jobId, OWNER, async () => undefined);
       },
     };
-    let cancelled: Promise<void> | undefined;
+    let cancelled: Promise<unknown> | undefined;
     // The probe is synchronous: wait for the cancel inside the store call that follows it.
     const store = cancelling.jobs;
     cancelling.jobs = Object.assign(Object.create(store) as CosmosJobStore, {
