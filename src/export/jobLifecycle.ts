@@ -49,7 +49,10 @@ export function assertTransition(from: JobStatus, to: JobStatus): void {
  * no longer exists (status, download and cancel answer 404).
  */
 export function isExpired(job: ExportJobRecord, now: Date): boolean {
-  return (
-    job.status === 'Completed' && job.expiresAt !== undefined && Date.parse(job.expiresAt) <= now.getTime()
-  );
+  return job.status === 'Completed' && isPastExpiry(job, now);
+}
+
+/** Whether `now` is at or past the job's `expiresAt` (a job without one never expires). */
+export function isPastExpiry(job: ExportJobRecord, now: Date): boolean {
+  return job.expiresAt !== undefined && Date.parse(job.expiresAt) <= now.getTime();
 }

@@ -6,7 +6,7 @@
  */
 import type { ExportDeps } from './exportDeps';
 import { deleteJobFiles, markHistoryPurged } from './jobActions';
-import { isFinalStatus } from './jobLifecycle';
+import { isFinalStatus, isPastExpiry } from './jobLifecycle';
 import type { ExportJobRecord } from './model';
 
 export type RetentionAction = 'filesDeleted' | 'historyPurged';
@@ -14,9 +14,7 @@ export type RetentionAction = 'filesDeleted' | 'historyPurged';
 /** Whether an ended job's files are due for deletion at `now`. */
 export function filesDue(job: ExportJobRecord, now: Date): boolean {
   if (!isFinalStatus(job.status) || job.filesDeletedAt) return false;
-  return (
-    job.status === 'Cancelled' || (job.expiresAt !== undefined && Date.parse(job.expiresAt) <= now.getTime())
-  );
+  return job.status === 'Cancelled' || isPastExpiry(job, now);
 }
 
 /** Whether an ended job's durable history is due for purging at `now`. */

@@ -1,4 +1,5 @@
 /** What every Cosmos DB adapter here needs of a document or an SDK error. */
+import type { Container } from '@azure/cosmos';
 
 /** Properties Cosmos DB adds to every stored document. */
 export const COSMOS_SYSTEM_PROPERTIES = ['_rid', '_self', '_etag', '_attachments', '_ts', '_lsn'] as const;
@@ -18,4 +19,19 @@ export function cosmosStatusOf(err: unknown): number | undefined {
   const e = (err ?? {}) as { code?: unknown; statusCode?: unknown };
   if (typeof e.code === 'number') return e.code;
   return typeof e.statusCode === 'number' ? e.statusCode : undefined;
+}
+
+/** The document `id` of `partitionKey` with its etag, or undefined when there is none (404). */
+export async function readDocument<T extends object>(
+  container: Container,
+  id: string,
+  partitionKey: string,
+): Promise<T | undefined> {
+  try {
+    const { resource } = await container.item(id, partitionKey).read<T>();
+    return resource ? withoutSystemProperties(resource, true) : undefined;
+  } catch (err) {
+    if (cosmosStatusOf(err) === 404) return undefined;
+    throw err;
+  }
 }

@@ -7,7 +7,7 @@
 import type { Container } from '@azure/cosmos';
 import { ServiceUnavailableError } from '../export/errors';
 import type { JobStatus } from '../export/model';
-import { cosmosStatusOf, withoutSystemProperties } from './cosmosDocuments';
+import { cosmosStatusOf, readDocument } from './cosmosDocuments';
 import {
   clientLedgerKey,
   holderFate,
@@ -109,14 +109,8 @@ export class CosmosJobSlots {
     throw new ServiceUnavailableError('Too many exports are starting at once; retry shortly.', 1);
   }
 
-  private async read(key: string): Promise<SlotLedger | undefined> {
-    try {
-      const { resource } = await this.container.item(key, key).read<SlotLedger>();
-      return resource ? withoutSystemProperties(resource, true) : undefined;
-    } catch (err) {
-      if (cosmosStatusOf(err) === 404) return undefined;
-      throw err;
-    }
+  private read(key: string): Promise<SlotLedger | undefined> {
+    return readDocument<SlotLedger>(this.container, key, key);
   }
 
   /** Writes the ledger if nobody changed it since `read`; false when someone did. */

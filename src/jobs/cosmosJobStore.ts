@@ -28,7 +28,7 @@ import { ACTIVE_JOB_STATUSES } from '../export/jobLifecycle';
 import { progressDocumentId, type ExportJobRecord, type ProgressDocument } from '../export/model';
 import type { JobStore } from './jobStore';
 import { ensureContainer } from './cosmosClient';
-import { cosmosStatusOf, withoutSystemProperties } from './cosmosDocuments';
+import { cosmosStatusOf, readDocument, withoutSystemProperties } from './cosmosDocuments';
 import { CosmosJobSlots, type CosmosJobSlotsOptions } from './cosmosJobSlots';
 import type { SlotCaps, SlotVerdict } from './jobSlots';
 
@@ -324,14 +324,8 @@ export class CosmosJobStore implements JobStore {
     }
   }
 
-  private async readDoc<T extends object>(id: string, jobId: string): Promise<T | undefined> {
-    try {
-      const { resource } = await this.container.item(id, jobId).read<T>();
-      return resource ? withoutSystemProperties(resource, true) : undefined;
-    } catch (err) {
-      if (cosmosStatusOf(err) === 404) return undefined;
-      throw err;
-    }
+  private readDoc<T extends object>(id: string, jobId: string): Promise<T | undefined> {
+    return readDocument<T>(this.container, id, jobId);
   }
 
   private async queryAll<T>(spec: SqlQuerySpec, partitionKey?: string): Promise<T[]> {

@@ -13,15 +13,10 @@ import {
   startLocalIdentityProvider,
   type LocalIdentityProvider,
 } from '../support/localIdentityProvider';
+import { call as callApi, expectOutcome as outcomeOf, type Answer } from '../support/apiCalls';
 
 const HOST_KEY = 'local-host-key-for-tests';
 const PRINTABLE = /^[\x20-\x7e]*$/;
-
-interface Answer {
-  status: number;
-  headers: Headers;
-  body: string;
-}
 
 describe('security: request abuse against a running app (AUTH_MODE=jwt)', () => {
   let idp: LocalIdentityProvider;
@@ -45,17 +40,8 @@ describe('security: request abuse against a running app (AUTH_MODE=jwt)', () => 
     await idp.close();
   });
 
-  async function call(
-    url: string,
-    init: { method?: string; body?: string; headers?: Record<string, string> } = {},
-  ): Promise<Answer> {
-    const response = await fetch(url, {
-      method: init.method ?? 'GET',
-      headers: { Authorization: `Bearer ${token}`, ...(init.headers ?? {}) },
-      body: init.body,
-    });
-    return { status: response.status, headers: response.headers, body: await response.text() };
-  }
+  const call = (url: string, init: Parameters<typeof callApi>[1] = {}): Promise<Answer> =>
+    callApi(url, { token, ...init });
 
   function kickoff(query = '', prefer = 'respond-async'): Promise<Answer> {
     return call(`${base}/$export${query}`, { headers: { Accept: 'application/fhir+json', Prefer: prefer } });
@@ -69,13 +55,9 @@ describe('security: request abuse against a running app (AUTH_MODE=jwt)', () => 
     return JSON.parse(answer.body) as Record<string, unknown>;
   }
 
+  /** The diagnostics of an OperationOutcome answer with `status`. */
   function expectOutcome(answer: Answer, status: number): string {
-    expect(answer.status).toBe(status);
-    const outcome = JSON.parse(answer.body) as {
-      resourceType: string;
-      issue: Array<{ diagnostics: string }>;
-    };
-    expect(outcome.resourceType).toBe('OperationOutcome');
+    const outcome = outcomeOf(answer, status) as { issue: Array<{ diagnostics: string }> };
     return outcome.issue[0].diagnostics;
   }
 
