@@ -257,6 +257,31 @@ describe('JWT authentication against a local JWKS over loopback', () => {
     await expect(v.verify(idp.sign())).resolves.toBeDefined();
   });
 
+  test('while the JWKS fails, tokens do not each cause a fetch: cold, or stale with invented kids', async () => {
+    idp.failJwksWith(503);
+    const cold = verifier();
+    for (let i = 0; i < 20; i++) {
+      await expect(cold.verify(idp.sign())).rejects.toBeInstanceOf(AuthenticationUnavailableError);
+    }
+    expect(idp.jwksRequests).toBe(1);
+
+    idp.failJwksWith(undefined);
+    const warm = verifier();
+    await warm.verify(idp.sign());
+    const before = idp.jwksRequests;
+    idp.failJwksWith(503);
+    clock += 60_000;
+    for (let i = 0; i < 20; i++) {
+      await expectUnauthorized(warm.verify(idp.sign({}, { kid: `invented-${i}` })), /not known/);
+    }
+    expect(idp.jwksRequests - before).toBe(1);
+  });
+
+  test('a token without kid is verified when the key set holds several keys', async () => {
+    idp.rotateKey({ keepPrevious: true });
+    await expect(verifier().verify(idp.sign({}, { kid: null }))).resolves.toBeDefined();
+  });
+
   test('an RSA key is not used for ES256 and vice versa', async () => {
     const rsaToken = idp.sign().split('.');
     const forged = signJws(
