@@ -1,0 +1,44 @@
+/**
+ * `cryptoHash`: HMAC-SHA256 with the job's key, as lowercase hex. In a reference only the id is
+ * hashed, so references still point at the (equally hashed) ids of the resources they name.
+ */
+import { createHmac } from 'node:crypto';
+import { isResourceTypeName } from '../fhirpath';
+import { readValue, writeValue } from '../nodes';
+import type { NodeMethod } from './method';
+
+export function hmacHex(key: string, value: string): string {
+  return createHmac('sha256', key).update(value, 'utf8').digest('hex');
+}
+
+const LITERAL_REFERENCE =
+  /^((?:https?:\/\/[^?#]*\/)?)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
+const URN = /^(urn:(?:uuid|oid):)(.+)$/;
+
+/** Hashes the id part of `#id`, `[url/]Type/id[/_history/v]`, `urn:uuid:` and `urn:oid:`; others whole. */
+export function hashReference(reference: string, hash: (value: string) => string): string {
+  if (reference.startsWith('#') && reference.length > 1) return `#${hash(reference.slice(1))}`;
+  const urn = URN.exec(reference);
+  if (urn) return urn[1] + hash(urn[2]);
+  const literal = LITERAL_REFERENCE.exec(reference);
+  if (literal && isResourceTypeName(literal[2])) {
+    const [, base, type, id, history = ''] = literal;
+    return `${base}${type}/${hash(id)}${history}`;
+  }
+  return hash(reference);
+}
+
+export function cryptoHashMethod(key: string): NodeMethod {
+  const hash = (value: string): string => hmacHex(key, value);
+  return {
+    wholeSubtree: false,
+    apply(element) {
+      const value = readValue(element);
+      // Numbers and booleans stay: a hex string would not be a valid value of their type.
+      if (typeof value !== 'string') return undefined;
+      const isReference = element.key === 'reference' && element.parent?.type === 'Reference';
+      writeValue(element, isReference ? hashReference(value, hash) : hash(value));
+      return 'CRYTOHASH';
+    },
+  };
+}
