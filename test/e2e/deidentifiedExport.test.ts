@@ -13,7 +13,14 @@ import type { DeidConfigDocument } from '../../src/export/model';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { SMALL_CONFIG, uploadConfig } from '../support/anonymizationConfigs';
 import { AppProcess } from '../support/appProcess';
-import { eventually, jobIdOf, readJobRecord, waitForExit } from '../support/e2eHelpers';
+import {
+  eventually,
+  jobIdOf,
+  readJobRecord,
+  replaceJobRecord,
+  runSweeper,
+  waitForExit,
+} from '../support/e2eHelpers';
 import { downloadAll, seedPatients } from '../support/exportFixtures';
 import { GATED_SOURCE_APP_ENV, startGatedFhirSource, type GatedFhirSource } from '../support/gatedFhirSource';
 import { testConnectionInfo } from '../support/testEnv';
@@ -83,12 +90,17 @@ function expectDeidentified(exported: Exported, manifest: Manifest, source: Reso
 
 async function pinnedDocument(app: AppProcess, jobId: string): Promise<DeidConfigDocument | undefined> {
   const info = testConnectionInfo();
-  const { resource } = await getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
-    .database(app.database)
-    .container('jobs')
-    .item(`${jobId}:deid`, jobId)
-    .read<DeidConfigDocument>();
-  return resource;
+  try {
+    const { resource } = await getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
+      .database(app.database)
+      .container('jobs')
+      .item(`${jobId}:deid`, jobId)
+      .read<DeidConfigDocument>();
+    return resource;
+  } catch (error) {
+    if ((error as { code?: unknown }).code === 404) return undefined;
+    throw error;
+  }
 }
 
 async function kickoff(client: BulkDataClient, config: string, query = ''): Promise<string> {
@@ -154,6 +166,23 @@ describe('de-identified export from the Cosmos DB source', () => {
       app.output,
     ].join('\n');
     for (const key of keys) expect(shown.includes(key)).toBe(false);
+  });
+
+  it('given a de-identified job past its history retention, when the sweeper runs, then its pinned configuration and keys are deleted with its progress', async () => {
+    const config = await uploadConfig(SMALL_CONFIG);
+    const pollUrl = await kickoff(client, config.name, '&_type=Patient');
+    await client.waitForManifest(pollUrl, { timeoutMs: 60_000, maxIntervalMs: 500 });
+    const jobId = jobIdOf(pollUrl);
+    expect(await pinnedDocument(app, jobId)).toBeDefined();
+
+    // Eight days on: past the files' expiry and the history retention (a week).
+    const past = new Date(Date.now() - 8 * 86_400_000).toISOString();
+    await replaceJobRecord(app, { ...(await readJobRecord(app, jobId)), completedAt: past, expiresAt: past });
+    await runSweeper(app);
+    await eventually('the history purged', async () =>
+      (await readJobRecord(app, jobId)).historyPurgedAt ? true : undefined,
+    );
+    expect(await pinnedDocument(app, jobId)).toBeUndefined();
   });
 
   it('given an app killed right after it wrote a de-identified page, when it is restarted, then the files hold the very bytes of an undisturbed run', async () => {
