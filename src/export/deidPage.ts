@@ -82,9 +82,12 @@ export function deidSkipOutcomes(progress: readonly ProgressDocument[]): Operati
     )
     .map(({ type, ruleIndex, reason, count }) => {
       const rule = ruleIndex < 0 ? 'other rules' : `rule ${ruleIndex}`;
-      const resources = count === 1 ? `1 ${type} resource` : `${count} ${type} resources`;
+      const [resources, stubs] =
+        count === 1
+          ? [`1 ${type} resource`, 'a redacted stub']
+          : [`${count} ${type} resources`, 'redacted stubs'];
       return operationOutcome(
-        `${resources} could not be de-identified by ${rule} (${reason}); written as redacted stubs.`,
+        `${resources} could not be de-identified by ${rule} (${reason}); written as ${stubs}.`,
         'processing',
         'warning',
       );
