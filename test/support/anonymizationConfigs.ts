@@ -3,8 +3,6 @@
  * container of the test storage account (shared by every app of a run, so each test names its own).
  */
 import { BlobServiceClient } from '@azure/storage-blob';
-import { getCosmosClient } from '../../src/jobs/cosmosClient';
-import type { AppProcess } from './appProcess';
 import { testConnectionInfo, uniqueName } from './testEnv';
 
 export const ANONYMIZATION_CONTAINER = 'anonymization';
@@ -25,25 +23,6 @@ export async function uploadConfig(
   await configs.createIfNotExists();
   const { etag } = await configs.getBlockBlobClient(name).upload(data, Buffer.byteLength(data));
   return { name, etag: etag as string };
-}
-
-/** How many documents of `docType` the app's jobs container holds (0 when it does not exist yet). */
-export async function countDocuments(app: AppProcess, docType: string): Promise<number> {
-  const info = testConnectionInfo();
-  try {
-    const { resources } = await getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
-      .database(app.database)
-      .container('jobs')
-      .items.query<number>({
-        query: 'SELECT VALUE COUNT(1) FROM c WHERE c.docType = @docType',
-        parameters: [{ name: '@docType', value: docType }],
-      })
-      .fetchAll();
-    return resources[0] ?? 0;
-  } catch (error) {
-    if ((error as { code?: unknown }).code === 404) return 0;
-    throw error;
-  }
 }
 
 /** A small valid configuration: names redacted, ids hashed, dates shifted. */
