@@ -3,13 +3,15 @@
  * wall time, CPU, memory and output are measured and checked against the dataset.
  */
 import { BlobServiceClient } from '@azure/storage-blob';
-import { BulkDataClient } from '../dev/client/bulkDataClient';
+import { readFileSync } from 'node:fs';
+import * as path from 'node:path';
+import { BulkDataClient, type Manifest } from '../dev/client/bulkDataClient';
 import type { RunningAzurite } from '../dev/runtime/emulators';
 import { getCosmosClient } from '../src/jobs/cosmosClient';
 import { startApp, type BenchEngine } from './appProcess';
 import type { WarmUpWindow } from './dataset';
-import { cpuMeter, cpuOfTree, memoryOf } from './processMeter';
-import { MB, coresLine, fmt, log, type ExportFigures } from './report';
+import { cpuMeter, cpuOfTree, memoryOf, type CpuSplit } from './processMeter';
+import { MB, coresLine, fmt, log, type DeidentifiedFigures, type ExportFigures } from './report';
 import { TYPE_PARALLELISM } from './settings';
 import { summariseTrace } from './traceSummary';
 
@@ -38,6 +40,92 @@ async function jobCompletedAt(env: Record<string, string>, jobId: string): Promi
   }
 }
 
+/** One export from kick-off to manifest: its wall time (to the job's own completion stamp) and CPU. */
+async function measuredExport(
+  client: BulkDataClient,
+  label: string,
+  env: Record<string, string>,
+  pid: number,
+  azuritePid: number,
+  query?: string,
+): Promise<{ manifest: Manifest; jobId: string; kickedOffAt: number; seconds: number; cpu: CpuSplit }> {
+  const meter = cpuMeter(azuritePid);
+  const appCpu = cpuOfTree(pid);
+  const started = performance.now();
+  const kickedOffAt = Date.now();
+  const kickoff = await client.kickoff('$export', query ? { query } : {});
+  if (kickoff.status !== 202 || !kickoff.pollUrl)
+    throw new Error(`kick-off answered ${kickoff.status}: ${kickoff.body}`);
+  let lastPrint = 0;
+  const manifest = await client.waitForManifest(kickoff.pollUrl, {
+    timeoutMs: 4 * 3600_000,
+    // Once a second: each poll costs the app job-store reads, and the wall time comes from the
+    // job's own completion stamp, not from when a poll saw it (a real client waits Retry-After).
+    minIntervalMs: 1000,
+    maxIntervalMs: 1000,
+    onProgress: (progress) => {
+      const now = performance.now();
+      if (now - lastPrint < 5000) return;
+      lastPrint = now;
+      const m = memoryOf(pid);
+      log(`${label}: ${progress} | ${fmt((now - started) / 1000, 1)} s | app rss ${fmt(m?.rss ?? 0)} MiB`);
+    },
+  });
+  const polledSeconds = (performance.now() - started) / 1000;
+  const cpu = meter.stop({ app: cpuOfTree(pid) - appCpu });
+  // Wall time from the kick-off to the job's own completion stamp (same clock), so that the
+  // client's poll interval does not add up to half a second; the poll-based time is the fallback.
+  const jobId = kickoff.pollUrl.split('/').pop() ?? '';
+  const completedAt = await jobCompletedAt(env, jobId);
+  const seconds =
+    completedAt !== undefined && completedAt >= kickedOffAt
+      ? (completedAt - kickedOffAt) / 1000
+      : polledSeconds;
+  return { manifest, jobId, kickedOffAt, seconds, cpu };
+}
+
+/**
+ * The same export de-identified by the configuration file `configPath` (uploaded to the
+ * `anonymization` container), in the same warm app process: its rate next to the plain one's.
+ */
+async function deidentifiedExport(
+  client: BulkDataClient,
+  label: string,
+  env: Record<string, string>,
+  pid: number,
+  azurite: RunningAzurite,
+  configPath: string,
+  expectedResources: number,
+  plainRate: number,
+): Promise<DeidentifiedFigures> {
+  const configs = BlobServiceClient.fromConnectionString(azurite.storageConnectionString).getContainerClient(
+    'anonymization',
+  );
+  await configs.createIfNotExists();
+  const name = `bench-${Date.now()}-${path.basename(configPath)}`;
+  const text = readFileSync(configPath);
+  await configs.getBlockBlobClient(name).upload(text, text.length);
+  log(`${label}: de-identified export (${path.basename(configPath)}, same data, same app process)`);
+  const { manifest, seconds, cpu } = await measuredExport(
+    client,
+    label,
+    env,
+    pid,
+    azurite.pid,
+    `_anonymizationConfig=${encodeURIComponent(name)}`,
+  );
+  const resources = manifest.output.reduce((sum, o) => sum + (o.count ?? 0), 0);
+  if (resources !== expectedResources)
+    throw new Error(
+      `${label}: the de-identified export counts ${resources} resources, expected ${expectedResources}`,
+    );
+  const resourcesPerSecond = resources / seconds;
+  log(
+    `${label}: de-identified ${fmt(resourcesPerSecond)} resources/s in ${fmt(seconds, 1)} s (${coresLine(cpu, seconds)}); plain ${fmt(plainRate)} resources/s; ratio ${fmt(resourcesPerSecond / plainRate, 2)}`,
+  );
+  return { seconds, resourcesPerSecond, ratioToPlain: resourcesPerSecond / plainRate, cpu };
+}
+
 /** Starts the app, warms it up, runs and checks one full export, and stops the app. */
 export async function runExport(
   label: string,
@@ -49,6 +137,7 @@ export async function runExport(
   nodeArgs: string[],
   engine: BenchEngine,
   warmUp?: WarmUpWindow,
+  deidConfig?: string,
 ): Promise<ExportFigures> {
   const app = await startApp({
     engine,
@@ -74,38 +163,8 @@ export async function runExport(
     // checkpoints), so the measured export sees a warm app, as a long-running Functions worker
     // would be. The limits warm up on the same window (bench/limits.ts).
     const coldStartSeconds = warmUp ? await warmUpExport(client, warmUp) : undefined;
-    const meter = cpuMeter(azurite.pid);
-    const appCpu = cpuOfTree(pid);
-    const started = performance.now();
-    const kickedOffAt = Date.now();
-    const kickoff = await client.kickoff('$export');
-    if (kickoff.status !== 202 || !kickoff.pollUrl)
-      throw new Error(`kick-off answered ${kickoff.status}: ${kickoff.body}`);
-    let lastPrint = 0;
-    const manifest = await client.waitForManifest(kickoff.pollUrl, {
-      timeoutMs: 4 * 3600_000,
-      // Once a second: each poll costs the app job-store reads, and the wall time comes from the
-      // job's own completion stamp, not from when a poll saw it (a real client waits Retry-After).
-      minIntervalMs: 1000,
-      maxIntervalMs: 1000,
-      onProgress: (progress) => {
-        const now = performance.now();
-        if (now - lastPrint < 5000) return;
-        lastPrint = now;
-        const m = memoryOf(pid);
-        log(`${label}: ${progress} | ${fmt((now - started) / 1000, 1)} s | app rss ${fmt(m?.rss ?? 0)} MiB`);
-      },
-    });
-    const polledSeconds = (performance.now() - started) / 1000;
-    const cpu = meter.stop({ app: cpuOfTree(pid) - appCpu });
-    // Wall time from the kick-off to the job's own completion stamp (same clock), so that the
-    // client's poll interval does not add up to half a second; the poll-based time is the fallback.
-    const jobId = kickoff.pollUrl.split('/').pop() ?? '';
-    const completedAt = await jobCompletedAt(env, jobId);
-    const seconds =
-      completedAt !== undefined && completedAt >= kickedOffAt
-        ? (completedAt - kickedOffAt) / 1000
-        : polledSeconds;
+    const plain = await measuredExport(client, label, env, pid, azurite.pid);
+    const { manifest, jobId, kickedOffAt, seconds, cpu } = plain;
     const m = memoryOf(pid);
     if (m) peakRss = Math.max(peakRss, m.hwm);
     const resources = manifest.output.reduce((sum, o) => sum + (o.count ?? 0), 0);
@@ -131,6 +190,9 @@ export async function runExport(
     log(
       `${label}: ${fmt(resources / seconds)} resources/s in ${fmt(seconds, 1)} s (${coresLine(cpu, seconds)})${coldStartSeconds !== undefined ? `; warm-up export ${fmt(coldStartSeconds, 2)} s` : ''}`,
     );
+    const deidentified = deidConfig
+      ? await deidentifiedExport(client, label, env, pid, azurite, deidConfig, resources, resources / seconds)
+      : undefined;
     const engineSummary = app.traceFile
       ? summariseTrace(
           app.traceFile,
@@ -155,6 +217,7 @@ export async function runExport(
       cpu,
       coldStartSeconds,
       engine: engineSummary,
+      deidentified,
     };
   } finally {
     clearInterval(sampler);

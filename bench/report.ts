@@ -26,6 +26,16 @@ export interface ExportFigures {
   coldStartSeconds?: number;
   /** Real engine only: where the export's time went (bench/traceSummary.ts). */
   engine?: TraceSummary;
+  /** The same export de-identified (`--deid-config`), in the same app process. */
+  deidentified?: DeidentifiedFigures;
+}
+
+export interface DeidentifiedFigures {
+  seconds: number;
+  resourcesPerSecond: number;
+  /** De-identified rate over the plain export's rate. */
+  ratioToPlain: number;
+  cpu: CpuSplit;
 }
 
 export type LimitFigures = LimitResult & { resourcesPerSecond: number; mbPerSecond: number; cpu: CpuSplit };
@@ -75,6 +85,8 @@ export function table(results: SizeResult[]): string {
       'export/slower',
       'ceiling res/s',
       'export/ceiling',
+      'de-identified res/s',
+      'de-identified/plain',
     ],
   ];
   for (const r of results) {
@@ -90,6 +102,8 @@ export function table(results: SizeResult[]): string {
       r.ratioToSlowerLimit !== undefined ? `${fmt(r.ratioToSlowerLimit * 100)} %` : '-',
       r.ceiling ? fmt(r.ceiling.resourcesPerSecond) : '-',
       r.ratioToCeiling !== undefined ? `${fmt(r.ratioToCeiling * 100)} %` : '-',
+      r.export.deidentified ? fmt(r.export.deidentified.resourcesPerSecond) : '-',
+      r.export.deidentified ? `${fmt(r.export.deidentified.ratioToPlain * 100)} %` : '-',
     ]);
   }
   const widths = rows[0].map((_, c) => Math.max(...rows.map((row) => row[c].length)));

@@ -5,10 +5,13 @@
  *   npm run bench -- [--sizes 10000,100000,1000000] [--cosmos-source 5000] [--cpu-prof DIR]
  *                    [--app-env NAME=value] [--app-node-arg --flag] [--page-size N]
  *                    [--out bench-results.json] [--engine embedded|real]
+ *                    [--deid-config FILE|none]
  *
  * Per size: build the dataset → serve it (bench/pagingServer.ts) → read limit → write limit →
  * export with the app process (appHost, SOURCE_KIND=fhir), sampling its RSS → verify the manifest
- * counts and the bytes in storage. Then one small export with the Cosmos DB emulator as the source
+ * counts and the bytes in storage → the same export de-identified by `--deid-config` (default: the
+ * Safe Harbor configuration in test/fixtures/deid), in the same app process, its rate and its ratio
+ * to the plain rate. Then one small export with the Cosmos DB emulator as the source
  * (realism only; the emulator is no yardstick for speed). The job store is the in-process Cosmos
  * emulator throughout (a few documents per page); Azurite keeps its data on disk in a temp folder.
  */

@@ -85,6 +85,7 @@ export async function benchSize(
       args.appNodeArgs,
       args.engine,
       warmUp,
+      args.deidConfig,
     );
     const slower = Math.min(readLimit.resourcesPerSecond, writeLimit.resourcesPerSecond);
     const ceiling = exportCeiling(limitCost(readLimit), limitCost(writeLimit), cpus().length);

@@ -19,7 +19,20 @@ export interface Args {
   appEnv: Record<string, string>;
   /** The durable runtime of the export: the embedded one, or the real Durable Task extension. */
   engine: BenchEngine;
+  /** The anonymization configuration of the de-identified export after each plain one; none: skipped. */
+  deidConfig?: string;
 }
+
+/** The Safe Harbor configuration the de-identified export uses unless told otherwise. */
+export const DEFAULT_DEID_CONFIG = path.resolve(
+  __dirname,
+  '..',
+  '..',
+  'test',
+  'fixtures',
+  'deid',
+  'safe-harbor.json',
+);
 
 /** `--flag value` or `--flag=value`; unknown flags are an error. */
 export function parseArgs(argv: string[]): Args {
@@ -31,6 +44,7 @@ export function parseArgs(argv: string[]): Args {
     appEnv: {},
     appNodeArgs: [],
     engine: 'embedded',
+    deidConfig: DEFAULT_DEID_CONFIG,
   };
   for (let i = 0; i < argv.length; i++) {
     // `--flag=value` or `--flag value`; the value may hold `=` itself (`--app-env=NAME=value`).
@@ -47,7 +61,10 @@ export function parseArgs(argv: string[]): Args {
       args.appNodeArgs.push('--cpu-prof', '--cpu-prof-dir', path.resolve(value()));
     else if (flag === '--app-node-arg') args.appNodeArgs.push(value());
     else if (flag === '--out') args.out = value();
-    else if (flag === '--page-size') args.pageSize = Number(value());
+    else if (flag === '--deid-config') {
+      const config = value();
+      args.deidConfig = config === 'none' ? undefined : path.resolve(config);
+    } else if (flag === '--page-size') args.pageSize = Number(value());
     else if (flag === '--engine') {
       const engine = value();
       if (engine !== 'embedded' && engine !== 'real') throw new Error('--engine takes embedded or real');

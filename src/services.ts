@@ -16,6 +16,8 @@ import { COSMOS_COMPARTMENT_TYPES, createCosmosSearchSource } from './sources/co
 import { createFhirRestSource } from './sources/fhirRestSource';
 import { ReadAheadSource } from './sources/readAheadSource';
 import { StageAhead } from './export/stageAhead';
+import { DeidentifierCache } from './export/deidentifierCache';
+import { deidEngine } from './deid';
 import { ProgressCache } from './export/progressCache';
 import { RunningJobCache } from './export/runningJobCache';
 import { PATIENT_COMPARTMENT_TYPES } from './sources/patientCompartment';
@@ -120,6 +122,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
       config: config.export,
       destinationRef,
       destinationFor,
+      deid: new DeidentifierCache(deidEngine, (jobId) => jobs.getDeidConfig(jobId)),
       // Patient and Group exports cover the compartment types the source can restrict to patients.
       compartmentTypes: new Set(
         config.sourceKind === 'fhir' ? [...PATIENT_COMPARTMENT_TYPES, 'Patient'] : COSMOS_COMPARTMENT_TYPES,

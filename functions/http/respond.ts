@@ -4,7 +4,7 @@ import type { Principal } from '../../src/auth';
 import { getServices } from '../../src/services';
 import { DestinationConnectionError, ExportError } from '../../src/export/errors';
 import { networkCodeOf } from '../../src/export/failureTable';
-import { operationOutcome } from '../../src/export/operationOutcome';
+import { errorOutcome, operationOutcome } from '../../src/export/operationOutcome';
 import { publicBaseUrl } from '../../src/http/publicBaseUrl';
 import { platformSettingsFromEnv } from '../../src/settings/hostSettings';
 
@@ -39,7 +39,7 @@ export function errorResponse(error: unknown, context: InvocationContext): HttpR
     if (typeof challenge === 'string') headers['WWW-Authenticate'] = challenge;
     const range = (error as { contentRange?: unknown }).contentRange;
     if (typeof range === 'string') headers['Content-Range'] = range;
-    return fhirJson(error.statusCode, operationOutcome(error.message, error.issueCode), headers);
+    return fhirJson(error.statusCode, errorOutcome(error), headers);
   }
   context.error('Unhandled error', error);
   return fhirJson(500, operationOutcome('Unknown error', 'exception', 'fatal'));

@@ -25,6 +25,7 @@ import {
   type BlobContent,
   type CommitBase,
   type ExportDestination,
+  type SmallBlobRead,
 } from './exportDestination';
 import { normaliseAccountUrl } from './destinationIdentity';
 import { mapWithConcurrency } from '../util/concurrency';
@@ -260,6 +261,33 @@ export class BlobExportDestination implements ExportDestination {
     } catch (err) {
       if ((err as StorageErrorShape).statusCode === 404) return undefined;
       rethrow(err, `Reading ${blobName}`);
+    }
+  }
+
+  async readSmallBlob(
+    blobName: string,
+    options: { ifMatch?: string; maxBytes: number },
+  ): Promise<SmallBlobRead> {
+    const blob = this.containerClient.getBlobClient(blobName);
+    // Without a version asked for, a blob replaced between the size check and the download is read again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const properties = await blob.getProperties({ conditions: { ifMatch: options.ifMatch } });
+        const size = properties.contentLength ?? 0;
+        if (size > options.maxBytes) return { outcome: 'too-large', size };
+        const etag = properties.etag ?? '';
+        // The version sized above, never a larger later one.
+        const data =
+          size === 0
+            ? Buffer.alloc(0)
+            : await blob.downloadToBuffer(0, size, { conditions: { ifMatch: etag } });
+        return { outcome: 'read', data, etag };
+      } catch (err) {
+        const { statusCode } = err as StorageErrorShape;
+        if (statusCode === 404) return { outcome: 'not-found' };
+        if (statusCode !== 412) throw err;
+        if (options.ifMatch !== undefined || attempt >= 2) return { outcome: 'etag-mismatch' };
+      }
     }
   }
 

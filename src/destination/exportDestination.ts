@@ -17,6 +17,14 @@ export interface BlobContent {
   size: number;
 }
 
+/** What reading a small blob whole found (see `ExportDestination.readSmallBlob`). */
+export type SmallBlobRead =
+  | { outcome: 'read'; data: Buffer; etag: string }
+  | { outcome: 'not-found' }
+  /** The blob is another version than the `ifMatch` asked for. */
+  | { outcome: 'etag-mismatch' }
+  | { outcome: 'too-large'; size: number };
+
 export interface ExportDestination {
   /** Fails with `DestinationConnectionError` when the container cannot be reached or written. */
   ensureReady(): Promise<void>;
@@ -38,6 +46,12 @@ export interface ExportDestination {
    * The bytes arrive as the service sends them: nothing holds the whole blob.
    */
   openRead(blobName: string, range?: { offset: number; count: number }): Promise<BlobContent | undefined>;
+  /**
+   * Reads a whole blob of at most `maxBytes`, only if it is the version `ifMatch` names (when given).
+   * Its size is checked before any byte is downloaded, and the download is of the version sized.
+   * Other failures throw as the storage client raised them: the caller knows what they mean to it.
+   */
+  readSmallBlob(blobName: string, options: { ifMatch?: string; maxBytes: number }): Promise<SmallBlobRead>;
   /** Deletes every blob whose name starts with `prefix`; returns how many. */
   deletePrefix(prefix: string): Promise<number>;
   /** A read-only SAS URL valid until `expiresOn` (SAS mode only). */

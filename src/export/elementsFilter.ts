@@ -53,7 +53,11 @@ export function elementsForType(elements: string[], resourceType: string): strin
 
 export function applyElements(resourceJson: string, requested: string[]): string {
   if (requested.length === 0) return resourceJson;
-  const resource = JSON.parse(resourceJson) as Record<string, unknown>;
+  return JSON.stringify(elementsOf(JSON.parse(resourceJson) as Record<string, unknown>, requested));
+}
+
+/** The subset of a parsed resource that `requested` (not empty) keeps, tagged SUBSETTED. */
+export function elementsOf(resource: Record<string, unknown>, requested: string[]): Record<string, unknown> {
   const keep = [...requested, ...(REQUIRED_BY_TYPE[String(resource.resourceType)] ?? [])];
   const subset: Record<string, unknown> = {};
   for (const [name, value] of Object.entries(resource)) {
@@ -66,5 +70,5 @@ export function applyElements(resourceJson: string, requested: string[]): string
   tags.push(SUBSETTED);
   meta.tag = tags;
   subset.meta = meta;
-  return JSON.stringify(subset);
+  return subset;
 }

@@ -4,6 +4,7 @@ import type { ExportDestination } from '../destination/exportDestination';
 import type { JobStore } from '../jobs/jobStore';
 import type { SearchSource } from '../sources/searchSource';
 import { noopTelemetry, type Telemetry } from '../telemetry';
+import type { DeidentifierCache } from './deidentifierCache';
 import type { DestinationRef } from './model';
 import type { ProgressCache } from './progressCache';
 import type { RunningJobCache } from './runningJobCache';
@@ -24,6 +25,8 @@ export interface ExportDeps {
   destinationRef: DestinationRef;
   /** A writer for one container of the configured account (cached per container). */
   destinationFor(ref: DestinationRef): ExportDestination;
+  /** The de-identification engine and the jobs' de-identifiers; absent: de-identified export is refused. */
+  deid?: DeidentifierCache;
   /** Types in the Patient compartment, plus Patient. */
   compartmentTypes: ReadonlySet<string>;
   now(): Date;

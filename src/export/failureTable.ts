@@ -14,6 +14,7 @@ import {
   SourceCapabilitiesError,
   SourceError,
 } from './errors';
+import { AnonymizationConfigError, DeidentificationError } from '../deid/contract';
 import type { FailureDetails } from './model';
 
 export type ErrorClass =
@@ -34,6 +35,7 @@ export const OPERATIONS = {
   readJob: { dependency: 'Cosmos DB', action: 'the job read' },
   updateJob: { dependency: 'Cosmos DB', action: 'the job update' },
   readProgress: { dependency: 'Cosmos DB', action: 'the progress read' },
+  readDeidConfig: { dependency: 'Cosmos DB', action: 'the read of the de-identification configuration' },
   createProgress: { dependency: 'Cosmos DB', action: 'the creation of a progress record' },
   checkpoint: { dependency: 'Cosmos DB', action: 'the progress checkpoint' },
   releaseSlots: { dependency: 'Cosmos DB', action: 'the release of the job slots' },
@@ -183,6 +185,18 @@ export const FAILURE_TABLE: readonly FailureRow[] = [
   // Typed errors are written for the client: their message and status stand as they are.
   row('BadRequestError', (e): e is BadRequestError => e instanceof BadRequestError, asIs),
   row('NotFoundError', (e): e is NotFoundError => e instanceof NotFoundError, asIs),
+  // Its message names the resource type, the rule and the method, never the resource's content.
+  row(
+    'DeidentificationError (a resource cannot be de-identified under processingErrors: raise)',
+    (e): e is DeidentificationError => e instanceof DeidentificationError,
+    asIs,
+  ),
+  // Checked at kick-off; met in a job only if the engine changed under it since.
+  row(
+    'AnonymizationConfigError (the pinned configuration no longer compiles)',
+    (e): e is AnonymizationConfigError => e instanceof AnonymizationConfigError,
+    asIs,
+  ),
   row(
     'SourceCapabilitiesError (the types of the source are unknown)',
     (e): e is SourceCapabilitiesError => e instanceof SourceCapabilitiesError,

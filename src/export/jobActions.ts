@@ -21,11 +21,15 @@ import { assertCanCancel, type JobCaller } from './jobAccess';
 import { isJobId } from './kickoff';
 import { progressDocumentId } from './model';
 import { ndjsonBuffer } from './ndjson';
+import { deidSkipOutcomes } from './deidPage';
 import { makePlan, planUnits } from './jobPlan';
 import { operationOutcome } from './operationOutcome';
 import { JOB_NOT_FOUND } from './statusReport';
 
-/** The `error` file of a manifest: what lenient handling ignored at kick-off. */
+/**
+ * The `error` file of a manifest: what lenient handling ignored at kick-off, and the resources a
+ * de-identified export wrote as redacted stubs (`processingErrors: skip`).
+ */
 export const WARNINGS_FILE = 'OperationOutcome-warnings.ndjson';
 
 export type StartResult =
@@ -160,7 +164,7 @@ export async function completeJob(
     await releaseIfEnded(deps, running);
     return { outcome: 'stopped' };
   }
-  const errorFiles = await writeWarnings(deps, running);
+  const errorFiles = await writeWarnings(deps, running, progress);
   const now = deps.now();
   let transitioned = false;
   const job = await updateJob(deps, jobId, (current) => {
@@ -190,16 +194,23 @@ export async function completeJob(
 }
 
 /**
- * The kick-off's lenient-handling warnings as an OperationOutcome NDJSON file (the manifest's `error`
- * array, as the IG asks). One block with a fixed id, committed only as a new blob: a completion retried
- * after a crash finds the file already holding exactly that block and keeps it, each line once.
+ * The kick-off's lenient-handling warnings and the units' de-identification skips as an
+ * OperationOutcome NDJSON file (the manifest's `error` array, as the IG asks). One block with a fixed
+ * id, committed only as a new blob: a completion retried after a crash finds the file already holding
+ * exactly that block and keeps it, each line once.
  */
-async function writeWarnings(deps: ExportDeps, job: ExportJobRecord): Promise<ManifestOutputEntry[]> {
-  const warnings = job.warnings ?? [];
-  if (warnings.length === 0) return [];
-  const lines = warnings.map((diagnostics) =>
-    JSON.stringify(operationOutcome(diagnostics, 'not-supported', 'warning')),
-  );
+async function writeWarnings(
+  deps: ExportDeps,
+  job: ExportJobRecord,
+  progress: ProgressDocument[],
+): Promise<ManifestOutputEntry[]> {
+  const lines = [
+    ...(job.warnings ?? []).map((diagnostics) =>
+      JSON.stringify(operationOutcome(diagnostics, 'not-supported', 'warning')),
+    ),
+    ...deidSkipOutcomes(progress).map((outcome) => JSON.stringify(outcome)),
+  ];
+  if (lines.length === 0) return [];
   const data = ndjsonBuffer(lines);
   const blobName = `${job.jobId}/${WARNINGS_FILE}`;
   const destination = deps.destinationFor(job.destination);

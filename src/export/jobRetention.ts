@@ -2,7 +2,7 @@
  * What happens to an ended job over time, applied by the sweeper: its files are deleted once it is
  * cancelled or past `expiresAt`, and its durable history and progress documents once it ended more
  * than `historyRetentionHours` ago (they serve diagnosis until then; the manifest lives on the
- * record). The record itself goes by Cosmos DB's TTL (`ttl`, set when the job ends).
+ * record), and with them a de-identified job's pinned configuration and keys. The record itself goes by Cosmos DB's TTL (`ttl`, set when the job ends).
  */
 import type { ExportDeps } from './exportDeps';
 import { deleteJobFiles, markHistoryPurged } from './jobActions';
@@ -41,6 +41,8 @@ export async function applyRetention(
   if (historyDue(job, now, deps.config.historyRetentionHours)) {
     await purgeHistory(job);
     await deps.jobs.deleteProgress(job.jobId);
+    // A de-identified job's configuration and keys go with its progress: nothing runs it any more.
+    await deps.jobs.deleteDeidConfig(job.jobId);
     await markHistoryPurged(deps, job.jobId);
     done.push('historyPurged');
   }

@@ -14,6 +14,11 @@ import { jobQueued } from './exportTelemetry';
 import type { ExportConfig } from '../config';
 import type { DestinationRef, ExportJobRecord, ExportRequest, OrchestrationSettings } from './model';
 import { requestHash } from './requestHash';
+import {
+  loadAnonymizationConfig,
+  newDeidConfigDocument,
+  type LoadedConfiguration,
+} from './anonymizationConfig';
 
 export interface KickoffResult {
   job: ExportJobRecord;
@@ -90,7 +95,10 @@ export async function createExportJob(
     if (!(await deps.source.read('Group', groupId)))
       throw new NotFoundError(`Group ${groupId} was not found.`);
   }
-  const hash = requestHash(kickoff.request, clientId);
+  // Read and checked before anything is created: a configuration error leaves no job behind.
+  const anonymization = kickoff.request.anonymization;
+  const deid = anonymization ? await loadAnonymizationConfig(deps, anonymization) : undefined;
+  const hash = requestHash(kickoff.request, clientId, deid?.info.sha256);
   if (!kickoff.noCache) {
     const running = await deps.jobs.findActiveJobByHash(clientId, hash);
     if (running) return { job: running, reused: true };
@@ -110,10 +118,18 @@ export async function createExportJob(
     checkedTypes,
     orchestration: orchestrationSettingsOf(deps.config),
     warnings: reportedWarnings(kickoff.warnings),
+    deidentification: deid?.info,
   });
+  // Pinned before the record exists: no job can start without its configuration.
+  if (deid) await pinConfiguration(deps, jobId, deid);
   const job = await createReservedJob(deps, record);
   jobQueued(telemetryOf(deps), job);
   return { job, reused: false };
+}
+
+/** Stores the configuration and keys the job runs with, in the job's partition. */
+async function pinConfiguration(deps: ExportDeps, jobId: string, deid: LoadedConfiguration): Promise<void> {
+  await deps.jobs.createDeidConfig(newDeidConfigDocument(jobId, deid, deps.now()));
 }
 
 /**
@@ -130,6 +146,8 @@ async function createReservedJob(deps: ExportDeps, record: ExportJobRecord): Pro
     const existing = await deps.jobs.getJob(record.jobId);
     if (existing?.requestHash === record.requestHash && existing.clientId === record.clientId)
       return existing;
+    // The job id is void for good: its pinned configuration and keys serve nothing.
+    await deps.jobs.deleteDeidConfig(record.jobId);
     throw new ServiceUnavailableError('The export could not be created in time; retry.', 1);
   }
 }
@@ -145,6 +163,7 @@ export function newJobRecord(fields: {
   checkedTypes?: string[];
   orchestration: OrchestrationSettings;
   warnings?: string[];
+  deidentification?: ExportJobRecord['deidentification'];
 }): ExportJobRecord {
   const now = fields.now.toISOString();
   return {
@@ -161,6 +180,7 @@ export function newJobRecord(fields: {
     ...(fields.checkedTypes ? { checkedTypes: fields.checkedTypes } : {}),
     orchestration: fields.orchestration,
     ...(fields.warnings && fields.warnings.length > 0 ? { warnings: fields.warnings } : {}),
+    ...(fields.deidentification ? { deidentification: fields.deidentification } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
  */
 import { clip } from '../util/clientText';
 import { isContainerAllowed, isValidContainerName, type ContainerPolicy } from '../destination/containerName';
+import { ANONYMIZATION_PARAMETERS, parseAnonymization } from './anonymizationRequest';
 import { BadRequestError } from './errors';
 import { isR4ResourceType } from './fhirResourceTypes';
 import { compareInstants, utcInstant } from './instant';
@@ -50,6 +51,7 @@ export const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   'includeAssociatedData',
   'patient',
   '_container',
+  ...ANONYMIZATION_PARAMETERS,
 ]);
 /** Search parameters that change the shape of a result set rather than select resources. */
 export const FORBIDDEN_FILTER_PARAMETERS: ReadonlySet<string> = new Set([
@@ -149,6 +151,8 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
     throw new BadRequestError(`_container ${clip(container)} is not a container this server exports to.`);
   }
 
+  const anonymization = parseAnonymization(raw, lenient, warnings);
+
   return {
     request: {
       level: input.level,
@@ -163,6 +167,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
       patients,
       container,
       includeAssociatedData: [],
+      ...(anonymization ? { anonymization } : {}),
     },
     lenient,
     noCache: /(^|,)\s*no-cache\s*(,|$)/i.test(input.headers.get('cache-control') ?? ''),

@@ -27,6 +27,51 @@ export interface ExportRequest {
   container?: string;
   /** `includeAssociatedData` values accepted. */
   includeAssociatedData: string[];
+  /** The anonymization configuration a de-identified export names; absent for a plain export. */
+  anonymization?: AnonymizationRequest;
+}
+
+/** `_anonymizationConfig` and `_anonymizationConfigEtag` as the kick-off gave them. */
+export interface AnonymizationRequest {
+  /** Blob name in the `anonymization` container of the export's storage account. */
+  config: string;
+  /** The version the client expects, quoted (`If-Match`). */
+  etag?: string;
+}
+
+/**
+ * Which configuration a de-identified job runs with, as read at kick-off: on the job record and in
+ * the manifest, so a client can tell what its files went through. Never the keys.
+ */
+export interface DeidentificationInfo {
+  /** The blob name in the `anonymization` container. */
+  configuration: string;
+  /** The blob's etag when it was read. */
+  etag: string;
+  /** SHA-256 (hex) of the configuration's bytes. */
+  sha256: string;
+  processingErrors: 'raise' | 'skip';
+}
+
+/**
+ * The configuration a de-identified job started with and the keys generated for what it leaves out,
+ * a document of its own in the job's partition (`id = {jobId}:deid`): the job record, read for every
+ * page, stays small and free of keys. Deleted with the job's progress documents.
+ */
+export interface DeidConfigDocument {
+  id: string;
+  jobId: string;
+  docType: 'deid';
+  /** The configuration's bytes, base64 (stored exactly as read; 1 MB at most). */
+  configBase64: string;
+  /** Keys the configuration leaves out, generated once at kick-off. Secret. */
+  missingKeys: Record<string, string>;
+  createdAt: string;
+}
+
+/** The id of a job's pinned configuration document. */
+export function deidConfigDocumentId(jobId: string): string {
+  return `${jobId}:deid`;
 }
 
 export type JobStatus = 'Queued' | 'Running' | 'Completed' | 'Failed' | 'Cancelled';
@@ -119,6 +164,8 @@ export interface JobRecordFields {
   failureDetails?: FailureDetails;
   /** What lenient handling ignored at kick-off; reported in the manifest's `error` file. */
   warnings?: string[];
+  /** Set for a de-identified export: the configuration it runs with (its text is pinned apart). */
+  deidentification?: DeidentificationInfo;
   /** The manifest's `error` entries: OperationOutcome NDJSON written when the job completed. */
   errorFiles?: ManifestOutputEntry[];
   /** When an ended job's files were deleted (cancelled, or expired); absent while that is still due. */
@@ -210,8 +257,20 @@ export interface ProgressDocument {
   files: ProgressFile[];
   /** Total resources the source reports for this unit, when known (for X-Progress). */
   total?: number;
+  /**
+   * Resources written as redacted stubs under `processingErrors: skip`, counted per rule and reason
+   * (a bounded list, see deidPage.ts); reported in the manifest's `error` file.
+   */
+  deidSkipped?: DeidSkipCount[];
   updatedAt: string;
   _etag?: string;
+}
+
+/** How many resources of a unit one rule could not de-identify, for one reason. */
+export interface DeidSkipCount {
+  ruleIndex: number;
+  reason: string;
+  count: number;
 }
 
 /** The id of a unit's progress document (it shares the job's partition). */

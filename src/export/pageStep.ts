@@ -9,6 +9,8 @@
 import { blockId as blockIdFor } from '../destination/blockIds';
 import { StaleBlobError, type CommitBase, type ExportDestination } from '../destination/exportDestination';
 import { lineText, type SearchPage, type SearchParameters } from '../sources/searchSource';
+import type { Deidentifier } from '../deid/contract';
+import { deidentifiedPageData } from './deidPage';
 import { applyElements, elementsForType } from './elementsFilter';
 import { JobConflictError } from './errors';
 import { classifyError, during, OPERATIONS } from './failureMapping';
@@ -104,6 +106,7 @@ async function pageStep(
   // A resumed job writes only where it started writing, or fails.
   assertJobDestination(deps, job.destination);
   const destination = deps.destinationFor(job.destination);
+  const deidentifier = job.deidentification ? await deidentifierFor(deps, jobId) : undefined;
   const progress = await progressRead;
   if (!progress) throw new Error(`Progress ${unitId} of job ${jobId} is missing`);
   if (progress.done) return written(progress, 0);
@@ -134,9 +137,12 @@ async function pageStep(
   deps.probe?.('searched', { jobId, unitId, page: progress.page });
 
   const keep = elementsForType(job.request.elements, progress.resourceType);
-  const { data, count } = pageData(page, keep);
+  const { data, count, skipped } = deidentifier
+    ? deidentifiedPageData(page, keep, deidentifier, progress.deidSkipped)
+    : pageData(page, keep);
   const next: ProgressDocument = {
     ...progress,
+    ...(skipped ? { deidSkipped: skipped } : {}),
     page: progress.page + 1,
     continuationToken: page.nextToken,
     done: page.nextToken === undefined,
@@ -189,7 +195,8 @@ async function pageStep(
     ];
     next.resourceCount = progress.resourceCount + count;
     next.bytes = progress.bytes + data.length;
-    stageNextAhead(deps, destination, next, params, keep);
+    // A de-identified page's bytes are made by the page step, never the source's own block.
+    if (!deidentifier) stageNextAhead(deps, destination, next, params, keep);
   } else {
     page.release?.();
   }
@@ -267,6 +274,12 @@ function written(progress: ProgressDocument, pageResources: number): PageStepRes
   };
 }
 
+/** The job's de-identifier (see deidentifierCache.ts). */
+function deidentifierFor(deps: ExportDeps, jobId: string): Promise<Deidentifier> {
+  if (!deps.deid) throw new Error('This process has no de-identification engine');
+  return during(OPERATIONS.readDeidConfig, deps.deid.forJob(jobId));
+}
+
 /** The unit's last page is in: the lane's next unit's first page can be read while it is written. */
 function prefetchNextUnit(deps: ExportDeps, job: ExportJobRecord, nextUnit: PlannedUnit): void {
   const { resourceType } = nextUnit;
@@ -299,7 +312,7 @@ function stageNextAhead(
  * The bytes of a page's block and how many resources they hold: the source's own NDJSON block when it
  * has one and `_elements` removes nothing, else the lines (filtered) encoded.
  */
-function pageData(page: SearchPage, keep: string[]): { data: Buffer; count: number } {
+function pageData(page: SearchPage, keep: string[]): { data: Buffer; count: number; skipped?: undefined } {
   if (keep.length === 0 && page.ndjson) return { data: page.ndjson.bytes, count: page.ndjson.lines };
   const lines =
     keep.length > 0 ? page.resources.map((r) => applyElements(lineText(r), keep)) : page.resources;

@@ -4,8 +4,9 @@ import type { ExportRequest } from './model';
 /**
  * A stable hash of what a request asks for and who asks, so that an identical kick-off can reuse a
  * running job. The request URL is left out: two spellings of one request are the same request.
+ * A de-identified export adds the hash of the configuration's bytes as read at kick-off.
  */
-export function requestHash(request: ExportRequest, clientId: string): string {
+export function requestHash(request: ExportRequest, clientId: string, configSha256?: string): string {
   const canonical = {
     clientId,
     level: request.level,
@@ -19,6 +20,8 @@ export function requestHash(request: ExportRequest, clientId: string): string {
     elements: [...request.elements].sort(),
     patients: [...request.patients].sort(),
     container: request.container ?? null,
+    // A configuration changed since a running job read it is another request.
+    ...(request.anonymization ? { anonymization: request.anonymization.config, configSha256 } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

@@ -3,7 +3,13 @@ import type { ExportDeps } from './exportDeps';
 import { NotFoundError } from './errors';
 import { isJobId } from './kickoff';
 import { isExpired } from './jobLifecycle';
-import { plannedTypes, type ExportJobRecord, type ProgressDocument, type RunningJobRecord } from './model';
+import {
+  plannedTypes,
+  type DeidentificationInfo,
+  type ExportJobRecord,
+  type ProgressDocument,
+  type RunningJobRecord,
+} from './model';
 import { operationOutcome, type OperationOutcome } from './operationOutcome';
 
 export interface BulkManifest {
@@ -12,6 +18,11 @@ export interface BulkManifest {
   requiresAccessToken: boolean;
   output: Array<{ type: string; url: string; count: number }>;
   error: Array<{ type: string; url: string; count?: number }>;
+  /**
+   * The IG's reserved place for what a server adds: for a de-identified export, the configuration
+   * its files went through (its name, etag and SHA-256; never the keys).
+   */
+  extension?: { deidentification: DeidentificationInfo };
 }
 
 export type StatusReport =
@@ -72,6 +83,7 @@ export async function statusReport(
           requiresAccessToken: deps.config.fileAccess === 'download',
           output,
           error,
+          ...(job.deidentification ? { extension: { deidentification: job.deidentification } } : {}),
         },
         expires: job.expiresAt,
       };

@@ -19,13 +19,22 @@
  * already saw it Running); it can never checkpoint a job that was cancelled before the call, which is
  * the guarantee callers rely on. See `checkpointMode`.
  *
+ * A de-identified job's configuration and keys are a document of their own in its partition
+ * (`cosmosDeidConfigs.ts`).
+ *
  * The caps on active jobs are slot ledgers in the same container (`cosmosJobSlots.ts`), each alone
  * in its own `slots:…` partition.
  */
 import { Container, CosmosClient, OperationInput, PatchRequestBody, SqlQuerySpec } from '@azure/cosmos';
 import { JobConflictError } from '../export/errors';
 import { ACTIVE_JOB_STATUSES } from '../export/jobLifecycle';
-import { progressDocumentId, type ExportJobRecord, type ProgressDocument } from '../export/model';
+import {
+  progressDocumentId,
+  type DeidConfigDocument,
+  type ExportJobRecord,
+  type ProgressDocument,
+} from '../export/model';
+import { CosmosDeidConfigs } from './cosmosDeidConfigs';
 import type { JobStore } from './jobStore';
 import { ensureContainer } from './cosmosClient';
 import { cosmosStatusOf, readDocument, withoutSystemProperties } from './cosmosDocuments';
@@ -70,6 +79,7 @@ export class CosmosJobStore implements JobStore {
   private readonly now: () => Date;
   /** The cap ledgers; public so that tests and operators can look at the holders. */
   readonly slots: CosmosJobSlots;
+  private readonly deidConfigs: CosmosDeidConfigs;
 
   constructor(
     private readonly container: Container,
@@ -78,6 +88,7 @@ export class CosmosJobStore implements JobStore {
     this.mode = options.checkpointMode ?? 'auto';
     this.now = options.now ?? (() => new Date());
     this.slots = new CosmosJobSlots(container, options);
+    this.deidConfigs = new CosmosDeidConfigs(container);
   }
 
   /** The checkpoint mode in effect (`auto` resolves after the first checkpoint). */
@@ -235,6 +246,18 @@ export class CosmosJobStore implements JobStore {
       }
     }
     return this.checkpointInSequence(progress);
+  }
+
+  createDeidConfig(doc: DeidConfigDocument): Promise<void> {
+    return this.deidConfigs.create(doc);
+  }
+
+  getDeidConfig(jobId: string): Promise<DeidConfigDocument | undefined> {
+    return this.deidConfigs.get(jobId);
+  }
+
+  deleteDeidConfig(jobId: string): Promise<void> {
+    return this.deidConfigs.delete(jobId);
   }
 
   private progressBody(progress: ProgressDocument): ProgressDocument {

@@ -1,4 +1,4 @@
-import type { ExportJobRecord, ProgressDocument } from '../export/model';
+import type { DeidConfigDocument, ExportJobRecord, ProgressDocument } from '../export/model';
 import type { SlotCaps, SlotVerdict } from './jobSlots';
 
 /**
@@ -45,4 +45,11 @@ export interface JobStore {
    * `JobConflictError` when either precondition fails; `getJob` tells which.
    */
   checkpointProgress(progress: ProgressDocument): Promise<ProgressDocument>;
+
+  /** Stores a de-identified job's pinned configuration and keys; one that exists already is kept. */
+  createDeidConfig(doc: DeidConfigDocument): Promise<void>;
+  /** Reads a job's pinned configuration, or undefined. */
+  getDeidConfig(jobId: string): Promise<DeidConfigDocument | undefined>;
+  /** Deletes a job's pinned configuration, if any (with its progress documents). */
+  deleteDeidConfig(jobId: string): Promise<void>;
 }

@@ -76,14 +76,22 @@ export async function replaceJobRecord(app: AppProcess, record: ExportJobRecord)
 }
 
 /** Number of job records in the app's Cosmos jobs container (0 when it does not exist yet). */
-export async function countJobDocuments(app: AppProcess): Promise<number> {
+export function countJobDocuments(app: AppProcess): Promise<number> {
+  return countDocuments(app, 'job');
+}
+
+/** Number of documents of `docType` in the app's Cosmos jobs container (0 when it does not exist yet). */
+export async function countDocuments(app: AppProcess, docType: string): Promise<number> {
   const info = testConnectionInfo();
   const container = getCosmosClient({ endpoint: info.cosmosEndpoint, key: info.cosmosKey })
     .database(app.database)
     .container('jobs');
   try {
     const { resources } = await container.items
-      .query<number>("SELECT VALUE COUNT(1) FROM c WHERE c.docType = 'job'")
+      .query<number>({
+        query: 'SELECT VALUE COUNT(1) FROM c WHERE c.docType = @docType',
+        parameters: [{ name: '@docType', value: docType }],
+      })
       .fetchAll();
     return resources[0] ?? 0;
   } catch (error) {

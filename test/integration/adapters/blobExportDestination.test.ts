@@ -69,6 +69,37 @@ describe('BlobExportDestination', () => {
     });
   });
 
+  describe('readSmallBlob', () => {
+    const upload = async (name: string, data: string) =>
+      (await dest.containerClient.getBlockBlobClient(name).upload(data, Buffer.byteLength(data)))
+        .etag as string;
+
+    test('given a small blob, when read with and without its etag, then its bytes and etag come back', async () => {
+      const etag = await upload('small.json', '\uFEFF{"a":1}');
+      const read = await dest.readSmallBlob('small.json', { maxBytes: 1024 });
+      expect(read).toEqual({ outcome: 'read', data: Buffer.from('\uFEFF{"a":1}'), etag });
+      expect(await dest.readSmallBlob('small.json', { ifMatch: etag, maxBytes: 1024 })).toEqual(read);
+      await upload('empty.json', '');
+      expect(await dest.readSmallBlob('empty.json', { maxBytes: 1024 })).toMatchObject({
+        outcome: 'read',
+        data: Buffer.alloc(0),
+      });
+    });
+
+    test('given another etag, a missing blob or one over the limit, then each says so without reading it', async () => {
+      await upload('versioned.json', '{}');
+      expect(await dest.readSmallBlob('versioned.json', { ifMatch: '"0x8D0"', maxBytes: 1024 })).toEqual({
+        outcome: 'etag-mismatch',
+      });
+      expect(await dest.readSmallBlob('missing.json', { maxBytes: 1024 })).toEqual({ outcome: 'not-found' });
+      await upload('large.json', 'x'.repeat(2048));
+      expect(await dest.readSmallBlob('large.json', { maxBytes: 2047 })).toEqual({
+        outcome: 'too-large',
+        size: 2048,
+      });
+    });
+  });
+
   test('given a page appended twice with the same block id, then the blob holds it once', async () => {
     const b0 = blockId('job', 'Patient', 1, 0);
     const b1 = blockId('job', 'Patient', 1, 1);

@@ -19,6 +19,7 @@ import {
   type Operation,
 } from '../../../src/export/failureMapping';
 import { FAILURE_TABLE, failureRowFor } from '../../../src/export/failureTable';
+import { AnonymizationConfigError, DeidentificationError } from '../../../src/deid/contract';
 
 const SAS = 'sv=2024-11-04&ss=b&srt=co&sp=rwdlac&se=2030-01-01T00:00:00Z&sig=c2VjcmV0LXNpZ25hdHVyZQ%3D%3D';
 const ACCOUNT_KEY =
@@ -95,6 +96,20 @@ const cases: Record<string, Case[]> = {
   ],
   NotFoundError: [
     { error: new NotFoundError('Group g-1 was not found'), expected: failed('Group g-1 was not found', 404) },
+  ],
+  'DeidentificationError (a resource cannot be de-identified under processingErrors: raise)': [
+    {
+      error: new DeidentificationError('Patient: rule 2 (perturb) cannot perturb a string', 'Patient', 2),
+      operation: OPERATIONS.exportPage,
+      expected: failed('Patient: rule 2 (perturb) cannot perturb a string', 400),
+    },
+  ],
+  'AnonymizationConfigError (the pinned configuration no longer compiles)': [
+    {
+      error: new AnonymizationConfigError('fhirPathRules[0]: unknown method scramble'),
+      operation: OPERATIONS.readDeidConfig,
+      expected: failed('fhirPathRules[0]: unknown method scramble', 400),
+    },
   ],
   'SourceCapabilitiesError (the types of the source are unknown)': [
     {
