@@ -10,28 +10,12 @@
 import { SourceError } from '../export/errors';
 import { compareInstants, utcInstant } from '../export/instant';
 import type { DeletedResource } from './deletionSource';
+import { typesWithInteraction } from './fhirCapabilities';
 import { isRecord } from './responseText';
 
 /** Types whose server REST entry in a CapabilityStatement offers the `history-type` interaction. */
 export function historyTypes(capabilityStatement: unknown): Set<string> {
-  const types = new Set<string>();
-  const body = capabilityStatement;
-  if (!isRecord(body) || body.resourceType !== 'CapabilityStatement' || !Array.isArray(body.rest))
-    return types;
-  for (const rest of body.rest) {
-    if (
-      !isRecord(rest) ||
-      (rest.mode !== undefined && rest.mode !== 'server') ||
-      !Array.isArray(rest.resource)
-    )
-      continue;
-    for (const resource of rest.resource) {
-      if (!isRecord(resource) || typeof resource.type !== 'string') continue;
-      const interactions = Array.isArray(resource.interaction) ? resource.interaction : [];
-      if (interactions.some((i) => isRecord(i) && i.code === 'history-type')) types.add(resource.type);
-    }
-  }
-  return types;
+  return new Set(typesWithInteraction(capabilityStatement, 'history-type'));
 }
 
 export interface HistoryDeletions {

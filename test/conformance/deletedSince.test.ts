@@ -5,18 +5,17 @@
  * the `error` file. Both sources: the Cosmos DB source (tombstones) and the FHIR REST source (type
  * history of the FHIR test server).
  */
-import { BulkDataClient, type Manifest } from '../../dev/client/bulkDataClient';
+import type { BulkDataClient, Manifest } from '../../dev/client/bulkDataClient';
 import { patientId } from '../../dev/demo/syntheticPatient';
-import { AppProcess } from '../support/appProcess';
 import { resourceWriter } from '../support/exportFixtures';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
 import {
-  BASE_ENV,
   exportedKeys,
   keys,
   runExport,
   seededResources,
   startApp,
+  startFhirSourceApp,
   type ConformanceApp,
 } from './conformanceSupport';
 
@@ -127,11 +126,7 @@ describe('Deleted resources since _since, FHIR REST source (IG v3.0.0 manifest d
   beforeAll(async () => {
     server = await startFhirTestServer({ typeHistory: true, linkStyle: 'cursor', defaultCount: 5 });
     await server.seed(seededResources());
-    const app = new AppProcess({
-      env: { ...BASE_ENV, SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: server.baseUrl },
-    });
-    const base = await app.start();
-    target = { app, client: new BulkDataClient(base), base };
+    target = await startFhirSourceApp(server.baseUrl);
   });
   afterAll(async () => {
     await target?.app.dispose();
@@ -153,11 +148,7 @@ describe('Deleted resources since _since, FHIR REST source without type history'
   beforeAll(async () => {
     server = await startFhirTestServer();
     await server.seed(seededResources());
-    const app = new AppProcess({
-      env: { ...BASE_ENV, SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: server.baseUrl },
-    });
-    const base = await app.start();
-    target = { app, client: new BulkDataClient(base), base };
+    target = await startFhirSourceApp(server.baseUrl);
   });
   afterAll(async () => {
     await target?.app.dispose();
