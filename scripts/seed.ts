@@ -1,5 +1,7 @@
 /**
  * `npm run seed -- --patients N [--seed S]`: loads synthetic FHIR data into the Cosmos DB source.
+ * `npm run seed -- --delete Type/id[,Type/id…]`: deletes resources from it, leaving the tombstones
+ * that a later `_since` export lists in its manifest's `deleted` files.
  *
  * Connection: COSMOS_CONNECTION_STRING, or COSMOS_ENDPOINT with COSMOS_KEY (without a key, Entra ID
  * through DefaultAzureCredential). Target: COSMOS_DATABASE (default `fhir-export`) and
@@ -12,7 +14,7 @@ import { readText } from '../src/settings/setting';
 import { COSMOS } from '../src/settings/serviceSettings';
 import { createCosmosResourceWriter } from '../dev/demo/cosmosResourceWriter';
 
-const USAGE = 'usage: npm run seed -- --patients N [--seed S]';
+const USAGE = 'usage: npm run seed -- --patients N [--seed S] | --delete Type/id[,Type/id…]';
 
 function positiveInt(value: string | undefined, name: string, fallback?: number): number {
   if (value === undefined && fallback !== undefined) return fallback;
@@ -22,11 +24,20 @@ function positiveInt(value: string | undefined, name: string, fallback?: number)
   return Number(value);
 }
 
+function references(list: string): Array<{ resourceType: string; id: string }> {
+  return list.split(',').map((reference) => {
+    const match = /^([A-Z][A-Za-z]{1,63})\/([A-Za-z0-9\-.]{1,64})$/.exec(reference.trim());
+    if (!match) throw new Error(`--delete takes Type/id references, got "${reference}"\n${USAGE}`);
+    return { resourceType: match[1], id: match[2] };
+  });
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       patients: { type: 'string' },
       seed: { type: 'string' },
+      delete: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -35,7 +46,8 @@ async function main(): Promise<void> {
     console.log(USAGE);
     return;
   }
-  const patients = positiveInt(values.patients, 'patients');
+  const deletions = values.delete === undefined ? undefined : references(values.delete);
+  const patients = deletions ? 0 : positiveInt(values.patients, 'patients');
   const seed = positiveInt(values.seed, 'seed', 1);
 
   const env = process.env;
@@ -48,6 +60,11 @@ async function main(): Promise<void> {
   const container = readText(env, COSMOS.resourcesContainer);
 
   const writer = await createCosmosResourceWriter(client, database, container);
+  if (deletions) {
+    await writer.deleteAll(deletions);
+    console.log(`Deleted ${deletions.length} resources from ${database}/${container}`);
+    return;
+  }
   const started = Date.now();
   const result = await seedDemoData(writer, { patients, seed });
   console.log(

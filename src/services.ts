@@ -12,8 +12,13 @@ import { IntervalLimiter, TokenBucketLimiter } from './http/rateLimiter';
 import { readBodyText } from './http/readBody';
 import { getCosmosClient } from './jobs/cosmosClient';
 import { createCosmosJobStore } from './jobs/cosmosJobStore';
-import { COSMOS_COMPARTMENT_TYPES, createCosmosSearchSource } from './sources/cosmosSource';
-import { createFhirRestSource } from './sources/fhirRestSource';
+import {
+  COSMOS_COMPARTMENT_TYPES,
+  createCosmosSearchSource,
+  type CosmosSearchSource,
+} from './sources/cosmosSource';
+import { createFhirRestSource, type FhirRestSource } from './sources/fhirRestSource';
+import { deletionSourceOf } from './sources/deletionSources';
 import { ReadAheadSource } from './sources/readAheadSource';
 import { StageAhead } from './export/stageAhead';
 import { DeidentifierCache } from './export/deidentifierCache';
@@ -81,9 +86,10 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
     databaseId: config.cosmos.database,
     containerId: config.cosmos.jobsContainer,
   });
-  const baseSource: SearchSource = config.fhirSource
+  const baseSource: SearchSource & (FhirRestSource | CosmosSearchSource) = config.fhirSource
     ? createFhirRestSource(config.fhirSource)
     : await createCosmosSearchSource(cosmos, config.cosmos.database, config.cosmos.resourcesContainer);
+  const deletions = deletionSourceOf(baseSource);
   // One read-ahead page per lane of every job that may run at once: a smaller cap would evict a
   // lane's page just before that lane asks for it, and the source would serve every page twice.
   const source = config.export.sourceReadAhead
@@ -115,6 +121,7 @@ async function buildServices(env: Record<string, string | undefined>): Promise<S
       runningJobs: new RunningJobCache((jobId) => jobs.getJob(jobId), config.export.jobRecordMaxAgeMs),
       progressCache: new ProgressCache(PROGRESS_CACHE_UNITS),
       source,
+      deletions,
       // One block under way per lane of every job that may run at once (it needs the read-ahead).
       ...(config.export.stageAhead && config.export.sourceReadAhead
         ? { stageAhead: new StageAhead(config.export.typeParallelism * config.export.maxActiveJobs) }

@@ -14,6 +14,8 @@ export interface Manifest {
   request: string;
   requiresAccessToken: boolean;
   output: Array<{ type: string; url: string; count?: number }>;
+  /** Files of transaction Bundles listing resources deleted since `_since` (type `Bundle`). */
+  deleted?: Array<{ type: string; url: string; count?: number }>;
   error: Array<{ type: string; url: string; count?: number }>;
 }
 

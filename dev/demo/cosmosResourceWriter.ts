@@ -8,6 +8,8 @@
 import { Container, CosmosClient, JSONObject, OperationInput } from '@azure/cosmos';
 import { ensureContainer } from '../../src/jobs/cosmosClient';
 import { RESOURCES_PARTITION_KEY_PATH } from '../../src/sources/cosmosSource';
+import { tombstoneOf } from '../../src/sources/cosmosDeletions';
+import { cosmosStatusOf } from '../../src/jobs/cosmosDocuments';
 import { mapWithConcurrency } from '../../src/util/concurrency';
 
 export interface FhirResource {
@@ -86,6 +88,27 @@ export class CosmosResourceWriter {
       written: results.reduce((n, r) => n + r.written, 0),
       failed: results.flatMap((r) => r.failed),
     };
+  }
+
+  /**
+   * Deletes resources the way the source reads deletions (see src/sources/cosmosDeletions.ts): first
+   * the tombstone, stamped `at` (default now), then the document, so no deletion goes unrecorded. A
+   * resource that is already gone still gets its tombstone.
+   */
+  async deleteAll(
+    resources: Iterable<{ resourceType: string; id: string }>,
+    at: Date = this.now(),
+  ): Promise<number> {
+    const list = [...resources];
+    await mapWithConcurrency(list, this.concurrency, async ({ resourceType, id }) => {
+      await this.container.items.upsert(tombstoneOf(resourceType, id, at));
+      try {
+        await this.container.item(id, resourceType).delete();
+      } catch (error) {
+        if (cosmosStatusOf(error) !== 404) throw error;
+      }
+    });
+    return list.length;
   }
 
   private async writeChunk(chunk: FhirResource[]): Promise<ResourceWriteResult> {

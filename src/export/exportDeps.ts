@@ -2,6 +2,7 @@ import type { ExportConfig } from '../config';
 import { assertSameDestination } from '../destination/destinationIdentity';
 import type { ExportDestination } from '../destination/exportDestination';
 import type { JobStore } from '../jobs/jobStore';
+import type { DeletionSource } from '../sources/deletionSource';
 import type { SearchSource } from '../sources/searchSource';
 import { noopTelemetry, type Telemetry } from '../telemetry';
 import type { DeidentifierCache } from './deidentifierCache';
@@ -18,6 +19,8 @@ export interface ExportDeps {
   /** Each unit's progress as this process last saved it (see progressCache.ts). */
   progressCache: ProgressCache;
   source: SearchSource;
+  /** Where deletions since `_since` are read (see deletions.ts); absent: the source cannot tell. */
+  deletions?: DeletionSource;
   /** Blocks staged ahead by one page step for the next (see stageAhead.ts); absent means none. */
   stageAhead?: StageAhead;
   config: ExportConfig;

@@ -58,7 +58,8 @@ export function jobSeenBy(scopes: readonly string[], job: ExportJobRecord): Expo
       types,
     );
   }
-  return job.output ? { ...job, output: job.output.filter((o) => allowed.has(o.type)) } : job;
+  const seen = (files: ManifestOutputEntry[] | undefined) => files?.filter((o) => allowed.has(o.type));
+  return { ...job, output: seen(job.output), deleted: seen(job.deleted) };
 }
 
 /**
@@ -73,10 +74,11 @@ export function fileSeenBy(
 ): ManifestOutputEntry {
   const named = (files: ManifestOutputEntry[] | undefined) =>
     job.status === 'Completed' ? (files ?? []).find((o) => fileNameOf(o.blobName) === fileName) : undefined;
-  const entry = named(job.output) ?? named(job.errorFiles);
+  const entry = named(job.output) ?? named(job.deleted) ?? named(job.errorFiles);
   if (!entry) throw new NotFoundError('The file was not found in this export.');
   const visible = jobSeenBy(scopes, job);
-  if (![...(visible.output ?? []), ...(visible.errorFiles ?? [])].includes(entry)) {
+  const files = [...(visible.output ?? []), ...(visible.deleted ?? []), ...(visible.errorFiles ?? [])];
+  if (!files.includes(entry)) {
     throw insufficientScope("The access token does not allow reading this file's resource type", [
       entry.type,
     ]);

@@ -23,6 +23,7 @@ import { progressDocumentId } from './model';
 import { ndjsonBuffer } from './ndjson';
 import { deidSkipOutcomes } from './deidPage';
 import { makePlan, planUnits } from './jobPlan';
+import { manifestDeleted, planDeletions } from './deletions';
 import { operationOutcome } from './operationOutcome';
 import { JOB_NOT_FOUND } from './statusReport';
 
@@ -117,10 +118,17 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
 async function planJob(deps: ExportDeps, job: ExportJobRecord): Promise<PlannedUnit[] | undefined> {
   const plan = await during(OPERATIONS.plan, makePlan(deps, job));
   const units = await during(OPERATIONS.plan, planUnits(deps, job, plan));
+  const deletions = await during(OPERATIONS.plan, planDeletions(deps, job, plan.types));
+  const warnings = [...(job.warnings ?? []), ...deletions.notices];
   const saved = await updateJob(deps, job.jobId, (current) =>
     current.plannedUnits || isFinalStatus(current.status)
       ? undefined
-      : { ...current, plannedUnits: units, patientScope: plan.scope },
+      : {
+          ...current,
+          plannedUnits: [...units, ...deletions.units],
+          patientScope: plan.scope,
+          ...(warnings.length > 0 ? { warnings } : {}),
+        },
   );
   return saved && !isFinalStatus(saved.status) ? saved.plannedUnits : undefined;
 }
@@ -135,6 +143,7 @@ function newProgress(deps: ExportDeps, jobId: string, unit: PlannedUnit): Progre
     ...(unit.rangeIndex !== undefined ? { rangeIndex: unit.rangeIndex } : {}),
     ...(unit.rangeStart !== undefined ? { rangeStart: unit.rangeStart } : {}),
     ...(unit.rangeEnd !== undefined ? { rangeEnd: unit.rangeEnd } : {}),
+    ...(unit.kind !== undefined ? { kind: unit.kind } : {}),
     page: 0,
     done: false,
     resourceCount: 0,
@@ -176,6 +185,7 @@ export async function completeJob(
       status: 'Completed',
       ...endOfJob(deps, now),
       output: manifestOutput(progress),
+      ...(current.request.since !== undefined ? { deleted: manifestDeleted(progress) } : {}),
       errorFiles,
     };
   });
@@ -223,6 +233,7 @@ async function writeWarnings(
 /** Every non-empty file, sorted by type, then range, then part. */
 export function manifestOutput(progress: ProgressDocument[]): ManifestOutputEntry[] {
   return progress
+    .filter((p) => !p.kind)
     .flatMap((p) =>
       p.files
         .filter((f) => f.count > 0)

@@ -161,6 +161,8 @@ export interface JobRecordFields {
   /** ISO instant after which the files of an ended job are deleted (and a manifest no longer answered). */
   expiresAt?: string;
   output?: ManifestOutputEntry[];
+  /** The manifest's `deleted` entries (type `Bundle`), of a `_since` export. */
+  deleted?: ManifestOutputEntry[];
   failureDetails?: FailureDetails;
   /** What lenient handling ignored at kick-off; reported in the manifest's `error` file. */
   warnings?: string[];
@@ -214,6 +216,8 @@ export interface PlannedUnit {
   rangeEnd?: string;
   /** The source's size estimate at planning time, used to balance the lanes; absent when unknown. */
   estimate?: number;
+  /** `deleted`: the type's deletions since `_since` (see deletions.ts); absent: its resources. */
+  kind?: 'deleted';
 }
 
 /** One output file of a progress unit. */
@@ -247,6 +251,8 @@ export interface ProgressDocument {
   rangeIndex?: number;
   rangeStart?: string;
   rangeEnd?: string;
+  /** As the unit's (see PlannedUnit). */
+  kind?: 'deleted';
   /** Next page to fetch (0 before the first). */
   page: number;
   /** The source's cursor for the next page; undefined before the first page. */

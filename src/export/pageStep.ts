@@ -17,6 +17,7 @@ import { classifyError, during, OPERATIONS } from './failureMapping';
 import { ndjsonBuffer } from './ndjson';
 import { compareInstants } from './instant';
 import { laterInstant } from './rangePlan';
+import { unitPage } from './deletions';
 import type { ExportJobRecord, FailureDetails, PlannedUnit, ProgressDocument, ProgressFile } from './model';
 
 import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
@@ -49,15 +50,25 @@ export class TransientPageError extends Error {
   }
 }
 
-/** `Patient-1.ndjson`; a range of a split type adds its range: `Observation-r2-1.ndjson`. */
-export function fileName(resourceType: string, part: number, rangeIndex?: number): string {
+/**
+ * `Patient-1.ndjson`; a range of a split type adds its range: `Observation-r2-1.ndjson`; the type's
+ * deletions: `Patient-deleted-1.ndjson`.
+ */
+export function fileName(resourceType: string, part: number, rangeIndex?: number, kind?: 'deleted'): string {
+  if (kind) return `${resourceType}-${kind}-${part}.ndjson`;
   return rangeIndex === undefined
     ? `${resourceType}-${part}.ndjson`
     : `${resourceType}-r${rangeIndex}-${part}.ndjson`;
 }
 
-export function blobNameFor(jobId: string, resourceType: string, part: number, rangeIndex?: number): string {
-  return `${jobId}/${fileName(resourceType, part, rangeIndex)}`;
+export function blobNameFor(
+  jobId: string,
+  resourceType: string,
+  part: number,
+  rangeIndex?: number,
+  kind?: 'deleted',
+): string {
+  return `${jobId}/${fileName(resourceType, part, rangeIndex, kind)}`;
 }
 
 /**
@@ -127,17 +138,17 @@ async function pageStep(
     job.patientScope,
     progress,
   );
-  const page = await during(
-    OPERATIONS.search,
-    deps.source.search(progress.resourceType, params, progress.continuationToken),
-  );
+  const page = await during(OPERATIONS.search, unitPage(deps, job, progress, params));
 
   const searchMs = performance.now() - searchStart;
-  if (page.nextToken === undefined && nextUnit) prefetchNextUnit(deps, job, nextUnit);
+  if (page.nextToken === undefined && nextUnit && !nextUnit.kind) prefetchNextUnit(deps, job, nextUnit);
   deps.probe?.('searched', { jobId, unitId, page: progress.page });
 
-  const keep = elementsForType(job.request.elements, progress.resourceType);
-  const { data, count, skipped } = deidentifier
+  // A deletion unit writes Bundles that name deleted resources: neither `_elements` nor
+  // de-identification applies to them.
+  const keep = progress.kind ? [] : elementsForType(job.request.elements, progress.resourceType);
+  const deidentifies = deidentifier !== undefined && !progress.kind;
+  const { data, count, skipped } = deidentifies
     ? deidentifiedPageData(page, keep, deidentifier, progress.deidSkipped)
     : pageData(page, keep);
   const next: ProgressDocument = {
@@ -299,7 +310,7 @@ function stageNextAhead(
   params: SearchParameters,
   keep: string[],
 ): void {
-  if (!deps.stageAhead || keep.length > 0 || next.continuationToken === undefined) return;
+  if (!deps.stageAhead || keep.length > 0 || next.continuationToken === undefined || next.kind) return;
   const page = deps.source.peek?.(next.resourceType, params, next.continuationToken);
   if (!page?.ndjson) return;
   const data = page.ndjson.bytes;
@@ -348,7 +359,7 @@ function currentFile(
   const part = (last?.part ?? 0) + 1;
   return {
     part,
-    blobName: blobNameFor(jobId, progress.resourceType, part, progress.rangeIndex),
+    blobName: blobNameFor(jobId, progress.resourceType, part, progress.rangeIndex, progress.kind),
     blockIds: [],
     count: 0,
     bytes: 0,

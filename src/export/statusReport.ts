@@ -17,6 +17,8 @@ export interface BulkManifest {
   request: string;
   requiresAccessToken: boolean;
   output: Array<{ type: string; url: string; count: number }>;
+  /** Files of transaction Bundles deleting what changed to deleted since `_since` (absent without it). */
+  deleted?: Array<{ type: string; url: string; count: number }>;
   error: Array<{ type: string; url: string; count?: number }>;
   /**
    * The IG's reserved place for what a server adds: for a de-identified export, the configuration
@@ -74,7 +76,11 @@ export async function statusReport(
             count: o.count,
           })),
         );
-      const [output, error] = await Promise.all([entries(job.output), entries(job.errorFiles)]);
+      const [output, deleted, error] = await Promise.all([
+        entries(job.output),
+        entries(job.deleted?.map((d) => ({ ...d, type: 'Bundle' }))),
+        entries(job.errorFiles),
+      ]);
       return {
         state: 'completed',
         manifest: {
@@ -82,6 +88,7 @@ export async function statusReport(
           request: job.request.requestUrl,
           requiresAccessToken: deps.config.fileAccess === 'download',
           output,
+          ...(job.request.since !== undefined ? { deleted } : {}),
           error,
           ...(job.deidentification ? { extension: { deidentification: job.deidentification } } : {}),
         },

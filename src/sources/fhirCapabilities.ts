@@ -32,7 +32,7 @@ export async function searchableTypes(
       `its CapabilityStatement (GET [base]/metadata) could not be read: ${why}`,
     );
   }
-  const types = typesOf(body);
+  const types = typesWithInteraction(body, 'search-type');
   if (types.length === 0) {
     throw new SourceCapabilitiesError(
       'its CapabilityStatement (GET [base]/metadata) lists no resource type with type-level search',
@@ -41,8 +41,8 @@ export async function searchableTypes(
   return types;
 }
 
-/** Types of a CapabilityStatement's server REST entry that allow type-level search. */
-function typesOf(body: unknown): string[] {
+/** Types of a CapabilityStatement's server REST entry that offer `interaction` (e.g. `search-type`). */
+export function typesWithInteraction(body: unknown, interaction: string): string[] {
   if (!isRecord(body) || body.resourceType !== 'CapabilityStatement' || !Array.isArray(body.rest)) return [];
   const types = new Set<string>();
   for (const rest of body.rest) {
@@ -55,7 +55,7 @@ function typesOf(body: unknown): string[] {
     for (const resource of rest.resource) {
       if (!isRecord(resource) || typeof resource.type !== 'string') continue;
       const interactions = Array.isArray(resource.interaction) ? resource.interaction : [];
-      if (interactions.some((i) => isRecord(i) && i.code === 'search-type')) types.add(resource.type);
+      if (interactions.some((i) => isRecord(i) && i.code === interaction)) types.add(resource.type);
     }
   }
   return [...types].sort();

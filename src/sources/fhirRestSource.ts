@@ -74,7 +74,7 @@ export class FhirRestSource implements SearchSource {
   }
 
   readonly config: FhirSourceConfig;
-  private readonly http: FhirHttpClient;
+  readonly http: FhirHttpClient;
   private readonly pagePool = new BufferPool(FREE_PAGE_MEMORY_BYTES);
   private readonly types: CachedValue<string[]>;
 

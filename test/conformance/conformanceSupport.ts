@@ -50,6 +50,13 @@ export async function startApp(
   return { app, client: new BulkDataClient(base), base };
 }
 
+/** Starts an app whose source is the FHIR server at `fhirBaseUrl` (nothing is seeded into Cosmos DB). */
+export async function startFhirSourceApp(fhirBaseUrl: string): Promise<ConformanceApp> {
+  const app = new AppProcess({ env: { ...BASE_ENV, SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: fhirBaseUrl } });
+  const base = await app.start();
+  return { app, client: new BulkDataClient(base), base };
+}
+
 export interface RawResponse {
   status: number;
   headers: Headers;

@@ -4,18 +4,16 @@
  * The source is a FHIR server (test/support/fhirTestServer.ts) whose CapabilityStatement lacks
  * `Device` and whose `Device` searches answer 404, as a real server's do.
  */
-import { BulkDataClient } from '../../dev/client/bulkDataClient';
-import { AppProcess } from '../support/appProcess';
 import { countJobDocuments } from '../support/e2eHelpers';
 import { downloadAll } from '../support/exportFixtures';
 import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
 import {
-  BASE_ENV,
   expectOperationOutcome,
   ids,
   kickoff,
   parameters,
   seededResources,
+  startFhirSourceApp,
   types,
   type ConformanceApp,
 } from './conformanceSupport';
@@ -31,11 +29,7 @@ describe('Bulk Data _type against the types of a FHIR REST source (IG v2.0.0)', 
   beforeAll(async () => {
     server = await startFhirTestServer({ unsupportedTypes: [UNSUPPORTED] });
     await server.seed(seeded);
-    const app = new AppProcess({
-      env: { ...BASE_ENV, SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: server.baseUrl },
-    });
-    const base = await app.start();
-    target = { app, client: new BulkDataClient(base), base };
+    target = await startFhirSourceApp(server.baseUrl);
   });
   afterAll(async () => {
     await target?.app.dispose();

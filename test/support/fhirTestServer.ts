@@ -3,7 +3,9 @@
  * 127.0.0.1 with `node:http`. It adds what the router lacks (see shared notes on Medplum): a default
  * `_count`, `next` links (offset-style `?_offset=` or opaque `?cursor=` links), a minimal
  * CapabilityStatement at `metadata`, POST `_search`, seeding with the resources' own
- * `meta.lastUpdated`, optional bearer-token checking, and types it does not support.
+ * `meta.lastUpdated`, optional bearer-token checking, and types it does not support. It keeps its own
+ * log of every change (the router's memory store forgets deletions) to serve deletes and, with
+ * `typeHistory`, type-level history.
  */
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
@@ -30,6 +32,12 @@ export interface FhirTestServerOptions {
    * `410 Gone`, as HAPI does once its search cache has dropped the search. Cursor links only.
    */
   expireSearchesAfterPages?: number;
+  /**
+   * Serve `GET [type]/_history` (`_since`, `_count`, `_offset`; newest first, deletions as entries
+   * with `request.method = DELETE` and `response.status = 410 Gone`) and offer `history-type` in the
+   * CapabilityStatement. Default off: the server then has no history, as many do not.
+   */
+  typeHistory?: boolean;
 }
 
 export interface RecordedServerRequest {
@@ -44,6 +52,10 @@ export interface FhirTestServer {
   baseUrl: string;
   /** Stores resources as given, keeping their `id` and `meta.lastUpdated` (now when absent). */
   seed(resources: Record<string, unknown>[]): Promise<void>;
+  /** Stores new versions of existing resources, keeping their `meta.lastUpdated` (now when absent). */
+  update(resources: Record<string, unknown>[]): Promise<void>;
+  /** Deletes resources at `at` (default now), as `DELETE [type]/[id]` does. */
+  remove(references: Array<{ resourceType: string; id: string }>, at?: string): Promise<void>;
   /** Every request the server received, in order. */
   requests: RecordedServerRequest[];
   close(): Promise<void>;
@@ -81,6 +93,16 @@ function loadMedplum(): Promise<{ router: MedplumRouter; core: MedplumCore }> {
 /** Query-string parameters the wrapper handles itself and never passes to the router. */
 const PAGING_PARAMS = new Set(['_count', '_offset', 'cursor']);
 
+/** One change, as the history serves it. */
+interface Change {
+  type: string;
+  id: string;
+  at: string;
+  version: number;
+  method: 'POST' | 'PUT' | 'DELETE';
+  resource?: Record<string, unknown>;
+}
+
 interface CursorState {
   type: string;
   /** Raw query pairs without paging parameters. */
@@ -106,7 +128,67 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
   const unsupported = new Set(options.unsupportedTypes ?? []);
   const cursors = new Map<string, CursorState>();
   const requests: RecordedServerRequest[] = [];
+  const changes: Change[] = [];
   let baseUrl = '';
+
+  const store = async (resources: Record<string, unknown>[], update: boolean) => {
+    const now = new Date().toISOString();
+    await repo.withSeeding(async () => {
+      for (const resource of resources) {
+        const meta = (resource.meta as Record<string, unknown> | undefined) ?? {};
+        const withMeta = { ...resource, meta: { ...meta, lastUpdated: meta.lastUpdated ?? now } };
+        // eslint-disable-next-line @typescript-eslint/no-explicit-any
+        await repo.createResource(withMeta as any, undefined, update);
+        const [type, id] = [String(resource.resourceType), String(resource.id)];
+        heldTypes.add(type);
+        const version = changes.filter((c) => c.type === type && c.id === id).length + 1;
+        const at = String(withMeta.meta.lastUpdated);
+        changes.push({ type, id, at, version, method: update ? 'PUT' : 'POST', resource: withMeta });
+      }
+    });
+  };
+
+  const remove = async (type: string, id: string, at: string): Promise<[number, unknown]> => {
+    try {
+      await repo.deleteResource(type, id);
+    } catch {
+      return [404, outcomeOf(`${type}/${id} not found`)];
+    }
+    const version = changes.filter((c) => c.type === type && c.id === id).length + 1;
+    changes.push({ type, id, at, version, method: 'DELETE' });
+    return [204, undefined];
+  };
+
+  const history = (type: string, rawPairs: string[]): [number, unknown] => {
+    const params = new URLSearchParams(rawPairs.join('&'));
+    const since = params.get('_since');
+    if (since !== null && Number.isNaN(Date.parse(since))) return [400, outcomeOf('invalid _since')];
+    const count = Number(params.get('_count') ?? defaultCount);
+    const offset = Number(params.get('_offset') ?? 0);
+    const matching = changes
+      .map((change, order) => ({ change, order }))
+      .filter(({ change }) => change.type === type)
+      .filter(({ change }) => since === null || Date.parse(change.at) >= Date.parse(since))
+      .sort((a, b) => Date.parse(b.change.at) - Date.parse(a.change.at) || b.order - a.order)
+      .map(({ change }) => change);
+    const entry = matching.slice(offset, offset + count).map((c) => ({
+      fullUrl: `${baseUrl}/${c.type}/${c.id}`,
+      ...(c.resource ? { resource: c.resource } : {}),
+      request: {
+        method: c.method,
+        url: `${c.type}/${c.id}${c.method === 'DELETE' ? `/_history/${c.version}` : ''}`,
+      },
+      response: {
+        status: { POST: '201 Created', PUT: '200 OK', DELETE: '410 Gone' }[c.method],
+        lastModified: c.at,
+      },
+    }));
+    const query = (at: number) =>
+      `${baseUrl}/${type}/_history?${since === null ? '' : `_since=${encodeURIComponent(since)}&`}_count=${count}&_offset=${at}`;
+    const link = [{ relation: 'self', url: query(offset) }];
+    if (offset + count < matching.length) link.push({ relation: 'next', url: query(offset + count) });
+    return [200, { resourceType: 'Bundle', type: 'history', total: matching.length, link, entry }];
+  };
 
   const tokenAccepted = (header: string | undefined): boolean => {
     if (options.requiredToken === undefined) return true;
@@ -219,7 +301,8 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
             .filter((p) => p !== '')
         : [];
     if (segments.length === 1 && segments[0] === 'metadata' && req.method === 'GET') {
-      return [200, capabilityStatement([...heldTypes].filter((t) => !unsupported.has(t)).sort())];
+      const types = [...heldTypes].filter((t) => !unsupported.has(t)).sort();
+      return [200, capabilityStatement(types, options.typeHistory === true)];
     }
     if (unsupported.has(segments[0] ?? '')) {
       return [404, outcomeOf(`Resource type ${segments[0]} is not supported by this server`)];
@@ -228,6 +311,13 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
     if (segments.length === 2 && segments[1] === '_search' && req.method === 'POST') {
       const formPairs = body.split('&').filter((p) => p !== '');
       return search(segments[0], [...rawPairs, ...formPairs]);
+    }
+    if (segments.length === 2 && segments[1] === '_history' && req.method === 'GET') {
+      if (!options.typeHistory) return [405, outcomeOf('type history is not supported by this server')];
+      return history(segments[0], rawPairs);
+    }
+    if (segments.length === 2 && req.method === 'DELETE') {
+      return remove(segments[0], segments[1], new Date().toISOString());
     }
     if (segments.length === 2 && req.method === 'GET') {
       const result = await callRouter('GET', `${segments[0]}/${segments[1]}`);
@@ -251,6 +341,10 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
             [500, outcomeOf(error instanceof Error ? error.message : 'internal error')] as [number, unknown],
         )
         .then(([status, payload]) => {
+          if (payload === undefined) {
+            res.writeHead(status).end();
+            return;
+          }
           const text = JSON.stringify(payload);
           res.writeHead(status, {
             'content-type': 'application/fhir+json',
@@ -266,17 +360,13 @@ export async function startFhirTestServer(options: FhirTestServerOptions = {}): 
   return {
     baseUrl,
     requests,
-    async seed(resources) {
-      const now = new Date().toISOString();
-      await repo.withSeeding(async () => {
-        for (const resource of resources) {
-          const meta = (resource.meta as Record<string, unknown> | undefined) ?? {};
-          const withMeta = { ...resource, meta: { ...meta, lastUpdated: meta.lastUpdated ?? now } };
-          // eslint-disable-next-line @typescript-eslint/no-explicit-any
-          await repo.createResource(withMeta as any);
-          heldTypes.add(String(resource.resourceType));
-        }
-      });
+    seed: (resources) => store(resources, false),
+    update: (resources) => store(resources, true),
+    async remove(references, at = new Date().toISOString()) {
+      for (const { resourceType, id } of references) {
+        const [status] = await remove(resourceType, id, at);
+        if (status !== 204) throw new Error(`${resourceType}/${id} could not be deleted (${status})`);
+      }
     },
     close: () =>
       new Promise<void>((resolve, reject) => {
@@ -293,7 +383,8 @@ function outcomeOf(diagnostics: string): Record<string, unknown> {
   };
 }
 
-function capabilityStatement(types: string[]): Record<string, unknown> {
+function capabilityStatement(types: string[], typeHistory: boolean): Record<string, unknown> {
+  const interactions = ['read', 'search-type', ...(typeHistory ? ['delete', 'history-type'] : [])];
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -303,7 +394,7 @@ function capabilityStatement(types: string[]): Record<string, unknown> {
     rest: [
       {
         mode: 'server',
-        resource: types.map((type) => ({ type, interaction: [{ code: 'read' }, { code: 'search-type' }] })),
+        resource: types.map((type) => ({ type, interaction: interactions.map((code) => ({ code })) })),
       },
     ],
   };
