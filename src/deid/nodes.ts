@@ -75,7 +75,7 @@ export function append(map: Map<string, Element[]>, key: string, element: Elemen
 }
 
 /** The JSON property of a node: FHIRPath drops the type suffix of a choice (`value` for `valueQuantity`). */
-function jsonKey(container: JsonObject, propName: string): string | undefined {
+export function jsonKey(container: JsonObject, propName: string): string | undefined {
   if (propName in container) return propName;
   return Object.keys(container).find(
     (key) => key.length > propName.length && key.startsWith(propName) && /[A-Z]/.test(key[propName.length]),

@@ -6,7 +6,7 @@
  * but only when its leading steps find something. Anything else is FHIRPath's alone.
  */
 import { parse } from 'fhirpath';
-import { below, isJsonObject, readValue, type Element, type ResourceScope } from './nodes';
+import { below, isJsonObject, jsonKey, readValue, type Element, type ResourceScope } from './nodes';
 import { memberKey } from './r4Paths';
 
 type Step =
@@ -120,6 +120,9 @@ function memberStep(scope: ResourceScope, inputs: readonly Element[], name: stri
     let key: string | undefined = name;
     if (isJsonObject(value)) {
       key = memberKey(input.path as string, name, value);
+      // FHIRPath names a choice's node by its base name, and such a node's element is the first key
+      // that extends the name; with two choices in one object that may not be the one FHIRPath read.
+      if (key !== undefined && key !== name && jsonKey(value, name) !== key) return undefined;
     } else if (
       !PRIMITIVE_MEMBERS.has(name) ||
       (value !== null && value !== undefined && typeof value !== 'string' && typeof value !== 'boolean')
