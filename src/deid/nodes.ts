@@ -128,8 +128,12 @@ export class ResourceScope implements NodeLookup {
   elementOf(node: ResourceNode): Element | undefined {
     const known = this.elements.get(node);
     if (known !== undefined) return known ?? undefined;
-    // Each evaluation makes its own node for the resource itself.
-    if (!node.parentResNode) return node.data === this.resource ? this.rootElement : undefined;
+    // Each evaluation makes its own node for the resource itself; any of them serves as the root's.
+    if (!node.parentResNode) {
+      if (node.data !== this.resource) return undefined;
+      this.rootElement.node ??= node;
+      return this.rootElement;
+    }
     const element = this.childElement(node, node.parentResNode);
     this.elements.set(node, element ?? null);
     return element;
