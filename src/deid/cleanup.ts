@@ -5,10 +5,15 @@
  */
 import { isJsonObject, type JsonObject } from './nodes';
 
+function hasNoKeys(object: JsonObject): boolean {
+  for (const key in object) if (Object.prototype.hasOwnProperty.call(object, key)) return false;
+  return true;
+}
+
 function isEmpty(value: unknown): boolean {
   if (value === null || value === undefined) return true;
   if (Array.isArray(value)) return value.length === 0;
-  return isJsonObject(value) && Object.keys(value).length === 0;
+  return isJsonObject(value) && hasNoKeys(value);
 }
 
 function clean(value: unknown): unknown {
@@ -39,7 +44,35 @@ function cleanPair(object: JsonObject, key: string): void {
   if (isEmpty(object[companionKey])) delete object[companionKey];
 }
 
+/** A property without a companion: its empty items go, then the property itself if it is empty. */
+function cleanSingle(object: JsonObject, name: string): void {
+  const value = object[name];
+  if (Array.isArray(value)) {
+    const kept: unknown[] = [];
+    for (const item of value) {
+      const cleaned = clean(item);
+      if (!isEmpty(cleaned)) kept.push(cleaned);
+    }
+    if (kept.length === 0) delete object[name];
+    else object[name] = kept;
+    return;
+  }
+  clean(value);
+  if (isEmpty(value)) delete object[name];
+}
+
 export function removeEmptyNodes(object: JsonObject): void {
-  const names = new Set(Object.keys(object).map((key) => (key.startsWith('_') ? key.slice(1) : key)));
-  for (const name of names) cleanPair(object, name);
+  // A property and its `_name` companion are cleaned together, once, where the first of them stands.
+  let paired: Set<string> | undefined;
+  for (const key of Object.keys(object)) {
+    const companion = key.charCodeAt(0) === 95; /* _ */
+    const name = companion ? key.slice(1) : key;
+    if (paired?.has(name)) continue;
+    if (companion || object[`_${name}`] !== undefined) {
+      (paired ??= new Set()).add(name);
+      cleanPair(object, name);
+    } else {
+      cleanSingle(object, name);
+    }
+  }
 }

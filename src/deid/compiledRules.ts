@@ -5,7 +5,9 @@
 import type { ConfigurationIssue } from './contract';
 import type { RuleSpec } from './configuration';
 import { compileExpression, isResourceTypeName, type CompiledExpression } from './fhirpath';
+import { fhirpathIndex } from './fhirpathIndex';
 import { ResourceScope } from './nodes';
+import { planRule, type RulePlan } from './rulePlans';
 
 export interface CompiledCase {
   condition: CompiledExpression;
@@ -18,6 +20,8 @@ export interface CompiledRule {
   readonly resourceType: string;
   /** Undefined when the rule names the whole resource (`Patient`, `Resource`). */
   readonly expression: CompiledExpression | undefined;
+  /** How the expression is read from the JSON index instead, where it can be. */
+  readonly plan: RulePlan | undefined;
   readonly cases: CompiledCase[];
 }
 
@@ -48,7 +52,7 @@ function dryRun(
 ): void {
   const resource = { resourceType: resourceType || 'Patient' };
   try {
-    expression(resource, new ResourceScope(resource));
+    expression(resource, new ResourceScope(resource, fhirpathIndex));
   } catch (error) {
     report(
       `the FHIRPath expression cannot be evaluated: ${error instanceof Error ? error.message : String(error)}`,
@@ -74,7 +78,8 @@ function compileRule(spec: RuleSpec, issues: ConfigurationIssue[]): CompiledRule
     const value = compileOne(valueText, report);
     if (condition && value) cases.push({ condition, value });
   }
-  return { spec, resourceType: ANY_RESOURCE.has(prefix) ? '' : prefix, expression, cases };
+  const plan = expression ? planRule(text) : undefined;
+  return { spec, resourceType: ANY_RESOURCE.has(prefix) ? '' : prefix, expression, plan, cases };
 }
 
 export function compileRules(specs: RuleSpec[], issues: ConfigurationIssue[]): CompiledRule[] {

@@ -7,8 +7,11 @@ import { removeEmptyNodes } from './cleanup';
 import type { CompiledRule, RuleSet } from './compiledRules';
 import { DeidentificationError, type DeidOutcome, type Deidentifier } from './contract';
 import type { ResourceNode } from './fhirpath';
+import { fhirpathIndex } from './fhirpathIndex';
+import { jsonIndex } from './jsonIndex';
 import { ProcessingFailure, type MethodContext, type NodeMethod } from './methods/method';
 import { isJsonObject, readValue, ResourceScope, type Element, type JsonObject } from './nodes';
+import { evaluateHead } from './rulePlans';
 import { addSecurityLabels, redactedStub, type SecurityLabel } from './securityLabels';
 
 export interface PreparedRule {
@@ -48,6 +51,8 @@ export class RuleDeidentifier implements Deidentifier {
     prepared: readonly PreparedRule[],
     private readonly processingErrors: 'raise' | 'skip',
     private readonly seed: string,
+    /** False to evaluate every rule with FHIRPath: the reference the direct paths are tested against. */
+    private readonly direct = true,
   ) {
     for (const { rule, method } of prepared) this.byRule.set(rule, method);
   }
@@ -82,7 +87,7 @@ export class RuleDeidentifier implements Deidentifier {
     labels: Set<SecurityLabel>,
   ): void {
     const resourceType = String(resource.resourceType);
-    const scope = new ResourceScope(resource);
+    const scope = new ResourceScope(resource, fhirpathIndex, this.direct ? jsonIndex : undefined);
     const context: MethodContext = {
       scope,
       resourceType,
@@ -112,19 +117,39 @@ export class RuleDeidentifier implements Deidentifier {
     const { scope } = context;
     const method = this.byRule.get(rule);
     if (!method) return;
-    const matched = rule.expression ? rule.expression(scope.resource, scope) : [scope.rootElement.node];
-    for (const node of matched) {
+    if (!rule.expression) {
+      this.applyTo(scope.rootElement, method, context, labels);
+      return;
+    }
+    if (rule.plan && scope.direct) {
+      const head = evaluateHead(rule.plan, scope);
+      if (head && (rule.plan.complete || head.length === 0)) {
+        for (const element of head) this.applyTo(element, method, context, labels);
+        return;
+      }
+    }
+    for (const node of rule.expression(scope.resource, scope)) {
       if (!isResourceNode(node)) continue;
       const element = scope.elementOf(node);
-      // Nested resources are processed on their own, by the rules of their type.
-      if (!element || element.nested || scope.isProcessed(element)) continue;
-      if (method.wholeSubtree) {
-        const label = method.apply(element, context);
-        if (label) labels.add(label);
-        scope.markProcessed(element);
-      } else {
-        this.walk(element, method, context, labels);
-      }
+      if (element) this.applyTo(element, method, context, labels);
+    }
+  }
+
+  private applyTo(
+    element: Element,
+    method: NodeMethod,
+    context: MethodContext,
+    labels: Set<SecurityLabel>,
+  ): void {
+    const { scope } = context;
+    // Nested resources are processed on their own, by the rules of their type.
+    if (element.nested || scope.isProcessed(element)) return;
+    if (method.wholeSubtree) {
+      const label = method.apply(element, context);
+      if (label) labels.add(label);
+      scope.markProcessed(element);
+    } else {
+      this.walk(element, method, context, labels);
     }
   }
 

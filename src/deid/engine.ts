@@ -66,7 +66,19 @@ function compile(text: string): CompiledConfiguration {
   );
 }
 
-function deidentifier(config: CompiledConfiguration, keys: Partial<DeidKeys>, seed: string): Deidentifier {
+/** Internal choices the export never makes; the tests use them to compare the two ways of evaluating. */
+export interface DeidentifierOptions {
+  /** Evaluates every rule path with FHIRPath, never from the JSON index directly. */
+  fhirpathOnly?: boolean;
+}
+
+/** `deidEngine.deidentifier`, with internal options. */
+export function createDeidentifier(
+  config: CompiledConfiguration,
+  keys: Partial<DeidKeys>,
+  seed: string,
+  options: DeidentifierOptions = {},
+): Deidentifier {
   if (!(config instanceof CompiledDeidConfiguration)) {
     throw new TypeError('the configuration was not compiled by this engine');
   }
@@ -87,7 +99,10 @@ function deidentifier(config: CompiledConfiguration, keys: Partial<DeidKeys>, se
     encryptKey: resolved.encryptKey ?? '',
   };
   const prepared = config.rules.map((rule) => ({ rule, method: buildMethod(rule, parameters, full) }));
-  return new RuleDeidentifier(config.ruleSet, prepared, config.processingErrors, seed);
+  return new RuleDeidentifier(config.ruleSet, prepared, config.processingErrors, seed, !options.fhirpathOnly);
 }
 
-export const deidEngine: DeidEngine = { compile, deidentifier };
+export const deidEngine: DeidEngine = {
+  compile,
+  deidentifier: (config, keys, seed) => createDeidentifier(config, keys, seed),
+};

@@ -2,14 +2,17 @@
  * `cryptoHash`: HMAC-SHA256 with the job's key, as lowercase hex. In a reference only the id is
  * hashed, so references still point at the (equally hashed) ids of the resources they name.
  */
-import { createHmac } from 'node:crypto';
+import { createHmac, createSecretKey, type KeyObject } from 'node:crypto';
 import { isResourceTypeName } from '../fhirpath';
 import { readValue, writeValue } from '../nodes';
 import type { NodeMethod } from './method';
 
-export function hmacHex(key: string, value: string): string {
+export function hmacHex(key: string | KeyObject, value: string): string {
   return createHmac('sha256', key).update(value, 'utf8').digest('hex');
 }
+
+/** Ids recur across a job's resources (every reference to a patient); this many hashes are remembered. */
+const REMEMBERED_HASHES = 10_000;
 
 const LITERAL_REFERENCE =
   /^((?:https?:\/\/[^?#]*\/)?)([A-Z][A-Za-z]+)\/([A-Za-z0-9\-.]{1,64})(\/_history\/[A-Za-z0-9\-.]{1,64})?$/;
@@ -29,7 +32,18 @@ export function hashReference(reference: string, hash: (value: string) => string
 }
 
 export function cryptoHashMethod(key: string): NodeMethod {
-  const hash = (value: string): string => hmacHex(key, value);
+  // An empty key is allowed and a KeyObject cannot be empty, so only a real key is prepared once.
+  const secret = key === '' ? key : createSecretKey(Buffer.from(key, 'utf8'));
+  const remembered = new Map<string, string>();
+  const hash = (value: string): string => {
+    let digest = remembered.get(value);
+    if (digest === undefined) {
+      digest = hmacHex(secret, value);
+      if (remembered.size >= REMEMBERED_HASHES) remembered.clear();
+      remembered.set(value, digest);
+    }
+    return digest;
+  };
   return {
     wholeSubtree: false,
     apply(element) {

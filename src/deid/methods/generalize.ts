@@ -17,8 +17,9 @@ export function generalizeMethod(cases: readonly CompiledCase[], otherValues: 'r
       for (const { condition, value: replacement } of cases) {
         let result: unknown[];
         try {
-          if (plainValues(condition(element.node, context.scope))[0] !== true) continue;
-          result = plainValues(replacement(element.node, context.scope));
+          const node = context.scope.nodeOf(element);
+          if (plainValues(condition(node, context.scope))[0] !== true) continue;
+          result = plainValues(replacement(node, context.scope));
         } catch {
           // FHIRPath's messages quote the value; the failure must not.
           throw new ProcessingFailure('a generalize case failed to evaluate');
