@@ -13,9 +13,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
-import * as path from 'node:path';
 import type * as OtelApi from '@opentelemetry/api';
-import type * as OtelResources from '@opentelemetry/resources';
 import { PLATFORM, platformSettingsFromEnv } from './settings/hostSettings';
 
 /** Custom dimensions: short strings only (identifiers of jobs, types, statuses; never resource data). */
@@ -77,11 +75,10 @@ export async function createTelemetry(
   }
   try {
     const sdk = await import('applicationinsights');
-    // The OpenTelemetry packages the SDK itself uses (its dependencies, resolved from it).
-    const fromSdk = (name: string) =>
-      require.resolve(name, { paths: [path.dirname(require.resolve('applicationinsights'))] });
-    const api = (await import(fromSdk('@opentelemetry/api'))) as typeof OtelApi;
-    const resources = (await import(fromSdk('@opentelemetry/resources'))) as typeof OtelResources;
+    // The OpenTelemetry packages the SDK itself uses: package.json pins them to the versions the SDK
+    // resolves, so there is one copy of each, and static names let the deployment bundle include them.
+    const api = await import('@opentelemetry/api');
+    const resources = await import('@opentelemetry/resources');
 
     const client = new sdk.TelemetryClient(connectionString, { useGlobalProviders: false });
     // `cloud_RoleName`: the function app's name on Azure, the project's name elsewhere.
