@@ -9,7 +9,8 @@
  *   hand leaves the process. The Functions host still reports invocations on its own.
  *
  * The SDK is loaded only when telemetry is on, so processes without it never pay for it.
- * Nothing outside this file imports the SDK; the domain sees the `Telemetry` interface only.
+ * Nothing outside this file (and telemetrySdk.ts, which loads it) imports the SDK; the domain sees
+ * the `Telemetry` interface only.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
@@ -74,11 +75,7 @@ export async function createTelemetry(
     return noopTelemetry;
   }
   try {
-    const sdk = await import('applicationinsights');
-    // The OpenTelemetry packages the SDK itself uses: package.json pins them to the versions the SDK
-    // resolves, so there is one copy of each, and static names let the deployment bundle include them.
-    const api = await import('@opentelemetry/api');
-    const resources = await import('@opentelemetry/resources');
+    const { appInsights: sdk, otelApi: api, otelResources: resources } = await import('./telemetrySdk');
 
     const client = new sdk.TelemetryClient(connectionString, { useGlobalProviders: false });
     // `cloud_RoleName`: the function app's name on Azure, the project's name elsewhere.

@@ -1,7 +1,8 @@
 /**
  * `npm run package`: the deployment package of the function app. The app of `functions/` and `src/`
- * is bundled with esbuild into one CommonJS file with every dependency inside, so the package is
- * `host.json`, a `package.json` whose `main` is the bundle, and the bundle: no node_modules, and
+ * is bundled with esbuild into CommonJS with every dependency inside, so the package is `host.json`,
+ * a `package.json` whose `main` is the bundle, the bundle and the telemetry SDK's bundle beside it:
+ * no node_modules, and
  * nothing of dev/, engine/, bench/, scripts/ or test/ (the build fails if the app imports them).
  *
  * Writes `package/app/` (the folder `azd deploy` and `func azure functionapp publish` take) and
@@ -13,7 +14,7 @@
  */
 import { mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { build } from 'esbuild';
+import { build, type BuildOptions, type Plugin } from 'esbuild';
 import { createZip } from './zip';
 
 /** The Functions worker provides this module to the app; it is never installed. */
@@ -22,6 +23,41 @@ export const HOST_PROVIDED_MODULES = ['@azure/functions-core'];
 export const NON_PRODUCT_FOLDERS = ['dev', 'engine', 'bench', 'scripts', 'test'];
 export const ZIP_NAME = 'durable-fhir-export.zip';
 export const BUNDLE_PATH = 'dist/index.js';
+
+const TELEMETRY_SDK_FILE = 'telemetry-sdk.js';
+
+const BUNDLE_OPTIONS = {
+  bundle: true,
+  platform: 'node',
+  // The oldest Node the app supports; Flex Consumption runs it on Node 22.
+  target: 'node20',
+  format: 'cjs',
+  external: HOST_PROVIDED_MODULES,
+  // Minified, the bundle compiles faster at cold start; function and class names stay readable in
+  // stack traces and logs without a source map.
+  minify: true,
+  keepNames: true,
+  // Paths in the bundle and its source map stay relative to the checkout (node_modules may be a link).
+  preserveSymlinks: true,
+  // The few ES-only modules inside (e.g. the browser opener of interactive logins, never used by
+  // the app) get a working import.meta.url.
+  define: { 'import.meta.url': '__bundleUrl' },
+  // The directive first, so that the bundle stays in strict mode with the banner before it.
+  banner: { js: "'use strict';var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
+  metafile: true,
+  logLevel: 'warning',
+} satisfies BuildOptions;
+
+/** The app's import of src/telemetrySdk becomes a require of the SDK bundle beside it. */
+const telemetrySdkApart: Plugin = {
+  name: 'telemetry-sdk-apart',
+  setup(pluginBuild) {
+    pluginBuild.onResolve({ filter: /\/telemetrySdk(\.js)?$/ }, () => ({
+      path: `./${TELEMETRY_SDK_FILE}`,
+      external: true,
+    }));
+  },
+};
 
 export interface PackageOptions {
   /** The repository root (with dist/functions/index.js built, host.json, package.json). */
@@ -51,35 +87,30 @@ export async function buildPackage(options: PackageOptions): Promise<PackageResu
   rmSync(appDir, { recursive: true, force: true });
   mkdirSync(appDir, { recursive: true });
 
-  const result = await build({
-    absWorkingDir: root,
-    // tsc's CommonJS output, not the TypeScript: its require() calls pick each package's CommonJS
-    // build, the code Node loads for the unbundled app (the ES builds read import.meta).
-    entryPoints: [path.join(root, 'dist', 'functions', 'index.js')],
-    outfile: path.join(appDir, BUNDLE_PATH),
-    bundle: true,
-    platform: 'node',
-    // The oldest Node the app supports; Flex Consumption runs it on Node 22.
-    target: 'node20',
-    format: 'cjs',
-    external: HOST_PROVIDED_MODULES,
-    // Minified, the bundle compiles faster at cold start; function and class names stay readable in
-    // stack traces and logs without a source map.
-    minify: true,
-    keepNames: true,
-    // Paths in the bundle and its source map stay relative to the checkout (node_modules may be a link).
-    preserveSymlinks: true,
-    sourcemap: options.sourcemap ? 'linked' : false,
-    // The few ES-only modules inside (e.g. the browser opener of interactive logins, never used by
-    // the app) get a working import.meta.url.
-    define: { 'import.meta.url': '__bundleUrl' },
-    banner: { js: "var __bundleUrl = require('node:url').pathToFileURL(__filename).href;" },
-    metafile: true,
-    logLevel: 'warning',
-  });
-  const strays = Object.keys(result.metafile.inputs).filter((input) =>
-    NON_PRODUCT_FOLDERS.some((folder) => input.startsWith(`dist/${folder}/`)),
-  );
+  // Two bundles: the app, and the telemetry SDK (half the code) that the app loads only when
+  // telemetry is on and after the first request, so a cold start does not compile it.
+  const results = await Promise.all([
+    build({
+      ...BUNDLE_OPTIONS,
+      absWorkingDir: root,
+      // tsc's CommonJS output, not the TypeScript: its require() calls pick each package's CommonJS
+      // build, the code Node loads for the unbundled app (the ES builds read import.meta).
+      entryPoints: [path.join(root, 'dist', 'functions', 'index.js')],
+      outfile: path.join(appDir, BUNDLE_PATH),
+      plugins: [telemetrySdkApart],
+      sourcemap: options.sourcemap ? 'linked' : false,
+    }),
+    build({
+      ...BUNDLE_OPTIONS,
+      absWorkingDir: root,
+      entryPoints: [path.join(root, 'dist', 'src', 'telemetrySdk.js')],
+      outfile: path.join(appDir, 'dist', TELEMETRY_SDK_FILE),
+      sourcemap: options.sourcemap ? 'linked' : false,
+    }),
+  ]);
+  const strays = results
+    .flatMap((result) => Object.keys(result.metafile.inputs))
+    .filter((input) => NON_PRODUCT_FOLDERS.some((folder) => input.startsWith(`dist/${folder}/`)));
   if (strays.length > 0) {
     throw new Error(`The app imports code that is not deployed: ${strays.join(', ')}`);
   }
