@@ -28,6 +28,8 @@ export interface AppOptions {
   env: Record<string, string>;
   /** Node options after the app's own (a later V8 flag wins). */
   nodeArgs: string[];
+  /** Another build of the app (a folder with host.json and package.json `main`), e.g. the deployment package. */
+  appRoot?: string;
 }
 
 export async function startApp(options: AppOptions): Promise<AppHandle> {
@@ -41,6 +43,9 @@ export async function startApp(options: AppOptions): Promise<AppHandle> {
     EXPORT_POLL_MIN_INTERVAL_MS: '0',
     EXPORT_POLL_RETRY_AFTER_SECONDS: '1',
     ...options.env,
+    ...(options.appRoot
+      ? { [options.engine === 'real' ? 'ENGINE_APP_ROOT' : 'APP_ROOT']: options.appRoot }
+      : {}),
   };
   let command: string;
   let args: string[];

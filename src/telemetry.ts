@@ -9,13 +9,12 @@
  *   hand leaves the process. The Functions host still reports invocations on its own.
  *
  * The SDK is loaded only when telemetry is on, so processes without it never pay for it.
- * Nothing outside this file imports the SDK; the domain sees the `Telemetry` interface only.
+ * Nothing outside this file (and telemetrySdk.ts, which loads it) imports the SDK; the domain sees
+ * the `Telemetry` interface only.
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { createHash, randomBytes } from 'node:crypto';
-import * as path from 'node:path';
 import type * as OtelApi from '@opentelemetry/api';
-import type * as OtelResources from '@opentelemetry/resources';
 import { PLATFORM, platformSettingsFromEnv } from './settings/hostSettings';
 
 /** Custom dimensions: short strings only (identifiers of jobs, types, statuses; never resource data). */
@@ -76,12 +75,7 @@ export async function createTelemetry(
     return noopTelemetry;
   }
   try {
-    const sdk = await import('applicationinsights');
-    // The OpenTelemetry packages the SDK itself uses (its dependencies, resolved from it).
-    const fromSdk = (name: string) =>
-      require.resolve(name, { paths: [path.dirname(require.resolve('applicationinsights'))] });
-    const api = (await import(fromSdk('@opentelemetry/api'))) as typeof OtelApi;
-    const resources = (await import(fromSdk('@opentelemetry/resources'))) as typeof OtelResources;
+    const { appInsights: sdk, otelApi: api, otelResources: resources } = await import('./telemetrySdk');
 
     const client = new sdk.TelemetryClient(connectionString, { useGlobalProviders: false });
     // `cloud_RoleName`: the function app's name on Azure, the project's name elsewhere.

@@ -10,6 +10,7 @@ import { setServiceOverrides } from '../../src/services';
 import { exitOnShutdown } from './shutdown';
 import { crashProbeFromEnv } from './crashInjection';
 import { startLocalRuntime } from './runtime';
+import { appEntry } from './appEntry';
 
 export const APP_READY_PREFIX = 'READY ';
 
@@ -20,7 +21,8 @@ async function main(): Promise<void> {
   const dataDir = local.dataDir;
   setServiceOverrides({ probe: crashProbeFromEnv(process.env.LOCAL_CRASH_AT, dataDir) });
   const runtime = await startLocalRuntime({
-    appEntry: path.join(__dirname, '..', '..', 'functions', 'index.js'),
+    // APP_ROOT: another build of the app, e.g. the deployment package's folder.
+    appEntry: appEntry(process.env.APP_ROOT, path.join(__dirname, '..', '..', 'functions', 'index.js')),
     port: local.port,
     dataDir,
     taskHubName: platformSettingsFromEnv(process.env).taskHubName,

@@ -32,6 +32,7 @@ import {
 import { hostKeyFromEnv, hostKeyNotice, keyedApi } from '../../dev/runtime/hostKeys';
 import { managementPrefix, type ApiRequest, type ApiResponse } from '../../dev/runtime/managementApi';
 import { installFunctionsCoreHook } from '../../dev/runtime/moduleHook';
+import { appEntry } from '../../dev/runtime/appEntry';
 import { TimerHost } from '../../dev/runtime/timerHost';
 import { localSettingsFromEnv } from '../../src/settings/hostSettings';
 
@@ -46,8 +47,9 @@ async function main(): Promise<void> {
   setServiceOverrides({ probe: crashProbeFromEnv(process.env.LOCAL_CRASH_AT, dataDir) });
 
   installFunctionsCoreHook();
+  // ENGINE_APP_ROOT is also where the host reads host.json: one app root for both.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require(path.join(__dirname, '..', '..', 'functions', 'index.js'));
+  require(appEntry(process.env.ENGINE_APP_ROOT, path.join(__dirname, '..', '..', 'functions', 'index.js')));
   if (!getProgrammingModel()) throw new Error('The app registered nothing through @azure/functions.');
 
   const durableClient: { data?: DurableClientData } = {};

@@ -1,5 +1,6 @@
 /** The server's CapabilityStatement: a Bulk Data export server with the three export operations. */
-import pkg from '../../package.json';
+// A named import, so that a bundler keeps only this field of package.json.
+import { version } from '../../package.json';
 
 const EXPORT_OPERATIONS = [
   { name: 'export', definition: 'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export' },
@@ -17,7 +18,7 @@ export function capabilityStatement(baseUrl: string): Record<string, unknown> {
     date: '2026-11-29',
     kind: 'instance',
     instantiates: ['http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data'],
-    software: { name: 'durable-fhir-export', version: pkg.version },
+    software: { name: 'durable-fhir-export', version },
     implementation: { description: 'FHIR Bulk Data export on Azure Durable Functions', url: baseUrl },
     fhirVersion: '4.0.1',
     format: ['application/fhir+json'],

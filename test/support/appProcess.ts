@@ -26,6 +26,10 @@ export interface AppProcessOptions {
    * second instance of one function app does (its own port and data folder).
    */
   hostOf?: AppProcess;
+  /** Another build of the app to load (a folder with host.json and package.json `main`), e.g. the deployment package. */
+  appRoot?: string;
+  /** The durable runtime, when a test needs one other than its jest project's. */
+  runtime?: 'embedded' | 'engine';
 }
 
 export class AppProcess {
@@ -34,13 +38,14 @@ export class AppProcess {
   readonly container: string;
   /** Shared by every host of this app (two workers on one task hub), apart from other apps'. */
   readonly taskHubName: string;
-  readonly onRealEngine = onRealEngine();
+  readonly onRealEngine: boolean;
   apiBaseUrl = '';
   output = '';
   private child?: ChildProcess;
   private port = 0;
 
   constructor(private readonly options: AppProcessOptions = {}) {
+    this.onRealEngine = options.runtime ? options.runtime === 'engine' : onRealEngine();
     const peer = options.hostOf;
     this.database = peer?.database ?? uniqueName('db');
     this.container = peer?.container ?? uniqueName('exports');
@@ -73,6 +78,9 @@ export class AppProcess {
             AzureWebJobsStorage: info.storageConnectionString,
             ...ENGINE_TEST_SETTINGS,
           }
+        : {}),
+      ...(this.options.appRoot
+        ? { [this.onRealEngine ? 'ENGINE_APP_ROOT' : 'APP_ROOT']: this.options.appRoot }
         : {}),
       ...(this.options.env ?? {}),
     };
