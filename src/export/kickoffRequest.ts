@@ -5,6 +5,7 @@
  */
 import { clip } from '../util/clientText';
 import { isContainerAllowed, isValidContainerName, type ContainerPolicy } from '../destination/containerName';
+import { booleanParameter } from './booleanParameter';
 import { BadRequestError } from './errors';
 import { isR4ResourceType } from './fhirResourceTypes';
 import { compareInstants, utcInstant } from './instant';
@@ -50,6 +51,7 @@ export const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   'includeAssociatedData',
   'patient',
   '_container',
+  'allowPartialManifests',
 ]);
 /** Search parameters that change the shape of a result set rather than select resources. */
 export const FORBIDDEN_FILTER_PARAMETERS: ReadonlySet<string> = new Set([
@@ -163,6 +165,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
       patients,
       container,
       includeAssociatedData: [],
+      allowPartialManifests: booleanParameter('allowPartialManifests', raw.get('allowPartialManifests')),
     },
     lenient,
     noCache: /(^|,)\s*no-cache\s*(,|$)/i.test(input.headers.get('cache-control') ?? ''),
@@ -262,7 +265,8 @@ function parametersBody(input: KickoffInput): Array<[string, string]> {
 function parameterValue(parameter: Record<string, unknown>): string {
   for (const [key, value] of Object.entries(parameter)) {
     if (!key.startsWith('value')) continue;
-    if (typeof value === 'string') return value;
+    // valueBoolean (allowPartialManifests) reads as its JSON spelling, as in a query.
+    if (typeof value === 'string' || typeof value === 'boolean') return String(value);
     if (key === 'valueReference' && isObject(value) && typeof value.reference === 'string')
       return value.reference;
   }

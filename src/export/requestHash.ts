@@ -19,6 +19,8 @@ export function requestHash(request: ExportRequest, clientId: string): string {
     elements: [...request.elements].sort(),
     patients: [...request.patients].sort(),
     container: request.container ?? null,
+    // Only when asked for, so that the hashes of every other request stay as they were.
+    ...(request.allowPartialManifests ? { allowPartialManifests: true } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

@@ -12,10 +12,12 @@ export interface BulkManifest {
   requiresAccessToken: boolean;
   output: Array<{ type: string; url: string; count: number }>;
   error: Array<{ type: string; url: string; count?: number }>;
+  /** The next page of the manifest (`allowPartialManifests`, see manifestPages.ts). */
+  link?: Array<{ relation: 'next'; url: string }>;
 }
 
 export type StatusReport =
-  | { state: 'in-progress'; progress: string; retryAfterSeconds: number }
+  | { state: 'in-progress'; progress: string; retryAfterSeconds: number; manifest?: BulkManifest }
   | { state: 'completed'; manifest: BulkManifest; expires?: string }
   | { state: 'failed'; statusCode: number; outcome: OperationOutcome };
 

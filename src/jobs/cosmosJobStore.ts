@@ -25,11 +25,17 @@
 import { Container, CosmosClient, OperationInput, PatchRequestBody, SqlQuerySpec } from '@azure/cosmos';
 import { JobConflictError } from '../export/errors';
 import { ACTIVE_JOB_STATUSES } from '../export/jobLifecycle';
-import { progressDocumentId, type ExportJobRecord, type ProgressDocument } from '../export/model';
+import {
+  progressDocumentId,
+  type ExportJobRecord,
+  type ManifestPageDocument,
+  type ProgressDocument,
+} from '../export/model';
 import type { JobStore } from './jobStore';
 import { ensureContainer } from './cosmosClient';
 import { cosmosStatusOf, readDocument, withoutSystemProperties } from './cosmosDocuments';
 import { CosmosJobSlots, type CosmosJobSlotsOptions } from './cosmosJobSlots';
+import { CosmosManifestPages } from './cosmosManifestPages';
 import type { SlotCaps, SlotVerdict } from './jobSlots';
 
 /** The partition key path of the jobs container. */
@@ -70,6 +76,7 @@ export class CosmosJobStore implements JobStore {
   private readonly now: () => Date;
   /** The cap ledgers; public so that tests and operators can look at the holders. */
   readonly slots: CosmosJobSlots;
+  private readonly manifestPages: CosmosManifestPages;
 
   constructor(
     private readonly container: Container,
@@ -78,6 +85,7 @@ export class CosmosJobStore implements JobStore {
     this.mode = options.checkpointMode ?? 'auto';
     this.now = options.now ?? (() => new Date());
     this.slots = new CosmosJobSlots(container, options);
+    this.manifestPages = new CosmosManifestPages(container);
   }
 
   /** The checkpoint mode in effect (`auto` resolves after the first checkpoint). */
@@ -235,6 +243,18 @@ export class CosmosJobStore implements JobStore {
       }
     }
     return this.checkpointInSequence(progress);
+  }
+
+  listManifestPages(jobId: string): Promise<ManifestPageDocument[]> {
+    return this.manifestPages.list(jobId);
+  }
+
+  createManifestPage(page: ManifestPageDocument): Promise<boolean> {
+    return this.manifestPages.create(page);
+  }
+
+  deleteManifestPages(jobId: string): Promise<void> {
+    return this.manifestPages.deleteAll(jobId);
   }
 
   private progressBody(progress: ProgressDocument): ProgressDocument {

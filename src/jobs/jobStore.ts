@@ -1,4 +1,4 @@
-import type { ExportJobRecord, ProgressDocument } from '../export/model';
+import type { ExportJobRecord, ManifestPageDocument, ProgressDocument } from '../export/model';
 import type { SlotCaps, SlotVerdict } from './jobSlots';
 
 /**
@@ -45,4 +45,11 @@ export interface JobStore {
    * `JobConflictError` when either precondition fails; `getJob` tells which.
    */
   checkpointProgress(progress: ProgressDocument): Promise<ProgressDocument>;
+
+  /** The manifest pages of a job (`allowPartialManifests`), by page number. */
+  listManifestPages(jobId: string): Promise<ManifestPageDocument[]>;
+  /** Creates a manifest page; false, changing nothing, when that page exists already. */
+  createManifestPage(page: ManifestPageDocument): Promise<boolean>;
+  /** Deletes every manifest page of a job (once its files are deleted). */
+  deleteManifestPages(jobId: string): Promise<void>;
 }

@@ -1,0 +1,80 @@
+import { closedFiles, pagesToAdd } from '../../../src/export/manifestPages';
+import type { ManifestOutputEntry, ProgressDocument, ProgressFile } from '../../../src/export/model';
+
+function file(blobName: string, part: number, count = 2): ProgressFile {
+  return { part, blobName, blockIds: [], count, bytes: count * 100 };
+}
+
+function unit(unitId: string, files: ProgressFile[], done: boolean, rangeIndex?: number): ProgressDocument {
+  return {
+    id: `job:progress:${unitId}`,
+    jobId: 'job',
+    docType: 'progress',
+    unitId,
+    resourceType: unitId.split('.')[0],
+    rangeIndex,
+    page: 3,
+    done,
+    resourceCount: 0,
+    bytes: 0,
+    files,
+    updatedAt: '2025-01-01T00:00:00.000Z',
+  };
+}
+
+const entry = (blobName: string): ManifestOutputEntry => ({
+  type: 'Patient',
+  blobName,
+  count: 1,
+  bytes: 10,
+});
+
+describe('closedFiles', () => {
+  it('lists every file of a finished unit and every part but the last of a running one', () => {
+    const closed = closedFiles([
+      unit('Patient', [file('job/Patient-1.ndjson', 1), file('job/Patient-2.ndjson', 2)], true),
+      unit(
+        'Observation.r1',
+        [
+          file('job/Observation-r1-1.ndjson', 1),
+          file('job/Observation-r1-2.ndjson', 2),
+          file('job/Observation-r1-3.ndjson', 3),
+        ],
+        false,
+        1,
+      ),
+      unit('Condition', [file('job/Condition-1.ndjson', 1)], false),
+    ]);
+    expect(closed.map((f) => f.blobName)).toEqual([
+      'job/Observation-r1-1.ndjson',
+      'job/Observation-r1-2.ndjson',
+      'job/Patient-1.ndjson',
+      'job/Patient-2.ndjson',
+    ]);
+    expect(closed[0]).toEqual({
+      type: 'Observation',
+      blobName: 'job/Observation-r1-1.ndjson',
+      count: 2,
+      bytes: 200,
+    });
+  });
+});
+
+describe('pagesToAdd', () => {
+  const now = new Date('2025-01-01T00:00:00.000Z');
+
+  it('puts the files no page lists on new pages of at most pageSize files, numbered on', () => {
+    const first = pagesToAdd('job', [], [entry('a'), entry('b'), entry('c')], 2, now);
+    expect(first.map((p) => [p.id, p.page, p.files.map((f) => f.blobName)])).toEqual([
+      ['job:manifest:1', 1, ['a', 'b']],
+      ['job:manifest:2', 2, ['c']],
+    ]);
+    const next = pagesToAdd('job', first, [entry('a'), entry('b'), entry('c'), entry('d')], 2, now);
+    expect(next.map((p) => [p.page, p.files.map((f) => f.blobName)])).toEqual([[3, ['d']]]);
+  });
+
+  it('adds nothing when every file is listed already', () => {
+    const pages = pagesToAdd('job', [], [entry('a')], 5, now);
+    expect(pagesToAdd('job', pages, [entry('a')], 5, now)).toEqual([]);
+  });
+});
