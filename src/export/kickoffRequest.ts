@@ -122,7 +122,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
 
   const compartmentOnly = input.level !== 'system';
   const types = parseTypes(raw, compartmentOnly, options, lenient, warnings);
-  const typeFilters = parseTypeFilters(raw, types, compartmentOnly, options, lenient, warnings);
+  const typeFilters = parseTypeFilters(raw, types, compartmentOnly, options);
   const elements = list(raw, '_elements');
   for (const element of elements) {
     if (!ELEMENT.test(element))
@@ -341,8 +341,6 @@ function parseTypeFilters(
   types: string[],
   compartmentOnly: boolean,
   options: KickoffOptions,
-  lenient: boolean,
-  warnings: string[],
 ): Record<string, string[]> {
   const filters: Record<string, string[]> = {};
   const values = (raw.get('_typeFilter') ?? []).flatMap((v) => v.split(/,(?=[A-Z][A-Za-z]+\?)/));
@@ -351,16 +349,6 @@ function parseTypeFilters(
     if (!match) throw new BadRequestError(`_typeFilter ${clip(value)} is not of the form Type?query.`);
     const [, type, query] = match;
     if (!isR4ResourceType(type)) throw new BadRequestError(`_typeFilter names unknown type ${clip(type)}.`);
-    if (types.length > 0 && !types.includes(type)) {
-      if (!lenient) throw new BadRequestError(`_typeFilter for ${type}, which _type does not include.`);
-      warnings.push(`Ignored _typeFilter for ${type}: not in _type.`);
-      continue;
-    }
-    if (compartmentOnly && !options.compartmentTypes.has(type)) {
-      throw new BadRequestError(
-        `_typeFilter for ${type}, which is not in the Patient compartment as this server exports it.`,
-      );
-    }
     const params = new URLSearchParams(query);
     for (const name of params.keys()) {
       const bare = name.split(':')[0];
@@ -371,6 +359,11 @@ function parseTypeFilters(
     }
     const normalised = params.toString();
     if (normalised === '') throw new BadRequestError(`_typeFilter ${clip(value)} has no query.`);
+    // IG v3 processing model: `_type` (or the level) decides the types, then each type's filters
+    // narrow it; a filter for a type not exported has nothing to narrow.
+    const exported =
+      types.length > 0 ? types.includes(type) : !compartmentOnly || options.compartmentTypes.has(type);
+    if (!exported) continue;
     const list = (filters[type] ??= []);
     if (!list.includes(normalised)) list.push(normalised);
   }
