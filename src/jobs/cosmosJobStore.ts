@@ -33,7 +33,7 @@ import {
 } from '../export/model';
 import type { JobStore } from './jobStore';
 import { ensureContainer } from './cosmosClient';
-import { cosmosStatusOf, readDocument, withoutSystemProperties } from './cosmosDocuments';
+import { cosmosStatusOf, deleteDocument, readDocument, withoutSystemProperties } from './cosmosDocuments';
 import { CosmosJobSlots, type CosmosJobSlotsOptions } from './cosmosJobSlots';
 import { CosmosManifestPages } from './cosmosManifestPages';
 import type { SlotCaps, SlotVerdict } from './jobSlots';
@@ -208,11 +208,7 @@ export class CosmosJobStore implements JobStore {
 
   async deleteProgress(jobId: string): Promise<void> {
     for (const progress of await this.listProgress(jobId)) {
-      try {
-        await this.container.item(progressDocumentId(jobId, progress.unitId), jobId).delete();
-      } catch (err) {
-        if (cosmosStatusOf(err) !== 404) throw err;
-      }
+      await deleteDocument(this.container, progressDocumentId(jobId, progress.unitId), jobId);
     }
   }
 

@@ -5,7 +5,7 @@
  */
 import type { Container } from '@azure/cosmos';
 import { manifestPageDocumentId, type ManifestPageDocument } from '../export/model';
-import { cosmosStatusOf, withoutSystemProperties } from './cosmosDocuments';
+import { cosmosStatusOf, deleteDocument, withoutSystemProperties } from './cosmosDocuments';
 
 export class CosmosManifestPages {
   constructor(private readonly container: Container) {}
@@ -39,11 +39,7 @@ export class CosmosManifestPages {
 
   async deleteAll(jobId: string): Promise<void> {
     for (const page of await this.list(jobId)) {
-      try {
-        await this.container.item(manifestPageDocumentId(jobId, page.page), jobId).delete();
-      } catch (err) {
-        if (cosmosStatusOf(err) !== 404) throw err;
-      }
+      await deleteDocument(this.container, manifestPageDocumentId(jobId, page.page), jobId);
     }
   }
 }

@@ -1,25 +1,13 @@
 import { closedFiles, pagesToAdd } from '../../../src/export/manifestPages';
 import type { ManifestOutputEntry, ProgressDocument, ProgressFile } from '../../../src/export/model';
+import { progressDocument } from '../../support/jobRecords';
 
 function file(blobName: string, part: number, count = 2): ProgressFile {
   return { part, blobName, blockIds: [], count, bytes: count * 100 };
 }
 
 function unit(unitId: string, files: ProgressFile[], done: boolean, rangeIndex?: number): ProgressDocument {
-  return {
-    id: `job:progress:${unitId}`,
-    jobId: 'job',
-    docType: 'progress',
-    unitId,
-    resourceType: unitId.split('.')[0],
-    rangeIndex,
-    page: 3,
-    done,
-    resourceCount: 0,
-    bytes: 0,
-    files,
-    updatedAt: '2025-01-01T00:00:00.000Z',
-  };
+  return progressDocument(unitId, { rangeIndex, page: 3, done, files });
 }
 
 const entry = (blobName: string): ManifestOutputEntry => ({
