@@ -77,6 +77,8 @@ export interface ExportConfig {
   fileAccess: 'download' | 'sas';
   /** Lifetime of SAS URLs in `sas` mode. */
   sasLifetimeMinutes: number;
+  /** Most files one page of a manifest lists under `allowPartialManifests` (src/export/manifestPages.ts). */
+  manifestPageFiles: number;
 }
 
 export interface CosmosConfig {
@@ -206,6 +208,7 @@ export function exportConfigFromEnv(env: Env): ExportConfig {
     maxActiveJobsPerClient: readInteger(env, LIMITS.maxActiveJobsPerClient),
     fileAccess: readChoice(env, EXPORT.fileAccess),
     sasLifetimeMinutes: readInteger(env, EXPORT.sasLifetimeMinutes),
+    manifestPageFiles: readInteger(env, EXPORT.manifestPageFiles),
   };
 }
 

@@ -8,8 +8,9 @@ import { acceptsGzip, contentRange, requestedRange } from '../../src/http/byteRa
 import { cancelJob } from '../../src/export/jobActions';
 import { isActiveStatus } from '../../src/export/jobLifecycle';
 import { fileUrlsOf } from '../../src/export/fileUrls';
-import { fileSeenBy, jobSeenBy } from '../../src/export/jobAccess';
-import { readOwnJob, statusReport } from '../../src/export/statusReport';
+import { listedFile, manifestReport, type ManifestUrls } from '../../src/export/manifestPages';
+import { readOwnJob, type StatusReport } from '../../src/export/statusReport';
+import type { ExportDeps } from '../../src/export/exportDeps';
 import { getServices } from '../../src/services';
 import { repairWithOrchestration, stopJobInstances } from '../durable/jobRepair';
 import { streamedBody } from './streamedBody';
@@ -33,26 +34,67 @@ async function getStatus(
       }
     }
     // The scopes of this token, not the kick-off's: 403, or a manifest of the types they allow.
-    const report = await statusReport(
+    const report = await manifestReport(
       services.exportDeps,
-      jobSeenBy(principal.scopes, job),
-      fileUrlsOf(services.exportDeps, baseUrl(request)),
+      job,
+      principal.scopes,
+      manifestUrls(services.exportDeps, request),
     );
-    switch (report.state) {
-      case 'in-progress':
-        return {
-          status: 202,
-          headers: { 'X-Progress': report.progress, 'Retry-After': String(report.retryAfterSeconds) },
-        };
-      case 'completed': {
-        const headers: Record<string, string> = { 'Content-Type': 'application/json' };
-        if (report.expires) headers.Expires = new Date(report.expires).toUTCString();
-        return { status: 200, headers, body: JSON.stringify(report.manifest) };
-      }
-      case 'failed':
-        return fhirJson(report.statusCode, report.outcome);
-    }
+    return reportResponse(report);
   });
+}
+
+/** A later page of a manifest under `allowPartialManifests` (page 1 is the poll URL's answer). */
+async function getManifestPage(request: HttpRequest, context: InvocationContext): Promise<HttpResponseInit> {
+  return handled(context, async () => {
+    const services = await getServices();
+    const principal = await principalOf(request);
+    const job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
+    const page = /^[1-9]\d{0,8}$/.test(request.params.page) ? Number(request.params.page) : undefined;
+    if (page === undefined) throw new NotFoundError('This export has no such manifest page.');
+    const report = await manifestReport(
+      services.exportDeps,
+      job,
+      principal.scopes,
+      manifestUrls(services.exportDeps, request),
+      page,
+    );
+    if (report.state === 'in-progress' && !report.manifest) {
+      throw new NotFoundError('This export has no such manifest page.');
+    }
+    // A page is a document of its own: 200 whether or not the export still runs.
+    return report.state === 'failed' ? reportResponse(report) : reportResponse(report, 200);
+  });
+}
+
+function manifestUrls(deps: ExportDeps, request: HttpRequest): ManifestUrls {
+  const base = baseUrl(request);
+  return {
+    fileUrl: fileUrlsOf(deps, base),
+    pageUrl: (jobId, page) => `${base}/_operations/export/${jobId}/manifest/${page}`,
+  };
+}
+
+function reportResponse(report: StatusReport, status?: number): HttpResponseInit {
+  switch (report.state) {
+    case 'in-progress': {
+      const headers: Record<string, string> = {
+        'X-Progress': report.progress,
+        'Retry-After': String(report.retryAfterSeconds),
+      };
+      if (!report.manifest) return { status: status ?? 202, headers };
+      // allowPartialManifests: the files finished so far, with the 202 of a running export.
+      headers['Content-Type'] = 'application/json';
+      return { status: status ?? 202, headers, body: JSON.stringify(report.manifest) };
+    }
+    case 'completed': {
+      const headers: Record<string, string> = { 'Content-Type': 'application/json' };
+      if (report.expires) headers.Expires = new Date(report.expires).toUTCString();
+      return { status: 200, headers, body: JSON.stringify(report.manifest) };
+    }
+    case 'failed':
+      return fhirJson(report.statusCode, report.outcome);
+  }
 }
 
 async function deleteJob(
@@ -91,7 +133,7 @@ async function download(request: HttpRequest, context: InvocationContext): Promi
     const services = await getServices();
     const principal = await principalOf(request);
     const job = await readOwnJob(services.exportDeps, request.params.jobId, principal.clientId);
-    const entry = fileSeenBy(principal.scopes, job, request.params.fileName);
+    const entry = await listedFile(services.exportDeps, principal.scopes, job, request.params.fileName);
     const size = entry.bytes;
     const range = requestedRange(size, request.headers.get('range'), request.headers.get('if-range'));
     const content = await services.exportDeps
@@ -135,6 +177,12 @@ df.app.client.http('exportDelete', {
   authLevel: 'anonymous',
   route: '_operations/export/{jobId}',
   handler: deleteJob,
+});
+app.http('exportManifestPage', {
+  methods: ['GET'],
+  authLevel: 'anonymous',
+  route: '_operations/export/{jobId}/manifest/{page}',
+  handler: getManifestPage,
 });
 app.http('exportDownload', {
   methods: ['GET'],

@@ -35,6 +35,8 @@ export async function applyRetention(
   const now = deps.now();
   const done: RetentionAction[] = [];
   if (filesDue(job, now)) {
+    // First: once the files are marked deleted, the sweeper never comes back for the pages.
+    await deps.jobs.deleteManifestPages(job.jobId);
     await deleteJobFiles(deps, job);
     done.push('filesDeleted');
   }

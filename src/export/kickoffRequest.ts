@@ -6,6 +6,7 @@
 import { clip } from '../util/clientText';
 import { isContainerAllowed, isValidContainerName, type ContainerPolicy } from '../destination/containerName';
 import { ANONYMIZATION_PARAMETERS, parseAnonymization } from './anonymizationRequest';
+import { booleanParameter } from './booleanParameter';
 import { BadRequestError } from './errors';
 import { isR4ResourceType } from './fhirResourceTypes';
 import { compareInstants, utcInstant } from './instant';
@@ -52,6 +53,7 @@ export const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   'patient',
   '_container',
   ...ANONYMIZATION_PARAMETERS,
+  'allowPartialManifests',
 ]);
 /** Search parameters that change the shape of a result set rather than select resources. */
 export const FORBIDDEN_FILTER_PARAMETERS: ReadonlySet<string> = new Set([
@@ -122,7 +124,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
 
   const compartmentOnly = input.level !== 'system';
   const types = parseTypes(raw, compartmentOnly, options, lenient, warnings);
-  const typeFilters = parseTypeFilters(raw, types, compartmentOnly, options, lenient, warnings);
+  const typeFilters = parseTypeFilters(raw, types, compartmentOnly, options);
   const elements = list(raw, '_elements');
   for (const element of elements) {
     if (!ELEMENT.test(element))
@@ -168,6 +170,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
       container,
       includeAssociatedData: [],
       ...(anonymization ? { anonymization } : {}),
+      allowPartialManifests: booleanParameter('allowPartialManifests', raw.get('allowPartialManifests')),
     },
     lenient,
     noCache: /(^|,)\s*no-cache\s*(,|$)/i.test(input.headers.get('cache-control') ?? ''),
@@ -267,7 +270,8 @@ function parametersBody(input: KickoffInput): Array<[string, string]> {
 function parameterValue(parameter: Record<string, unknown>): string {
   for (const [key, value] of Object.entries(parameter)) {
     if (!key.startsWith('value')) continue;
-    if (typeof value === 'string') return value;
+    // valueBoolean (allowPartialManifests) reads as its JSON spelling, as in a query.
+    if (typeof value === 'string' || typeof value === 'boolean') return String(value);
     if (key === 'valueReference' && isObject(value) && typeof value.reference === 'string')
       return value.reference;
   }
@@ -342,8 +346,6 @@ function parseTypeFilters(
   types: string[],
   compartmentOnly: boolean,
   options: KickoffOptions,
-  lenient: boolean,
-  warnings: string[],
 ): Record<string, string[]> {
   const filters: Record<string, string[]> = {};
   const values = (raw.get('_typeFilter') ?? []).flatMap((v) => v.split(/,(?=[A-Z][A-Za-z]+\?)/));
@@ -352,16 +354,6 @@ function parseTypeFilters(
     if (!match) throw new BadRequestError(`_typeFilter ${clip(value)} is not of the form Type?query.`);
     const [, type, query] = match;
     if (!isR4ResourceType(type)) throw new BadRequestError(`_typeFilter names unknown type ${clip(type)}.`);
-    if (types.length > 0 && !types.includes(type)) {
-      if (!lenient) throw new BadRequestError(`_typeFilter for ${type}, which _type does not include.`);
-      warnings.push(`Ignored _typeFilter for ${type}: not in _type.`);
-      continue;
-    }
-    if (compartmentOnly && !options.compartmentTypes.has(type)) {
-      throw new BadRequestError(
-        `_typeFilter for ${type}, which is not in the Patient compartment as this server exports it.`,
-      );
-    }
     const params = new URLSearchParams(query);
     for (const name of params.keys()) {
       const bare = name.split(':')[0];
@@ -372,6 +364,11 @@ function parseTypeFilters(
     }
     const normalised = params.toString();
     if (normalised === '') throw new BadRequestError(`_typeFilter ${clip(value)} has no query.`);
+    // IG v3 processing model: `_type` (or the level) decides the types, then each type's filters
+    // narrow it; a filter for a type not exported has nothing to narrow.
+    const exported =
+      types.length > 0 ? types.includes(type) : !compartmentOnly || options.compartmentTypes.has(type);
+    if (!exported) continue;
     const list = (filters[type] ??= []);
     if (!list.includes(normalised)) list.push(normalised);
   }

@@ -27,6 +27,11 @@ export interface ExportRequest {
   container?: string;
   /** `includeAssociatedData` values accepted. */
   includeAssociatedData: string[];
+  /**
+   * `allowPartialManifests=true`: polls of the running job may list the files already finished, and
+   * the manifest is split into pages linked with `next` (src/export/manifestPages.ts).
+   */
+  allowPartialManifests?: boolean;
   /** The anonymization configuration a de-identified export names; absent for a plain export. */
   anonymization?: AnonymizationRequest;
 }
@@ -282,4 +287,28 @@ export interface DeidSkipCount {
 /** The id of a unit's progress document (it shares the job's partition). */
 export function progressDocumentId(jobId: string, unitId: string): string {
   return `${jobId}:progress:${unitId}`;
+}
+
+/**
+ * One page of a job's manifest under `allowPartialManifests` (`id = {jobId}:manifest:{page}`, in the
+ * job's partition). Written once, when a poll first lists its files, and never changed: a client
+ * may have read it. Page 1 is the manifest at the poll URL; page n links to page n + 1 once it exists.
+ */
+export interface ManifestPageDocument {
+  id: string;
+  jobId: string;
+  docType: 'manifestPage';
+  /** 1-based. */
+  page: number;
+  /** Closed files only: each listed on exactly one page, in no other page of the job. */
+  files: PagedFile[];
+  createdAt: string;
+}
+
+/** A file on a manifest page: an `output` file, or (`list: 'deleted'`) a file of the `deleted` array. */
+export type PagedFile = ManifestOutputEntry & { list?: 'deleted' };
+
+/** The id of a manifest page document (it shares the job's partition). */
+export function manifestPageDocumentId(jobId: string, page: number): string {
+  return `${jobId}:manifest:${page}`;
 }

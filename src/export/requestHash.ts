@@ -22,6 +22,8 @@ export function requestHash(request: ExportRequest, clientId: string, configSha2
     container: request.container ?? null,
     // A configuration changed since a running job read it is another request.
     ...(request.anonymization ? { anonymization: request.anonymization.config, configSha256 } : {}),
+    // Only when asked for, so that the hashes of every other request stay as they were.
+    ...(request.allowPartialManifests ? { allowPartialManifests: true } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

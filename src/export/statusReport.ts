@@ -25,10 +25,12 @@ export interface BulkManifest {
    * its files went through (its name, etag and SHA-256; never the keys).
    */
   extension?: { deidentification: DeidentificationInfo };
+  /** The next page of the manifest (`allowPartialManifests`, see manifestPages.ts). */
+  link?: Array<{ relation: 'next'; url: string }>;
 }
 
 export type StatusReport =
-  | { state: 'in-progress'; progress: string; retryAfterSeconds: number }
+  | { state: 'in-progress'; progress: string; retryAfterSeconds: number; manifest?: BulkManifest }
   | { state: 'completed'; manifest: BulkManifest; expires?: string }
   | { state: 'failed'; statusCode: number; outcome: OperationOutcome };
 

@@ -35,3 +35,12 @@ export async function readDocument<T extends object>(
     throw err;
   }
 }
+
+/** Deletes document `id` of `partitionKey`; one that is gone already is no error. */
+export async function deleteDocument(container: Container, id: string, partitionKey: string): Promise<void> {
+  try {
+    await container.item(id, partitionKey).delete();
+  } catch (err) {
+    if (cosmosStatusOf(err) !== 404) throw err;
+  }
+}

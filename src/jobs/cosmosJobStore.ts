@@ -32,13 +32,15 @@ import {
   progressDocumentId,
   type DeidConfigDocument,
   type ExportJobRecord,
+  type ManifestPageDocument,
   type ProgressDocument,
 } from '../export/model';
 import { CosmosDeidConfigs } from './cosmosDeidConfigs';
 import type { JobStore } from './jobStore';
 import { ensureContainer } from './cosmosClient';
-import { cosmosStatusOf, readDocument, withoutSystemProperties } from './cosmosDocuments';
+import { cosmosStatusOf, deleteDocument, readDocument, withoutSystemProperties } from './cosmosDocuments';
 import { CosmosJobSlots, type CosmosJobSlotsOptions } from './cosmosJobSlots';
+import { CosmosManifestPages } from './cosmosManifestPages';
 import type { SlotCaps, SlotVerdict } from './jobSlots';
 
 /** The partition key path of the jobs container. */
@@ -80,6 +82,7 @@ export class CosmosJobStore implements JobStore {
   /** The cap ledgers; public so that tests and operators can look at the holders. */
   readonly slots: CosmosJobSlots;
   private readonly deidConfigs: CosmosDeidConfigs;
+  private readonly manifestPages: CosmosManifestPages;
 
   constructor(
     private readonly container: Container,
@@ -89,6 +92,7 @@ export class CosmosJobStore implements JobStore {
     this.now = options.now ?? (() => new Date());
     this.slots = new CosmosJobSlots(container, options);
     this.deidConfigs = new CosmosDeidConfigs(container);
+    this.manifestPages = new CosmosManifestPages(container);
   }
 
   /** The checkpoint mode in effect (`auto` resolves after the first checkpoint). */
@@ -211,11 +215,7 @@ export class CosmosJobStore implements JobStore {
 
   async deleteProgress(jobId: string): Promise<void> {
     for (const progress of await this.listProgress(jobId)) {
-      try {
-        await this.container.item(progressDocumentId(jobId, progress.unitId), jobId).delete();
-      } catch (err) {
-        if (cosmosStatusOf(err) !== 404) throw err;
-      }
+      await deleteDocument(this.container, progressDocumentId(jobId, progress.unitId), jobId);
     }
   }
 
@@ -258,6 +258,18 @@ export class CosmosJobStore implements JobStore {
 
   deleteDeidConfig(jobId: string): Promise<void> {
     return this.deidConfigs.delete(jobId);
+  }
+
+  listManifestPages(jobId: string): Promise<ManifestPageDocument[]> {
+    return this.manifestPages.list(jobId);
+  }
+
+  createManifestPage(page: ManifestPageDocument): Promise<boolean> {
+    return this.manifestPages.create(page);
+  }
+
+  deleteManifestPages(jobId: string): Promise<void> {
+    return this.manifestPages.deleteAll(jobId);
   }
 
   private progressBody(progress: ProgressDocument): ProgressDocument {

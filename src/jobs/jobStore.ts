@@ -1,4 +1,9 @@
-import type { DeidConfigDocument, ExportJobRecord, ProgressDocument } from '../export/model';
+import type {
+  DeidConfigDocument,
+  ExportJobRecord,
+  ManifestPageDocument,
+  ProgressDocument,
+} from '../export/model';
 import type { SlotCaps, SlotVerdict } from './jobSlots';
 
 /**
@@ -52,4 +57,10 @@ export interface JobStore {
   getDeidConfig(jobId: string): Promise<DeidConfigDocument | undefined>;
   /** Deletes a job's pinned configuration, if any (with its progress documents). */
   deleteDeidConfig(jobId: string): Promise<void>;
+  /** The manifest pages of a job (`allowPartialManifests`), by page number. */
+  listManifestPages(jobId: string): Promise<ManifestPageDocument[]>;
+  /** Creates a manifest page; false, changing nothing, when that page exists already. */
+  createManifestPage(page: ManifestPageDocument): Promise<boolean>;
+  /** Deletes every manifest page of a job (once its files are deleted). */
+  deleteManifestPages(jobId: string): Promise<void>;
 }

@@ -190,6 +190,14 @@ export const EXPORT = {
     meaning:
       '`Retry-After` of a `202` status answer: how long a client is told to wait before its next poll.',
   }),
+  manifestPageFiles: integer({
+    name: 'EXPORT_MANIFEST_PAGE_FILES',
+    default: 1000,
+    min: 1,
+    max: 10_000,
+    meaning:
+      'Most output files one manifest page lists when a client asks for `allowPartialManifests`; further files go to pages linked with `next`.',
+  }),
 };
 
 export const RETRY = {

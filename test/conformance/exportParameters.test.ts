@@ -4,7 +4,9 @@
  */
 import {
   exportedKeys,
+  expectOperationOutcome,
   ids,
+  kickoff,
   keys,
   lastUpdatedOf,
   parameters,
@@ -129,6 +131,55 @@ describe('Bulk Data kick-off parameters and their effect on the files (IG v2.0.0
     );
     expect(ids(resources, 'Observation')).toEqual(expected.map((o) => o.id).sort());
   });
+
+  it('SHALL, without _type, export every type and narrow only the type a _typeFilter names (v3.0.0 processing model)', async () => {
+    const { resources } = await runExport(target, '$export', {
+      query: `_typeFilter=${encodeURIComponent('Observation?status=amended')}`,
+    });
+    const expected = seeded.filter((r) => r.resourceType !== 'Observation' || r.status === 'amended');
+    expect(ofType('Observation').length).toBeGreaterThan(ids(resources, 'Observation').length);
+    expect(exportedKeys(resources)).toEqual(keys(expected));
+  });
+
+  it('SHALL filter each type independently: a filter on Patient leaves the other types whole (v3.0.0)', async () => {
+    const patient = ofType('Patient')[0];
+    const { resources } = await runExport(target, '$export', {
+      query: `_type=Patient,Observation&_typeFilter=${encodeURIComponent(`Patient?_id=${patient.id}`)}`,
+    });
+    expect(ids(resources, 'Patient')).toEqual([patient.id]);
+    // Observations of the patients filtered out are still exported.
+    expect(ids(resources, 'Observation')).toEqual(keys(ofType('Observation')).map((k) => k.split('/')[1]));
+  });
+
+  it('SHALL leave out a type _type does not list even when a _typeFilter names it: _type first, then the filters (v3.0.0)', async () => {
+    const { resources } = await runExport(target, '$export', {
+      query: `_type=Patient&_typeFilter=${encodeURIComponent('Observation?status=amended')}`,
+    });
+    expect(types(resources)).toEqual(['Patient']);
+    expect(exportedKeys(resources)).toEqual(keys(ofType('Patient')));
+  });
+
+  it('SHALL accept, at the Patient level, a _typeFilter for a type outside the Patient compartment, which has nothing to narrow (v3.0.0)', async () => {
+    const { resources } = await runExport(target, 'Patient/$export', {
+      query: `_typeFilter=${encodeURIComponent('Organization?name=Clinic')}`,
+    });
+    expect(types(resources)).not.toContain('Organization');
+    expect(ids(resources, 'Patient')).toHaveLength(ofType('Patient').length);
+  });
+
+  it.each([
+    ['context of all resource types', '?status=final'],
+    ['context of a compartment', 'Patient/p1/Observation?status=final'],
+    ['a type without a query', 'Observation'],
+  ])(
+    'SHALL refuse a _typeFilter that is not a search of one resource type (%s): 400 (v3.0.0)',
+    async (_context, filter) => {
+      expectOperationOutcome(
+        await kickoff(target.base, '$export', { query: `_typeFilter=${encodeURIComponent(filter)}` }),
+        400,
+      );
+    },
+  );
 
   it('_elements: root elements kept plus mandatory ones, resources tagged SUBSETTED, other types untouched', async () => {
     const { resources } = await runExport(target, '$export', {

@@ -291,20 +291,59 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
     expect(response.headers.get('content-type')).toMatch(/^application\/fhir\+json/);
     const statement = response.json as Record<string, unknown> & {
       rest: Array<{
-        operation: Array<{ name: string; definition: string }>;
-        resource: Array<{ type: string; operation: Array<{ definition: string }> }>;
+        operation: Array<{ name: string; definition: string; documentation: string }>;
+        resource: Array<{
+          type: string;
+          operation: Array<{ name: string; definition: string; documentation: string }>;
+        }>;
       }>;
     };
     expect(statement.resourceType).toBe('CapabilityStatement');
     expect(statement.instantiates).toContain('http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data');
-    const definitions = [
-      ...statement.rest[0].operation.map((o) => o.definition),
-      ...statement.rest[0].resource.flatMap((r) => r.operation.map((o) => o.definition)),
-    ];
-    expect(definitions.sort()).toEqual([
+    const system = statement.rest[0].operation;
+    const byType = statement.rest[0].resource.flatMap((r) => r.operation);
+    expect([...system, ...byType].map((o) => o.definition).sort()).toEqual([
       'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export',
       'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/group-export',
       'http://hl7.org/fhir/uv/bulkdata/OperationDefinition/patient-export',
     ]);
+  });
+
+  it('SHALL declare IG v3.0.0 and, for each export operation, the kick-off parameters it supports', async () => {
+    const statement = (await request(`${target.base}/metadata`)).json as Record<string, unknown> & {
+      rest: Array<{
+        operation: Array<{ name: string; documentation: string }>;
+        resource: Array<{ type: string; operation: Array<{ name: string; documentation: string }> }>;
+      }>;
+    };
+    // The IG's CapabilityStatement canonical, in the version this server implements.
+    expect(statement.instantiates).toContain(
+      'http://hl7.org/fhir/uv/bulkdata/CapabilityStatement/bulk-data|3.0.0',
+    );
+    expect(statement.implementationGuide).toEqual([
+      'http://hl7.org/fhir/uv/bulkdata/ImplementationGuide/hl7.fhir.uv.bulkdata|3.0.0',
+    ]);
+    const system = statement.rest[0].operation;
+    const byType = statement.rest[0].resource.flatMap((r) => r.operation);
+    for (const operation of [...system, ...byType]) {
+      // Invoked as $export at every level.
+      expect(operation.name).toBe('export');
+      for (const parameter of [
+        '_since',
+        '_until',
+        '_type',
+        '_typeFilter',
+        '_elements',
+        'allowPartialManifests',
+      ]) {
+        expect(operation.documentation).toContain(`\`${parameter}\``);
+      }
+      expect(operation.documentation).toMatch(
+        /Not supported: `includeAssociatedData` and `organizeOutputBy`/,
+      );
+    }
+    // `patient` applies to Patient and Group exports only.
+    expect(system[0].documentation).not.toContain('`patient`');
+    for (const operation of byType) expect(operation.documentation).toContain('`patient`');
   });
 });

@@ -3,6 +3,7 @@ import type {
   FailedJobRecord,
   JobRecordFields,
   PlannedUnit,
+  ProgressDocument,
   RunningJobRecord,
 } from '../../src/export/model';
 import { defaultOrchestrationSettings, exportRequest } from './exportRequests';
@@ -63,4 +64,22 @@ export function failedJob(
 
 export function cancelledJob(jobId: string, fields: JobFields = {}): ExportJobRecord {
   return { ...baseJob(jobId, fields), status: 'Cancelled' };
+}
+
+/** The progress document of unit `unitId` (`Type` or `Type.rN`) of job `job`, nothing written yet. */
+export function progressDocument(unitId: string, fields: Partial<ProgressDocument> = {}): ProgressDocument {
+  return {
+    id: `job:progress:${unitId}`,
+    jobId: 'job',
+    docType: 'progress',
+    unitId,
+    resourceType: unitId.split('.')[0],
+    page: 0,
+    done: false,
+    resourceCount: 0,
+    bytes: 0,
+    files: [],
+    updatedAt: '2024-01-01T00:00:00.000Z',
+    ...fields,
+  };
 }

@@ -1,6 +1,6 @@
 import { Container } from '@azure/cosmos';
 import { JobConflictError } from '../../../src/export/errors';
-import type { ExportJobRecord, ProgressDocument } from '../../../src/export/model';
+import type { ExportJobRecord, ManifestPageDocument, ProgressDocument } from '../../../src/export/model';
 import { ensureContainer } from '../../../src/jobs/cosmosClient';
 import {
   CheckpointMode,
@@ -8,26 +8,21 @@ import {
   createCosmosJobStore,
   RUNNING_JOB_CONDITION,
 } from '../../../src/jobs/cosmosJobStore';
-import { cancelledJob, completedJob, failedJob, queuedJob, runningJob } from '../../support/jobRecords';
+import {
+  cancelledJob,
+  completedJob,
+  failedJob,
+  progressDocument,
+  queuedJob,
+  runningJob,
+} from '../../support/jobRecords';
 import { useCosmosTestDatabase } from '../../support/cosmosTestDatabase';
 import { uniqueName } from '../../support/testEnv';
 
 const database = useCosmosTestDatabase('jobstore');
 
 function progress(jobId: string, unitId: string): ProgressDocument {
-  return {
-    id: '',
-    jobId,
-    docType: 'progress',
-    unitId,
-    resourceType: unitId,
-    page: 0,
-    done: false,
-    resourceCount: 0,
-    bytes: 0,
-    files: [],
-    updatedAt: '2024-01-01T00:00:00.000Z',
-  };
+  return progressDocument(unitId, { id: '', jobId, resourceType: unitId });
 }
 
 async function newStore(mode?: CheckpointMode): Promise<CosmosJobStore> {
@@ -164,6 +159,30 @@ describe('CosmosJobStore', () => {
       ]);
       expect((await store.listProgress('c4')).map((p) => p.page)).toEqual([1, 1]);
     });
+  });
+
+  test('given manifest pages, when one is created twice, then the second create changes nothing; they list by page and go with deleteManifestPages', async () => {
+    const store = await newStore();
+    await store.createJob(runningJob('m1'));
+    const page = (n: number, blobName: string): ManifestPageDocument => ({
+      id: '',
+      jobId: 'm1',
+      docType: 'manifestPage',
+      page: n,
+      files: [{ type: 'Patient', blobName, count: 1, bytes: 10 }],
+      createdAt: '2024-01-01T00:00:00.000Z',
+    });
+    expect(await store.createManifestPage(page(2, 'm1/Patient-2.ndjson'))).toBe(true);
+    expect(await store.createManifestPage(page(1, 'm1/Patient-1.ndjson'))).toBe(true);
+    expect(await store.createManifestPage(page(1, 'm1/other.ndjson'))).toBe(false);
+    const pages = await store.listManifestPages('m1');
+    expect(pages.map((p) => [p.id, p.page, p.files[0].blobName])).toEqual([
+      ['m1:manifest:1', 1, 'm1/Patient-1.ndjson'],
+      ['m1:manifest:2', 2, 'm1/Patient-2.ndjson'],
+    ]);
+    await store.deleteManifestPages('m1');
+    expect(await store.listManifestPages('m1')).toEqual([]);
+    expect(await store.getJob('m1')).toBeDefined();
   });
 });
 

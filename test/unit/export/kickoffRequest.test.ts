@@ -110,8 +110,13 @@ describe('parseKickoff', () => {
       rejection('?_typeFilter=' + encodeURIComponent('Observation?_include=Observation:subject')),
     ).toMatch(/_include/);
     expect(rejection('?_typeFilter=' + encodeURIComponent('Observation?_sort=date'))).toMatch(/_sort/);
-    expect(rejection('?_type=Patient&_typeFilter=' + encodeURIComponent('Observation?status=final'))).toMatch(
-      /_type/,
+    // IG v3: `_type` decides the types; a filter for another type has nothing to narrow.
+    expect(
+      parse('?_type=Patient&_typeFilter=' + encodeURIComponent('Observation?status=final')).request
+        .typeFilters,
+    ).toEqual({});
+    expect(rejection('?_type=Patient&_typeFilter=' + encodeURIComponent('Observation?_sort=date'))).toMatch(
+      /_sort/,
     );
     expect(rejection('?_typeFilter=status=final')).toMatch(/Type\?query/);
   });

@@ -1,23 +1,7 @@
-import type { ProgressDocument } from '../../../src/export/model';
 import { progressText } from '../../../src/export/statusReport';
-import { runningJob } from '../../support/jobRecords';
+import { progressDocument, runningJob } from '../../support/jobRecords';
 
-function unit(unitId: string, fields: Partial<ProgressDocument>): ProgressDocument {
-  return {
-    id: `job:progress:${unitId}`,
-    jobId: 'job',
-    docType: 'progress',
-    unitId,
-    resourceType: unitId.split('.')[0],
-    page: 0,
-    done: false,
-    resourceCount: 0,
-    bytes: 0,
-    files: [],
-    updatedAt: '2024-01-01T00:00:00.000Z',
-    ...fields,
-  };
-}
+const unit = progressDocument;
 
 const job = runningJob('job', {
   plannedUnits: [
