@@ -35,15 +35,17 @@ export async function applyRetention(
   const now = deps.now();
   const done: RetentionAction[] = [];
   if (filesDue(job, now)) {
-    // First: once the files are marked deleted, the sweeper never comes back for the pages.
+    // First: once the files are marked deleted, the sweeper never comes back for the pages, nor for
+    // a de-identified job's configuration and keys, which an ended job no longer needs.
     await deps.jobs.deleteManifestPages(job.jobId);
+    await deps.jobs.deleteDeidConfig(job.jobId);
     await deleteJobFiles(deps, job);
     done.push('filesDeleted');
   }
   if (historyDue(job, now, deps.config.historyRetentionHours)) {
     await purgeHistory(job);
     await deps.jobs.deleteProgress(job.jobId);
-    // A de-identified job's configuration and keys go with its progress: nothing runs it any more.
+    // Again, for a job whose files were deleted before its keys went with them.
     await deps.jobs.deleteDeidConfig(job.jobId);
     await markHistoryPurged(deps, job.jobId);
     done.push('historyPurged');

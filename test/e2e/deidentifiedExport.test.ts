@@ -168,20 +168,22 @@ describe('de-identified export from the Cosmos DB source', () => {
     for (const key of keys) expect(shown.includes(key)).toBe(false);
   });
 
-  it('given a de-identified job past its history retention, when the sweeper runs, then its pinned configuration and keys are deleted with its progress', async () => {
+  it('given a de-identified job past the expiry of its files, when the sweeper runs, then its pinned configuration and keys are deleted with its files', async () => {
     const config = await uploadConfig(SMALL_CONFIG);
     const pollUrl = await kickoff(client, config.name, '&_type=Patient');
     await client.waitForManifest(pollUrl, { timeoutMs: 60_000, maxIntervalMs: 500 });
     const jobId = jobIdOf(pollUrl);
     expect(await pinnedDocument(app, jobId)).toBeDefined();
 
-    // Eight days on: past the files' expiry and the history retention (a week).
-    const past = new Date(Date.now() - 8 * 86_400_000).toISOString();
-    await replaceJobRecord(app, { ...(await readJobRecord(app, jobId)), completedAt: past, expiresAt: past });
+    // Past the files' expiry, long before the history retention (a week) ends.
+    const past = new Date(Date.now() - 60_000).toISOString();
+    await replaceJobRecord(app, { ...(await readJobRecord(app, jobId)), expiresAt: past });
     await runSweeper(app);
-    await eventually('the history purged', async () =>
-      (await readJobRecord(app, jobId)).historyPurgedAt ? true : undefined,
-    );
+    const swept = await eventually('the files deleted', async () => {
+      const job = await readJobRecord(app, jobId);
+      return job.filesDeletedAt ? job : undefined;
+    });
+    expect(swept.historyPurgedAt).toBeUndefined();
     expect(await pinnedDocument(app, jobId)).toBeUndefined();
   });
 
