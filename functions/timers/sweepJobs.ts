@@ -2,12 +2,13 @@
  * The sweeper, every five minutes. It repairs the active jobs nobody polls (src/export/jobRepair.ts):
  * one whose orchestration ended without ending it is failed, one whose orchestration never started
  * is started. And it applies retention to ended jobs (src/export/jobRetention.ts): the files of
- * cancelled and expired jobs are deleted, durable history and progress documents purged.
+ * cancelled and expired jobs are deleted, durable history and progress documents purged, and the
+ * pinned de-identification configurations of kick-offs that died before creating their job.
  */
 import type { InvocationContext, Timer } from '@azure/functions';
 import * as df from 'durable-functions';
 import { isActiveStatus } from '../../src/export/jobLifecycle';
-import { applyRetention } from '../../src/export/jobRetention';
+import { applyRetention, deleteOrphanedDeidConfigs } from '../../src/export/jobRetention';
 import { getServices } from '../../src/services';
 import { mapWithConcurrency } from '../../src/util/concurrency';
 import { purgeJobHistory, repairWithOrchestration } from '../durable/jobRepair';
@@ -34,6 +35,13 @@ async function sweepJobs(_timer: Timer, client: df.DurableClient, context: Invoc
       return false;
     }
   });
+  const orphans = await deleteOrphanedDeidConfigs(deps).catch((error: unknown) => {
+    context.warn(
+      `Deleting orphaned configurations failed: ${error instanceof Error ? error.message : error}`,
+    );
+    return 0;
+  });
+  if (orphans > 0) context.log(`Deleted ${orphans} pinned configurations of kick-offs that created no job.`);
   const count = changed.filter(Boolean).length;
   if (count > 0) context.log(`Swept ${jobs.length} jobs; changed ${count}.`);
 }

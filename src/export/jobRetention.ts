@@ -52,3 +52,15 @@ export async function applyRetention(
   }
   return done;
 }
+
+/** How old a pinned configuration without a job record must be before the sweeper deletes it. */
+export const ORPHANED_DEID_CONFIG_AGE_MS = 3600_000;
+
+/**
+ * Deletes the pinned configurations (and keys) of kick-offs that died before creating their job
+ * record; returns how many.
+ */
+export function deleteOrphanedDeidConfigs(deps: ExportDeps): Promise<number> {
+  const before = new Date(deps.now().getTime() - ORPHANED_DEID_CONFIG_AGE_MS);
+  return deps.jobs.deleteOrphanedDeidConfigs(before.toISOString());
+}

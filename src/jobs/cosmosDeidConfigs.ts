@@ -5,7 +5,7 @@
  */
 import type { Container } from '@azure/cosmos';
 import { deidConfigDocumentId, type DeidConfigDocument } from '../export/model';
-import { cosmosStatusOf, withoutSystemProperties } from './cosmosDocuments';
+import { cosmosStatusOf, readDocument, withoutSystemProperties } from './cosmosDocuments';
 
 export class CosmosDeidConfigs {
   constructor(private readonly container: Container) {}
@@ -25,15 +25,33 @@ export class CosmosDeidConfigs {
   }
 
   async get(jobId: string): Promise<DeidConfigDocument | undefined> {
-    try {
-      const { resource } = await this.container
-        .item(deidConfigDocumentId(jobId), jobId)
-        .read<DeidConfigDocument>();
-      return resource?.docType === 'deid' ? withoutSystemProperties(resource) : undefined;
-    } catch (err) {
-      if (cosmosStatusOf(err) === 404) return undefined;
-      throw err;
+    const doc = await readDocument<DeidConfigDocument>(this.container, deidConfigDocumentId(jobId), jobId);
+    return doc?.docType === 'deid' ? withoutSystemProperties(doc) : undefined;
+  }
+
+  /**
+   * Deletes the configurations created before `createdBefore` whose job record never came (the
+   * kick-off died between the two writes); returns how many. Kick-offs are HTTP requests, which the
+   * host ends within minutes, so a cut-off an hour back leaves every live kick-off alone.
+   */
+  async deleteOrphans(createdBefore: string): Promise<number> {
+    const { resources } = await this.container.items
+      .query<{ jobId: string }>({
+        query: 'SELECT c.jobId FROM c WHERE c.docType = @deid AND c.createdAt < @before',
+        parameters: [
+          { name: '@deid', value: 'deid' },
+          { name: '@before', value: createdBefore },
+        ],
+      })
+      .fetchAll();
+    let deleted = 0;
+    for (const { jobId } of resources) {
+      const job = await readDocument<{ docType: string }>(this.container, jobId, jobId);
+      if (job?.docType === 'job') continue;
+      await this.delete(jobId);
+      deleted += 1;
     }
+    return deleted;
   }
 
   async delete(jobId: string): Promise<void> {

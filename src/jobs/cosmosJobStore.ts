@@ -260,6 +260,10 @@ export class CosmosJobStore implements JobStore {
     return this.deidConfigs.delete(jobId);
   }
 
+  deleteOrphanedDeidConfigs(createdBefore: string): Promise<number> {
+    return this.deidConfigs.deleteOrphans(createdBefore);
+  }
+
   listManifestPages(jobId: string): Promise<ManifestPageDocument[]> {
     return this.manifestPages.list(jobId);
   }

@@ -55,8 +55,10 @@ export interface JobStore {
   createDeidConfig(doc: DeidConfigDocument): Promise<void>;
   /** Reads a job's pinned configuration, or undefined. */
   getDeidConfig(jobId: string): Promise<DeidConfigDocument | undefined>;
-  /** Deletes a job's pinned configuration, if any (with its progress documents). */
+  /** Deletes a job's pinned configuration, if any (with its files). */
   deleteDeidConfig(jobId: string): Promise<void>;
+  /** Deletes pinned configurations older than `createdBefore` that no job record took; how many. */
+  deleteOrphanedDeidConfigs(createdBefore: string): Promise<number>;
   /** The manifest pages of a job (`allowPartialManifests`), by page number. */
   listManifestPages(jobId: string): Promise<ManifestPageDocument[]>;
   /** Creates a manifest page; false, changing nothing, when that page exists already. */

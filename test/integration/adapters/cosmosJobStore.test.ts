@@ -1,6 +1,11 @@
 import { Container } from '@azure/cosmos';
 import { JobConflictError } from '../../../src/export/errors';
-import type { ExportJobRecord, ManifestPageDocument, ProgressDocument } from '../../../src/export/model';
+import type {
+  DeidConfigDocument,
+  ExportJobRecord,
+  ManifestPageDocument,
+  ProgressDocument,
+} from '../../../src/export/model';
 import { ensureContainer } from '../../../src/jobs/cosmosClient';
 import {
   CheckpointMode,
@@ -183,6 +188,27 @@ describe('CosmosJobStore', () => {
     await store.deleteManifestPages('m1');
     expect(await store.listManifestPages('m1')).toEqual([]);
     expect(await store.getJob('m1')).toBeDefined();
+  });
+
+  test('given pinned configurations, when orphans are deleted, then only old ones without a job record go', async () => {
+    const store = await newStore();
+    const pinned = (jobId: string, createdAt: string): DeidConfigDocument => ({
+      id: '',
+      jobId,
+      docType: 'deid',
+      configBase64: Buffer.from('{}').toString('base64'),
+      missingKeys: { cryptoHashKey: 'k' },
+      createdAt,
+    });
+    await store.createJob(runningJob('with-job'));
+    await store.createDeidConfig(pinned('with-job', '2024-01-01T00:00:00.000Z'));
+    await store.createDeidConfig(pinned('orphan', '2024-01-01T00:00:00.000Z'));
+    await store.createDeidConfig(pinned('young', '2024-01-01T02:00:00.000Z'));
+
+    expect(await store.deleteOrphanedDeidConfigs('2024-01-01T01:00:00.000Z')).toBe(1);
+    expect(await store.getDeidConfig('orphan')).toBeUndefined();
+    expect(await store.getDeidConfig('with-job')).toBeDefined();
+    expect(await store.getDeidConfig('young')).toBeDefined();
   });
 });
 
