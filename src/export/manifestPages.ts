@@ -6,6 +6,9 @@
  * refreshing expired URLs), and changing a file once a manifest lists it. So pages are documents of
  * their own, written once (see `ManifestPageDocument`): a poll appends a page for the files finished
  * since the last page, never adds to an existing one, and lists a file only once it is closed.
+ * Every field of a page derives from the job's kick-off or from the page's own files, so page 1 read
+ * while the job runs is the same page once it completes. The `error` files are written when the job
+ * completes, so they go on a page appended then, like the last `output` files.
  */
 import { allowedTypes, insufficientScope } from '../auth/smartScopes';
 import type { ExportDeps } from './exportDeps';
@@ -42,12 +45,17 @@ export function closedFiles(progress: ProgressDocument[]): PagedFile[] {
     const last = Math.max(0, ...p.files.map((f) => f.part));
     return { ...p, files: p.files.filter((f) => f.part < last) };
   });
-  return [...manifestOutput(closed), ...asDeleted(manifestDeleted(closed))];
+  return [...manifestOutput(closed), ...listedIn('deleted', manifestDeleted(closed))];
 }
 
-/** Files of the manifest's `deleted` array, marked so for their page. */
-function asDeleted(files: ManifestOutputEntry[] | undefined): PagedFile[] {
-  return (files ?? []).map((f) => ({ ...f, list: 'deleted' as const }));
+/** Files of the manifest's `deleted` or `error` array, marked so for their page. */
+function listedIn(list: 'deleted' | 'error', files: ManifestOutputEntry[] | undefined): PagedFile[] {
+  return (files ?? []).map((f) => ({ ...f, list }));
+}
+
+/** Every file of a completed job, as its pages list them: `output`, then `deleted`, then `error`. */
+export function completedFiles(job: ExportJobRecord): PagedFile[] {
+  return [...(job.output ?? []), ...listedIn('deleted', job.deleted), ...listedIn('error', job.errorFiles)];
 }
 
 /**
@@ -121,56 +129,56 @@ export async function manifestReport(
     return statusReport(deps, seen, urls.fileUrl);
   }
   // The pages list the files; the report itself lists none.
-  const report = await statusReport(deps, { ...seen, output: [] }, urls.fileUrl);
+  const report = await statusReport(deps, { ...seen, output: [], deleted: [], errorFiles: [] }, urls.fileUrl);
   if (report.state === 'failed' || (report.state === 'in-progress' && job.status !== 'Running')) {
     return report;
   }
   const available =
-    report.state === 'completed'
-      ? [...(job.output ?? []), ...asDeleted(job.deleted)]
-      : closedFiles(await deps.jobs.listProgress(job.jobId));
+    report.state === 'completed' ? completedFiles(job) : closedFiles(await deps.jobs.listProgress(job.jobId));
   const pages = await appendPages(deps, job.jobId, available);
   if (pages.length === 0 && pageNumber === 1) return report;
   const page = pages.find((p) => p.page === pageNumber);
   if (!page) throw new NotFoundError('This export has no such manifest page.');
-  const base: BulkManifest =
-    report.state === 'completed'
-      ? report.manifest
-      : {
-          transactionTime: job.transactionTime,
-          request: job.request.requestUrl,
-          requiresAccessToken: deps.config.fileAccess === 'download',
-          output: [],
-          ...(job.request.since !== undefined ? { deleted: [] } : {}),
-          error: [],
-        };
+  const manifest = await pageManifest(deps, job, scopes, urls, page);
+  const next = pages.some((p) => p.page === pageNumber + 1)
+    ? { link: [{ relation: 'next' as const, url: urls.pageUrl(job.jobId, pageNumber + 1) }] }
+    : {};
+  return { ...report, manifest: { ...manifest, ...next } };
+}
+
+/**
+ * A page's manifest without its `next` link: the same whether the job runs or has completed, since
+ * it reads only the kick-off's fields and the page's files (fields in the order of a plain manifest).
+ */
+async function pageManifest(
+  deps: ExportDeps,
+  job: ExportJobRecord,
+  scopes: readonly string[],
+  urls: ManifestUrls,
+  page: ManifestPageDocument,
+): Promise<BulkManifest> {
   const allowed = allowedTypes(scopes);
-  const files = page.files.filter((f) => allowed === '*' || allowed.has(f.type));
-  const entries = (list: PagedFile[], type?: string) =>
+  const entries = (list: PagedFile['list'], type?: string) =>
     Promise.all(
-      list.map(async (f) => ({
-        type: type ?? f.type,
-        url: await urls.fileUrl(job, f.blobName),
-        count: f.count,
-      })),
+      page.files
+        // The `error` files are not of a resource type the scopes select: every reader sees them.
+        .filter((f) => f.list === list && (list === 'error' || allowed === '*' || allowed.has(f.type)))
+        .map(async (f) => ({
+          type: type ?? f.type,
+          url: await urls.fileUrl(job, f.blobName),
+          count: f.count,
+        })),
     );
-  const manifest: BulkManifest = {
-    ...base,
-    output: await entries(files.filter((f) => !f.list)),
-    // `deleted` is paged like `output` (IG v3): each page lists its own deletion files.
-    ...(base.deleted
-      ? {
-          deleted: await entries(
-            files.filter((f) => f.list === 'deleted'),
-            'Bundle',
-          ),
-        }
-      : {}),
-    ...(pages.some((p) => p.page === pageNumber + 1)
-      ? { link: [{ relation: 'next' as const, url: urls.pageUrl(job.jobId, pageNumber + 1) }] }
-      : {}),
+  return {
+    transactionTime: job.transactionTime,
+    request: job.request.requestUrl,
+    requiresAccessToken: deps.config.fileAccess === 'download',
+    output: await entries(undefined),
+    // `deleted` and `error` are paged like `output` (IG v3): each page lists its own files.
+    ...(job.request.since !== undefined ? { deleted: await entries('deleted', 'Bundle') } : {}),
+    error: await entries('error'),
+    ...(job.deidentification ? { extension: { deidentification: job.deidentification } } : {}),
   };
-  return { ...report, manifest };
 }
 
 /**

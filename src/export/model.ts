@@ -305,8 +305,11 @@ export interface ManifestPageDocument {
   createdAt: string;
 }
 
-/** A file on a manifest page: an `output` file, or (`list: 'deleted'`) a file of the `deleted` array. */
-export type PagedFile = ManifestOutputEntry & { list?: 'deleted' };
+/**
+ * A file on a manifest page: an `output` file, or a file of the `deleted` (`list: 'deleted'`) or
+ * `error` (`list: 'error'`) array.
+ */
+export type PagedFile = ManifestOutputEntry & { list?: 'deleted' | 'error' };
 
 /** The id of a manifest page document (it shares the job's partition). */
 export function manifestPageDocumentId(jobId: string, page: number): string {
