@@ -7,7 +7,8 @@
  * The export reads from a FHIR source that holds page searches after the first few until the test
  * opens the gate, so the export is certainly running while the test reads its partial manifests.
  * Pages of two resources and files that roll over at 1 KiB make dozens of files; a manifest page
- * lists at most three.
+ * lists at most three. The `error` files are paged like `output`: written when the export completes,
+ * they go on a page appended then, and no page read before changes.
  */
 import type { BulkDataClient } from '../../dev/client/bulkDataClient';
 import { eventually } from '../support/e2eHelpers';
@@ -30,7 +31,7 @@ interface ManifestPage {
   request: string;
   requiresAccessToken: boolean;
   output: Array<{ type: string; url: string; count: number }>;
-  error: unknown[];
+  error: Array<{ type: string; url: string; count?: number }>;
   link?: Array<{ relation: string; url: string }>;
 }
 
@@ -58,6 +59,28 @@ async function readChain(url: string, first: RawResponse): Promise<ReadPage[]> {
 
 const urlsOf = (pages: ReadPage[]) => pages.flatMap((p) => p.manifest.output.map((o) => o.url));
 
+/** An app exporting from `source` in small files, a few files a manifest page. */
+function startPagedApp(source: GatedFhirSource): Promise<ConformanceApp> {
+  return startApp({
+    EXPORT_RESOURCES_PER_PAGE: '2',
+    EXPORT_FILE_ROLL_BYTES: '1024',
+    EXPORT_MANIFEST_PAGE_FILES: String(PAGE_FILES),
+    EXPORT_TYPE_PARALLELISM: '2',
+    SOURCE_KIND: 'fhir',
+    FHIR_SOURCE_URL: source.baseUrl,
+    ...GATED_SOURCE_APP_ENV,
+  });
+}
+
+/** Polls `pollUrl` until it answers a 202 with a partial manifest. */
+function partialManifest(pollUrl: string): Promise<RawResponse> {
+  return eventually('a 202 with a partial manifest', async () => {
+    const response = await request(pollUrl);
+    expect(response.status).toBe(202);
+    return response.json ? response : undefined;
+  });
+}
+
 describe('allowPartialManifests: partial and paged manifests (IG v3.0.0)', () => {
   let source: GatedFhirSource;
   let target: ConformanceApp;
@@ -65,15 +88,7 @@ describe('allowPartialManifests: partial and paged manifests (IG v3.0.0)', () =>
 
   beforeAll(async () => {
     source = await startGatedFhirSource(seededResources(), { fastPages: 12 });
-    target = await startApp({
-      EXPORT_RESOURCES_PER_PAGE: '2',
-      EXPORT_FILE_ROLL_BYTES: '1024',
-      EXPORT_MANIFEST_PAGE_FILES: String(PAGE_FILES),
-      EXPORT_TYPE_PARALLELISM: '2',
-      SOURCE_KIND: 'fhir',
-      FHIR_SOURCE_URL: source.baseUrl,
-      ...GATED_SOURCE_APP_ENV,
-    });
+    target = await startPagedApp(source);
     client = target.client;
   });
   afterAll(async () => {
@@ -91,11 +106,7 @@ describe('allowPartialManifests: partial and paged manifests (IG v3.0.0)', () =>
 
     // Held at the gate with some files closed: the poll lists them.
     await source.waitUntilHeld(2);
-    const first = await eventually('a 202 with a partial manifest', async () => {
-      const response = await request(pollUrl);
-      expect(response.status).toBe(202);
-      return response.json ? response : undefined;
-    });
+    const first = await partialManifest(pollUrl);
     expect(first.headers.get('content-type')).toMatch(/^application\/json/);
     expect(first.headers.get('x-progress')).toBeTruthy();
     expect(first.headers.get('retry-after')).toMatch(/^\d+$/);
@@ -147,7 +158,8 @@ describe('allowPartialManifests: partial and paged manifests (IG v3.0.0)', () =>
     for (const page of final) {
       expect(page.manifest.transactionTime).toBe(early.transactionTime);
       expect(page.manifest.request).toBe(early.request);
-      expect(page.manifest.error).toEqual(final[0].manifest.error);
+      // Nothing was ignored at kick-off: no page lists an error file.
+      expect(page.manifest.error).toEqual([]);
     }
 
     // A page once returned never changes but for its next link: the final chain starts with the
@@ -205,5 +217,79 @@ describe('allowPartialManifests: partial and paged manifests (IG v3.0.0)', () =>
       await kickoff(target.base, '$export', { query: 'allowPartialManifests=yes' }),
       400,
     );
+  });
+});
+
+describe('allowPartialManifests with error files (IG v3.0.0)', () => {
+  let source: GatedFhirSource;
+  let target: ConformanceApp;
+
+  beforeAll(async () => {
+    source = await startGatedFhirSource(seededResources(), { fastPages: 12 });
+    target = await startPagedApp(source);
+  });
+  afterAll(async () => {
+    await target?.app.dispose();
+    await source?.close();
+  });
+
+  it('lists the error file of kick-off warnings (handling=lenient) once, on a page appended when the export completes; page 1 read while it ran is then byte-identical but for an added next link', async () => {
+    const accepted = await kickoff(target.base, '$export', {
+      query: 'allowPartialManifests=true&_madeUp=1',
+      headers: { 'Cache-Control': 'no-cache', Prefer: 'respond-async, handling=lenient' },
+    });
+    expect(accepted.status).toBe(202);
+    expect(accepted.json?.warnings).toEqual([expect.stringMatching(/_madeUp/)]);
+    const pollUrl = accepted.headers.get('content-location') as string;
+
+    await source.waitUntilHeld(2);
+    const first = await partialManifest(pollUrl);
+    const running = await readChain(pollUrl, first);
+    for (const page of running) expect(page.manifest.error).toEqual([]);
+
+    source.open();
+    const done = await eventually(
+      'the export to complete',
+      async () => {
+        const response = await request(pollUrl);
+        if (response.status === 200) return response;
+        expect(response.status).toBe(202);
+        return undefined;
+      },
+      120_000,
+      100,
+    );
+    const final = await readChain(pollUrl, done);
+
+    // Page 1 as first served, its `next` link added (or kept, when it had one while running).
+    const early = first.json as unknown as ManifestPage;
+    const link = (done.json as unknown as ManifestPage).link;
+    expect(link).toHaveLength(1);
+    const expected = early.link ? first.text : `${first.text.slice(0, -1)},"link":${JSON.stringify(link)}}`;
+    expect(done.text).toBe(expected);
+    // Every page read while running, unchanged on the final chain but for an added next link.
+    const byUrl = new Map(final.map((page) => [page.url, page.manifest]));
+    for (const page of running) {
+      const { link: _link, ...rest } = byUrl.get(page.url) ?? ({} as ManifestPage);
+      const { link: _seen, ...seen } = page.manifest;
+      expect(rest).toEqual(seen);
+    }
+
+    // The error file, on a later page and once; every output file once.
+    const errors = final.flatMap((page, index) => page.manifest.error.map((e) => ({ index, ...e })));
+    expect(errors).toHaveLength(1);
+    expect(errors[0].index).toBeGreaterThan(0);
+    expect(errors[0].type).toBe('OperationOutcome');
+    const outcome = JSON.parse((await target.client.download(errors[0].url)).trim()) as Record<
+      string,
+      unknown
+    >;
+    expect(outcome.resourceType).toBe('OperationOutcome');
+    expect(JSON.stringify(outcome)).toMatch(/_madeUp/);
+    const finalUrls = urlsOf(final);
+    expect(new Set(finalUrls).size).toBe(finalUrls.length);
+    for (const page of final) {
+      expect(page.manifest.output.length + page.manifest.error.length).toBeLessThanOrEqual(PAGE_FILES);
+    }
   });
 });
