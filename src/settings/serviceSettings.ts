@@ -196,7 +196,7 @@ export const EXPORT = {
     min: 1,
     max: 10_000,
     meaning:
-      'Most output files one manifest page lists when a client asks for `allowPartialManifests`; further files go to pages linked with `next`.',
+      'Most files (`output`, `deleted` and `error` together) one manifest page lists when a client asks for `allowPartialManifests`; further files go to pages linked with `next`.',
   }),
 };
 
