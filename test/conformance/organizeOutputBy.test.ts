@@ -10,9 +10,12 @@ import {
   kickoff,
   patientOf,
   runExport,
-  type ConformanceApp,
+  seededResources,
   startApp,
+  startFhirSourceApp,
+  type ConformanceApp,
 } from './conformanceSupport';
+import { startFhirTestServer, type FhirTestServer } from '../support/fhirTestServer';
 
 /** Small files, so that the demo patients' blocks must span files. */
 const ROLL_BYTES = 4096;
@@ -57,81 +60,83 @@ async function organizedExport(
   return { manifest, files };
 }
 
-describe('organizeOutputBy=Patient (IG v3.0.0)', () => {
+/** The IG's rules for organized files, on an export already downloaded. */
+function expectOrganized(organized: { manifest: Record<string, unknown>; files: OrganizedFile[] }): void {
+  expect(organized.manifest.outputOrganizedBy).toBe('Patient');
+  const { files } = organized;
+  expect(files.length).toBeGreaterThan(1);
+  const blocksSeen = new Set<string>();
+  let previousOpen: string | undefined;
+  let spans = 0;
+  files.forEach((file, index) => {
+    // Files are not typed: each holds the blocks of several patients, of many types.
+    expect(file.type).toBeUndefined();
+    expect(file.count).toBe(file.lines.length);
+    const first = headerOf(file.lines[0]);
+    expect(first).toBeDefined();
+    // A block that goes on in this file repeats its header first, and the previous file says so.
+    const continued = index > 0 && first === previousOpen;
+    if (index > 0) expect(files[index - 1].continuesInFile).toBe(continued ? file.url : undefined);
+    if (continued) spans++;
+    let open: string | undefined;
+    for (const line of file.lines) {
+      const header = headerOf(line);
+      if (header !== undefined) {
+        if (!(line === file.lines[0] && continued)) {
+          // Contiguous: a patient's block is opened once in the whole export.
+          expect(blocksSeen.has(header)).toBe(false);
+          blocksSeen.add(header);
+        }
+        open = header;
+        continue;
+      }
+      const key = `${String(line.resourceType)}/${String(line.id)}`;
+      expect(`${key} in ${String(open)}`).toBe(`${key} in ${belongsTo(line, open) ? open : 'another block'}`);
+    }
+    previousOpen = open;
+  });
+  expect(files[files.length - 1].continuesInFile).toBeUndefined();
+  expect(blocksSeen.size).toBeGreaterThan(1);
+  // The small roll size makes some block span files.
+  expect(spans).toBeGreaterThan(0);
+}
+
+/**
+ * Whether `line` is in `patient`'s block as the IG has it: the patient itself, or a resource that
+ * references it (a Group lists it as a member, an Observation as its subject, …).
+ */
+function belongsTo(line: Record<string, unknown>, patient: string | undefined): boolean {
+  if (patient === undefined) return false;
+  if (line.resourceType === 'Patient') return patientOf(line) === patient;
+  return JSON.stringify(line).includes(`"reference":"${patient}"`);
+}
+
+/** The distinct resources of an organized export (one that references two patients is in both blocks). */
+function resourcesOf(organized: { files: OrganizedFile[] }): Array<Record<string, unknown>> {
+  const lines = organized.files.flatMap((f) => f.lines).filter((l) => headerOf(l) === undefined);
+  return [...new Map(lines.map((l) => [`${String(l.resourceType)}/${String(l.id)}`, l])).values()];
+}
+
+describe('organizeOutputBy=Patient (IG v3.0.0), Cosmos DB source', () => {
   let target: ConformanceApp;
-  let organized: { manifest: Record<string, unknown>; files: OrganizedFile[] };
 
   beforeAll(async () => {
     target = await startApp({ EXPORT_FILE_ROLL_BYTES: String(ROLL_BYTES) });
-    organized = await organizedExport(target, 'Patient/$export');
   });
   afterAll(() => target.app.dispose());
 
-  it('the manifest says outputOrganizedBy Patient and its files have no type', () => {
-    expect(organized.manifest.outputOrganizedBy).toBe('Patient');
-    expect(organized.files.length).toBeGreaterThan(1);
-    for (const file of organized.files) {
-      expect(file.type).toBeUndefined();
-      expect(file.count).toBe(file.lines.length);
-    }
-  });
-
-  it("every file starts with a header, and each patient's resources follow its header, contiguous", () => {
-    const blocksSeen = new Set<string>();
-    let previous: { file: OrganizedFile; open: string } | undefined;
-    for (const file of organized.files) {
-      const first = headerOf(file.lines[0]);
-      expect(first).toBeDefined();
-      let open: string | undefined;
-      for (const line of file.lines) {
-        const header = headerOf(line);
-        if (header !== undefined) {
-          // A patient's header appears again only where its block goes on in the next file.
-          const reopened = line === file.lines[0] && previous?.open === header;
-          if (!reopened) {
-            expect(blocksSeen.has(header)).toBe(false);
-            blocksSeen.add(header);
-          }
-          open = header;
-          continue;
-        }
-        expect(`${String(line.resourceType)}/${String(line.id)} in ${String(open)}`).toBe(
-          `${String(line.resourceType)}/${String(line.id)} in ${String(patientOf(line))}`,
-        );
-      }
-      previous = { file, open: open as string };
-    }
-    expect(blocksSeen.size).toBeGreaterThan(1);
-  });
-
-  it('continuesInFile names the next file exactly when the last block goes on there', () => {
-    const { files } = organized;
-    let spans = 0;
-    for (let i = 0; i < files.length - 1; i++) {
-      const headers = files[i].lines.map(headerOf).filter((h): h is string => h !== undefined);
-      const goesOn = headerOf(files[i + 1].lines[0]) === headers[headers.length - 1];
-      if (goesOn) {
-        spans++;
-        expect(files[i].continuesInFile).toBe(files[i + 1].url);
-      } else {
-        expect(files[i].continuesInFile).toBeUndefined();
-      }
-    }
-    expect(files[files.length - 1].continuesInFile).toBeUndefined();
-    expect(spans).toBeGreaterThan(0);
-  });
-
-  it('holds exactly the resources of the same export without organizeOutputBy', async () => {
+  it('Patient level: one contiguous block per patient behind its header, untyped files, continuesInFile; the resources of the plain export', async () => {
+    const organized = await organizedExport(target, 'Patient/$export');
+    expectOrganized(organized);
     const plain = await runExport(target, 'Patient/$export');
-    const resources = organized.files.flatMap((f) => f.lines).filter((l) => headerOf(l) === undefined);
-    expect(keys(resources)).toEqual(exportedKeys(plain.resources));
+    expect(keys(resourcesOf(organized))).toEqual(exportedKeys(plain.resources));
   });
 
-  it('organizes a Group export too, with the same resources as the plain Group export', async () => {
-    const group = await organizedExport(target, 'Group/demo-cohort/$export');
+  it('Group level: organized the same way, with the resources of the plain Group export', async () => {
+    const organized = await organizedExport(target, 'Group/demo-cohort/$export');
+    expectOrganized(organized);
     const plain = await runExport(target, 'Group/demo-cohort/$export');
-    const resources = group.files.flatMap((f) => f.lines).filter((l) => headerOf(l) === undefined);
-    expect(keys(resources)).toEqual(exportedKeys(plain.resources));
+    expect(keys(resourcesOf(organized))).toEqual(exportedKeys(plain.resources));
   });
 
   it('refuses another organizeOutputBy value with 400', async () => {
@@ -142,5 +147,27 @@ describe('organizeOutputBy=Patient (IG v3.0.0)', () => {
   it('refuses organizeOutputBy at the system level with 400', async () => {
     const response = await kickoff(target.base, '$export', { query: 'organizeOutputBy=Patient' });
     expectOperationOutcome(response, 400);
+  });
+});
+
+describe('organizeOutputBy=Patient (IG v3.0.0), FHIR REST source', () => {
+  let server: FhirTestServer;
+  let target: ConformanceApp;
+
+  beforeAll(async () => {
+    server = await startFhirTestServer();
+    await server.seed(seededResources());
+    target = await startFhirSourceApp(server.baseUrl, { EXPORT_FILE_ROLL_BYTES: String(ROLL_BYTES) });
+  });
+  afterAll(async () => {
+    await target?.app.dispose();
+    await server?.close();
+  });
+
+  it('Patient level: organized as the IG says, with the resources of the plain export', async () => {
+    const organized = await organizedExport(target, 'Patient/$export');
+    expectOrganized(organized);
+    const plain = await runExport(target, 'Patient/$export');
+    expect(keys(resourcesOf(organized))).toEqual(exportedKeys(plain.resources));
   });
 });
