@@ -35,6 +35,11 @@ export const SUPPORTED_PARAMETERS: ReadonlyArray<{ name: string; levels: 'all' |
     },
     { name: 'patient', levels: 'patient', does: 'POST only: the patients whose compartments are exported' },
     {
+      name: 'organizeOutputBy',
+      levels: 'patient',
+      does: '`Patient` only: one block per patient, a header `Parameters` first; files are not per type',
+    },
+    {
       name: 'allowPartialManifests',
       levels: 'all',
       does: 'a running export answers its polls with the files already finished; manifests are paged with `next` links',
@@ -55,7 +60,7 @@ function parametersDocumentation(level: 'system' | 'patient'): string {
     'Supported kick-off parameters (GET query or POST Parameters):',
     ...lines,
     '',
-    'Not supported: `includeAssociatedData` and `organizeOutputBy` (400, or ignored with a warning under `Prefer: handling=lenient`).',
+    'Not supported: `includeAssociatedData` (400, or ignored with a warning under `Prefer: handling=lenient`), `organizeOutputBy` at the system level (400).',
   ].join('\n');
 }
 

@@ -38,6 +38,7 @@ export function jobTypes(job: ExportJobRecord): string[] | undefined {
     ...job.request.types,
     ...(job.checkedTypes ?? []),
     ...plannedTypes(job),
+    ...organizedTypes(job),
     ...(job.output ?? []).map((o) => o.type),
   ];
   return [...new Set(types)].sort();
@@ -59,7 +60,18 @@ export function jobSeenBy(scopes: readonly string[], job: ExportJobRecord): Expo
     );
   }
   const seen = (files: ManifestOutputEntry[] | undefined) => files?.filter((o) => allowed.has(o.type));
-  return { ...job, output: seen(job.output), deleted: seen(job.deleted) };
+  // An organized file holds every organized type: reading it takes a scope for each of them.
+  const output = !job.request.organizeOutputBy
+    ? seen(job.output)
+    : organizedTypes(job).every((t) => allowed.has(t))
+      ? job.output
+      : [];
+  return { ...job, output, deleted: seen(job.deleted) };
+}
+
+/** The types the files of an export organized by patient hold (see organizedOutput.ts). */
+function organizedTypes(job: ExportJobRecord): string[] {
+  return (job.plannedUnits ?? []).flatMap((u) => u.organizedTypes ?? []);
 }
 
 /**

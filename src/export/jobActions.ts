@@ -23,6 +23,7 @@ import { progressDocumentId } from './model';
 import { ndjsonBuffer } from './ndjson';
 import { deidSkipOutcomes } from './deidPage';
 import { makePlan, planUnits } from './jobPlan';
+import { organizedUnit } from './organizedOutput';
 import { manifestDeleted, planDeletions } from './deletions';
 import { operationOutcome } from './operationOutcome';
 import { JOB_NOT_FOUND } from './statusReport';
@@ -117,7 +118,9 @@ export async function startJob(deps: ExportDeps, jobId: string): Promise<StartRe
  */
 async function planJob(deps: ExportDeps, job: ExportJobRecord): Promise<PlannedUnit[] | undefined> {
   const plan = await during(OPERATIONS.plan, makePlan(deps, job));
-  const units = await during(OPERATIONS.plan, planUnits(deps, job, plan));
+  const units = job.request.organizeOutputBy
+    ? [organizedUnit(plan.types)]
+    : await during(OPERATIONS.plan, planUnits(deps, job, plan));
   const deletions = await during(OPERATIONS.plan, planDeletions(deps, job, plan.types));
   const warnings = [...(job.warnings ?? []), ...deletions.notices];
   const saved = await updateJob(deps, job.jobId, (current) =>
@@ -240,7 +243,13 @@ export function manifestOutput(progress: ProgressDocument[]): ManifestOutputEntr
         .map((f) => ({ type: p.resourceType, range: p.rangeIndex ?? 0, ...f })),
     )
     .sort((a, b) => a.type.localeCompare(b.type) || a.range - b.range || a.part - b.part)
-    .map((f) => ({ type: f.type, blobName: f.blobName, count: f.count, bytes: f.bytes }));
+    .map((f) => ({
+      type: f.type,
+      blobName: f.blobName,
+      count: f.count,
+      bytes: f.bytes,
+      ...(f.continuesIn ? { continuesIn: f.continuesIn } : {}),
+    }));
 }
 
 /** Marks the job Failed with its reason, unless it already ended (a cancel is never overwritten). */

@@ -9,6 +9,7 @@ import { ANONYMIZATION_PARAMETERS, parseAnonymization } from './anonymizationReq
 import { booleanParameter } from './booleanParameter';
 import { BadRequestError } from './errors';
 import { isR4ResourceType } from './fhirResourceTypes';
+import { ORGANIZE_OUTPUT_BY, parseOrganizeOutputBy } from './organizeOutputBy';
 import { compareInstants, utcInstant } from './instant';
 import type { ExportLevel, ExportRequest } from './model';
 
@@ -54,6 +55,7 @@ export const KNOWN_PARAMETERS: ReadonlySet<string> = new Set([
   '_container',
   ...ANONYMIZATION_PARAMETERS,
   'allowPartialManifests',
+  ORGANIZE_OUTPUT_BY,
 ]);
 /** Search parameters that change the shape of a result set rather than select resources. */
 export const FORBIDDEN_FILTER_PARAMETERS: ReadonlySet<string> = new Set([
@@ -171,6 +173,7 @@ export function parseKickoff(input: KickoffInput, options: KickoffOptions): Pars
       includeAssociatedData: [],
       ...(anonymization ? { anonymization } : {}),
       allowPartialManifests: booleanParameter('allowPartialManifests', raw.get('allowPartialManifests')),
+      ...parseOrganizeOutputBy(raw, input.level, anonymization !== undefined),
     },
     lenient,
     noCache: /(^|,)\s*no-cache\s*(,|$)/i.test(input.headers.get('cache-control') ?? ''),

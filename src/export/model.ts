@@ -34,6 +34,8 @@ export interface ExportRequest {
   allowPartialManifests?: boolean;
   /** The anonymization configuration a de-identified export names; absent for a plain export. */
   anonymization?: AnonymizationRequest;
+  /** `organizeOutputBy=Patient` (IG v3): files hold one block per patient (see organizedOutput.ts). */
+  organizeOutputBy?: 'Patient';
 }
 
 /** `_anonymizationConfig` and `_anonymizationConfigEtag` as the kick-off gave them. */
@@ -126,6 +128,8 @@ export interface ManifestOutputEntry {
   blobName: string;
   count: number;
   bytes: number;
+  /** Organized output: the blob where the last patient's block of this file goes on. */
+  continuesIn?: string;
 }
 
 /** The fields every job record has, whatever its status. */
@@ -223,6 +227,8 @@ export interface PlannedUnit {
   estimate?: number;
   /** `deleted`: the type's deletions since `_since` (see deletions.ts); absent: its resources. */
   kind?: 'deleted';
+  /** The unit of organized output: the types each patient's block holds, in order. */
+  organizedTypes?: string[];
 }
 
 /** One output file of a progress unit. */
@@ -240,6 +246,8 @@ export interface ProgressFile {
   etag?: string;
   count: number;
   bytes: number;
+  /** Organized output: the blob where this file's last patient block goes on (`continuesInFile`). */
+  continuesIn?: string;
 }
 
 /**

@@ -18,6 +18,7 @@ import { ndjsonBuffer } from './ndjson';
 import { compareInstants } from './instant';
 import { laterInstant } from './rangePlan';
 import { unitPage } from './deletions';
+import { isOrganizedUnit, organizedPage } from './organizedOutput';
 import type { ExportJobRecord, FailureDetails, PlannedUnit, ProgressDocument, ProgressFile } from './model';
 
 import { assertJobDestination, telemetryOf, type ExportDeps } from './exportDeps';
@@ -130,6 +131,7 @@ async function pageStep(
     );
   }
 
+  if (isOrganizedUnit(progress)) return organizedPage(deps, job, progress, destination, ORGANIZED_PARTS);
   const searchStart = performance.now();
   const params = unitSearch(
     job,
@@ -273,6 +275,8 @@ async function stoppedMeanwhile(deps: ExportDeps, jobId: string): Promise<PageSt
   if (job?.status === 'Cancelled') await deps.destinationFor(job.destination).deletePrefix(`${jobId}/`);
   return { outcome: 'stopped' };
 }
+
+const ORGANIZED_PARTS = { checkpoint, afterConflict, unitSearch };
 
 function written(progress: ProgressDocument, pageResources: number): PageStepResult {
   return {

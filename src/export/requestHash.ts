@@ -24,6 +24,7 @@ export function requestHash(request: ExportRequest, clientId: string, configSha2
     ...(request.anonymization ? { anonymization: request.anonymization.config, configSha256 } : {}),
     // Only when asked for, so that the hashes of every other request stay as they were.
     ...(request.allowPartialManifests ? { allowPartialManifests: true } : {}),
+    ...(request.organizeOutputBy ? { organizeOutputBy: request.organizeOutputBy } : {}),
   };
   return createHash('sha256').update(JSON.stringify(canonical)).digest('hex');
 }

@@ -11,12 +11,16 @@ import {
   type RunningJobRecord,
 } from './model';
 import { operationOutcome, type OperationOutcome } from './operationOutcome';
+import { organizedEntries } from './organizedManifest';
 
 export interface BulkManifest {
   transactionTime: string;
   request: string;
   requiresAccessToken: boolean;
-  output: Array<{ type: string; url: string; count: number }>;
+  /** Organized output (`organizeOutputBy`) has no `type`; a file's last block may go on elsewhere. */
+  output: Array<{ type?: string; url: string; count: number; continuesInFile?: string }>;
+  /** The request's `organizeOutputBy`, when the files are organized by it. */
+  outputOrganizedBy?: string;
   /** Files of transaction Bundles deleting what changed to deleted since `_since` (absent without it). */
   deleted?: Array<{ type: string; url: string; count: number }>;
   error: Array<{ type: string; url: string; count?: number }>;
@@ -79,7 +83,7 @@ export async function statusReport(
           })),
         );
       const [output, deleted, error] = await Promise.all([
-        entries(job.output),
+        job.request.organizeOutputBy ? organizedEntries(job, fileUrl) : entries(job.output),
         entries(job.deleted?.map((d) => ({ ...d, type: 'Bundle' }))),
         entries(job.errorFiles),
       ]);
@@ -89,6 +93,7 @@ export async function statusReport(
           transactionTime: job.transactionTime,
           request: job.request.requestUrl,
           requiresAccessToken: deps.config.fileAccess === 'download',
+          ...(job.request.organizeOutputBy ? { outputOrganizedBy: job.request.organizeOutputBy } : {}),
           output,
           ...(job.request.since !== undefined ? { deleted } : {}),
           error,

@@ -51,8 +51,13 @@ export async function startApp(
 }
 
 /** Starts an app whose source is the FHIR server at `fhirBaseUrl` (nothing is seeded into Cosmos DB). */
-export async function startFhirSourceApp(fhirBaseUrl: string): Promise<ConformanceApp> {
-  const app = new AppProcess({ env: { ...BASE_ENV, SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: fhirBaseUrl } });
+export async function startFhirSourceApp(
+  fhirBaseUrl: string,
+  env: Record<string, string> = {},
+): Promise<ConformanceApp> {
+  const app = new AppProcess({
+    env: { ...BASE_ENV, SOURCE_KIND: 'fhir', FHIR_SOURCE_URL: fhirBaseUrl, ...env },
+  });
   const base = await app.start();
   return { app, client: new BulkDataClient(base), base };
 }

@@ -339,11 +339,12 @@ describe('Bulk Data status, manifest, delete and file requests (IG v2.0.0)', () 
         expect(operation.documentation).toContain(`\`${parameter}\``);
       }
       expect(operation.documentation).toMatch(
-        /Not supported: `includeAssociatedData` and `organizeOutputBy`/,
+        /Not supported: `includeAssociatedData`.*`organizeOutputBy` at the system level/,
       );
     }
     // `patient` applies to Patient and Group exports only.
     expect(system[0].documentation).not.toContain('`patient`');
     for (const operation of byType) expect(operation.documentation).toContain('`patient`');
+    for (const operation of byType) expect(operation.documentation).toContain('- `organizeOutputBy`');
   });
 });

@@ -53,6 +53,19 @@ describe('jobSeenBy', () => {
     expect(seen.output?.map((o) => o.type)).toEqual(['Patient', 'Patient']);
     expect(seen.errorFiles).toEqual([warnings]);
   });
+  it('given an export organized by patient, then its files only with a scope for every type they hold', () => {
+    const organized = completedJob('job-1', {
+      request: exportRequest({ level: 'patient', organizeOutputBy: 'Patient' }),
+      plannedUnits: [
+        { unitId: 'Patient.organized', resourceType: 'Patient', organizedTypes: ['Patient', 'Observation'] },
+      ],
+      output: [entry('Patient'), entry('Patient', 2)],
+    });
+    expect(jobTypes(organized)).toEqual(['Observation', 'Patient']);
+    expect(jobSeenBy(['system/Patient.rs', 'system/Observation.rs'], organized).output).toHaveLength(2);
+    expect(jobSeenBy(['system/Patient.rs'], organized).output).toEqual([]);
+    expect(() => fileSeenBy(['system/Patient.rs'], organized, 'Patient-1.ndjson')).toThrow(ForbiddenError);
+  });
   it('given scopes for none of the types, then 403, also while the job runs', () => {
     expect(() => jobSeenBy(['system/Device.rs'], legacy)).toThrow(ForbiddenError);
     expect(() => jobSeenBy(['system/Device.rs'], runningJob('job-1', { request: both }))).toThrow(

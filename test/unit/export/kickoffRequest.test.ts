@@ -204,3 +204,34 @@ describe('parseKickoff', () => {
     expect(message.length).toBeLessThan(200);
   });
 });
+
+describe('parseKickoff: organizeOutputBy (IG v3.0.0)', () => {
+  const patientLevel = { level: 'patient' as const };
+  const group = { level: 'group' as const, groupId: 'g-1' };
+
+  it('given Patient at the Patient or Group level, then the request is organized by Patient', () => {
+    expect(parse('?organizeOutputBy=Patient', patientLevel).request.organizeOutputBy).toBe('Patient');
+    expect(parse('?organizeOutputBy=Patient', group).request.organizeOutputBy).toBe('Patient');
+  });
+
+  it('given no organizeOutputBy, then the request has none', () => {
+    expect(parse('', patientLevel).request).not.toHaveProperty('organizeOutputBy');
+  });
+
+  it('given another resource type, or two values, then 400', () => {
+    expect(rejection('?organizeOutputBy=Encounter', patientLevel)).toMatch(/Patient only/);
+    expect(rejection('?organizeOutputBy=Patient&organizeOutputBy=Patient', patientLevel)).toMatch(
+      /only once/,
+    );
+  });
+
+  it('given the system level, de-identification or allowPartialManifests, then 400', () => {
+    expect(rejection('?organizeOutputBy=Patient')).toMatch(/Patient and Group exports only/);
+    expect(rejection('?organizeOutputBy=Patient&allowPartialManifests=true', patientLevel)).toMatch(
+      /allowPartialManifests/,
+    );
+    expect(rejection('?organizeOutputBy=Patient&_anonymizationConfig=safe.json', patientLevel)).toMatch(
+      /de-identified/,
+    );
+  });
+});
