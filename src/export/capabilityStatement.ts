@@ -45,6 +45,16 @@ export const SUPPORTED_PARAMETERS: ReadonlyArray<{ name: string; levels: 'all' |
       does: 'a running export answers its polls with the files already finished; manifests are paged with `next` links',
     },
     {
+      name: '_anonymizationConfig',
+      levels: 'all',
+      does: 'de-identify every resource by this configuration, a blob of the `anonymization` container (docs/deidentification.md)',
+    },
+    {
+      name: '_anonymizationConfigEtag',
+      levels: 'all',
+      does: 'the version of that configuration blob the client expects (400 when it differs)',
+    },
+    {
       name: '_container',
       levels: 'all',
       does: 'the blob container the files are written to (server-specific)',
@@ -60,7 +70,7 @@ function parametersDocumentation(level: 'system' | 'patient'): string {
     'Supported kick-off parameters (GET query or POST Parameters):',
     ...lines,
     '',
-    'Not supported: `includeAssociatedData` (400, or ignored with a warning under `Prefer: handling=lenient`), `organizeOutputBy` at the system level (400).',
+    'Not supported: `includeAssociatedData` and `_anonymizationConfigCollectionReference` (400, or ignored with a warning under `Prefer: handling=lenient`), `organizeOutputBy` at the system level (400).',
   ].join('\n');
 }
 
