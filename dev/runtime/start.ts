@@ -7,9 +7,11 @@
  * durable history and checkpoints. Prints the FHIR base URL once a kick-off can be taken.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
+import { BlobServiceClient } from '@azure/storage-blob';
 import { DEMO_GROUP_ID, seedDemoData } from '../demo/seedDemo';
+import { ANONYMIZATION_CONTAINER } from '../../src/export/anonymizationRequest';
 import { getCosmosClient } from '../../src/jobs/cosmosClient';
 import { readText } from '../../src/settings/setting';
 import { localSettingsFromEnv } from '../../src/settings/hostSettings';
@@ -61,6 +63,7 @@ async function main(): Promise<void> {
     SOURCE_KIND: process.env.SOURCE_KIND ?? SOURCE_KIND.default,
   };
   if (env.SOURCE_KIND === 'cosmos') await seedIfEmpty(emulators, env, demoPatients);
+  await uploadExampleConfiguration(emulators.storageConnectionString);
   // Compared the way readAuthConfig reads it, so `NONE` or ` none` warn as well.
   if (env.AUTH_MODE.trim().toLowerCase() === 'none') {
     console.warn('WARNING: AUTH_MODE=none - anyone who can reach this port can export every resource.');
@@ -96,6 +99,23 @@ async function main(): Promise<void> {
   );
   console.log(`Or a Group export: ${apiBaseUrl}/Group/${DEMO_GROUP_ID}/$export`);
   console.log(`Or with the client: npm run export -- --base ${apiBaseUrl} --out exported`);
+  console.log(`De-identified: ${apiBaseUrl}/$export?_anonymizationConfig=${EXAMPLE_CONFIGURATION}`);
+}
+
+/** The Safe Harbor configuration of the tests, offered as an example on the local storage account. */
+const EXAMPLE_CONFIGURATION = 'safe-harbor.json';
+
+/** Puts the example configuration into the `anonymization` container, unless one of its name is there. */
+async function uploadExampleConfiguration(connectionString: string): Promise<void> {
+  const container =
+    BlobServiceClient.fromConnectionString(connectionString).getContainerClient(ANONYMIZATION_CONTAINER);
+  await container.createIfNotExists();
+  const blob = container.getBlockBlobClient(EXAMPLE_CONFIGURATION);
+  if (await blob.exists()) return;
+  // From dist/dev/runtime back to the repository's test fixtures.
+  const file = path.resolve(__dirname, '..', '..', '..', 'test', 'fixtures', 'deid', EXAMPLE_CONFIGURATION);
+  const text = readFileSync(file);
+  await blob.upload(text, text.length);
 }
 
 async function seedIfEmpty(
